@@ -1,0 +1,3 @@
+"""perfhub: open performance hub."""
+
+__version__ = "0.1.0"
