@@ -1,0 +1,236 @@
+"""The ``perfhub`` command line. Machine-readable results are one JSON object on stdout;
+progress and errors go to stderr; any error is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from perfhub.core.db import session_scope
+from perfhub.core.errors import PerfhubError
+from perfhub.runtime import Runtime
+from perfhub.settings import Settings, get_settings
+
+app = typer.Typer(help="perfhub: wearable HRV, sleep and readiness for athletes and coaches.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+team_app = typer.Typer(help="Teams.", no_args_is_help=True)
+token_app = typer.Typer(help="Service tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(team_app, name="team")
+app.add_typer(token_app, name="token")
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def runtime(upgrade: bool = True) -> Iterator[Runtime]:
+    settings = get_settings()
+    try:
+        if upgrade:
+            from perfhub.core.migrate import upgrade as upgrade_schema
+
+            upgrade_schema(settings.database_url)
+        rt = Runtime.build(settings)
+    except PerfhubError as exc:
+        fail(exc.detail)
+    except Exception as exc:  # an unreachable database, a bad URL: one line, not a traceback
+        fail(f"cannot open the database {_redact(settings.database_url)}: {type(exc).__name__}: {exc}".splitlines()[0])
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
+    return url
+
+
+def in_transaction(fn: Callable[..., T], *args: Any) -> T:
+    with runtime() as rt:
+        try:
+            with session_scope(rt.sessions) as session:
+                return fn(session, *args)
+        except PerfhubError as exc:
+            fail(exc.detail)
+            raise  # unreachable; keeps type checkers content
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=False,
+    )
+
+
+# -- serve ---------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    no_workers: Annotated[bool, typer.Option("--no-workers", help="API only; consumers run elsewhere")] = False,
+) -> None:
+    """Upgrade the schema if needed, then serve the API (and, by default, the consumers)."""
+    import uvicorn
+
+    from perfhub.app import create_app
+    from perfhub.core.migrate import upgrade as upgrade_schema
+
+    settings = get_settings()
+    try:
+        upgrade_schema(settings.database_url)
+    except Exception as exc:
+        fail(f"cannot prepare the database {_redact(settings.database_url)}: {exc}".splitlines()[0])
+    uvicorn.run(create_app(settings, run_workers=not no_workers), host=host, port=port, log_level="info")
+
+
+# -- db ------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest revision."""
+    with runtime(upgrade=True):
+        pass
+
+
+# -- users, teams, tokens -------------------------------------------------------------------
+@user_app.command("add")
+def user_add(
+    email: str,
+    role: Annotated[str, typer.Option(help="athlete | coach | admin")],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    tz: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Oslo")] = "UTC",
+) -> None:
+    """Create a user; prints their API token once."""
+    from perfhub.auth.service import create_user
+
+    def _do(session: Any) -> dict[str, Any]:
+        user, token = create_user(session, email, role, name=name, tz=tz)
+        return {"id": user.id, "email": user.email, "role": user.role, "token": token}
+
+    emit(in_transaction(_do))
+
+
+@team_app.command("add")
+def team_add(name: str, coach: Annotated[str, typer.Option(help="the coach's email")]) -> None:
+    """Create a team run by COACH."""
+    from perfhub.auth.service import user_by_email
+    from perfhub.teams.service import create_team
+
+    def _do(session: Any) -> dict[str, Any]:
+        team = create_team(session, name, user_by_email(session, coach))
+        return {"id": team.id, "name": team.name}
+
+    emit(in_transaction(_do))
+
+
+@team_app.command("join")
+def team_join(
+    team_id: int,
+    email: str,
+    share: Annotated[str, typer.Option(help="signals to share: hrv,sleep,readiness,training")] = "",
+) -> None:
+    """Add an athlete to a team, sharing only the signals named."""
+    from perfhub.auth.service import user_by_email
+    from perfhub.teams.service import join_team, parse_signals
+
+    def _do(session: Any) -> dict[str, Any]:
+        membership = join_team(session, team_id, user_by_email(session, email), parse_signals(share))
+        return {"teamId": membership.team_id, "userId": membership.athlete_id, "sharing": membership.sharing()}
+
+    emit(in_transaction(_do))
+
+
+@token_app.command("add")
+def token_add(name: str, scope: Annotated[str, typer.Option(help="ingest")]) -> None:
+    """Create a service token (shown once)."""
+    from perfhub.auth.service import issue_token
+
+    def _do(session: Any) -> dict[str, Any]:
+        scopes = tuple(s.strip() for s in scope.split(",") if s.strip())
+        return {"name": name, "token": issue_token(session, name, None, scopes)}
+
+    emit(in_transaction(_do))
+
+
+# -- demo ----------------------------------------------------------------------------------
+@app.command()
+def demo(
+    athletes: Annotated[int, typer.Option(min=1, max=500)] = 12,
+    days: Annotated[int, typer.Option(min=1, max=730)] = 120,
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="do nothing if the demo exists")] = False,
+) -> None:
+    """Seed a demo team with nightly history, then print how to log in."""
+    from perfhub.demo.seed import COACH_EMAIL, demo_exists, save_credentials, seed_demo
+
+    settings = get_settings()
+    with runtime() as rt:
+        if demo_exists(rt.sessions):
+            if not if_missing:
+                fail(f"the demo team exists already; log in with the tokens in {settings.var_dir}/demo-credentials.json")
+            _print_login(settings, None)
+            return
+        with progress_bar() as bar:
+            task = bar.add_task("ingesting demo athletes", total=athletes)
+            try:
+                credentials = seed_demo(rt.sessions, athletes=athletes, days=days,
+                                        progress=lambda done, _total: bar.update(task, completed=done))
+            except PerfhubError as exc:
+                fail(exc.detail)
+            pending = rt.bus.pending()
+            drain = bar.add_task("normalising", total=pending)
+            while rt.bus.run_once():
+                bar.update(drain, completed=pending - rt.bus.pending())
+            bar.update(drain, completed=pending)
+        path = save_credentials(settings.var_dir, credentials)
+        _print_login(settings, credentials.to_json())
+        err.print(f"(saved to {path}; coach is {COACH_EMAIL})", highlight=False)
+
+
+def _print_login(settings: Settings, credentials: dict[str, Any] | None) -> None:
+    path = settings.var_dir / "demo-credentials.json"
+    if credentials is None:
+        credentials = json.loads(path.read_text()) if path.exists() else None
+    base = settings.base_url.rstrip("/")
+    print(f"perfhub demo ready at {base}  (API docs: {base}/docs)")
+    if credentials is None:
+        print(f"demo tokens were shown when the demo was created; see {path}")
+        return
+    coach = credentials["coach"]
+    first = credentials["athletes"][0]
+    print(f"  coach   {coach['email']}\n          token {coach['token']}")
+    print(f"  athlete {first['email']}\n          token {first['token']}")
+    print(f"  ingest service token {credentials['ingestToken']}")
+    print(f"  all {len(credentials['athletes'])} athletes' tokens: {path}")
+    print(f"  try: curl -H 'Authorization: Bearer {first['token']}' {base}/api/v1/hrv/daily")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

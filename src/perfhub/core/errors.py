@@ -1,0 +1,130 @@
+"""The one typed error family, rendered as ``application/problem+json`` (RFC 9457).
+
+Hierarchy::
+
+    PerfhubError (500)
+    ├── BadRequest (400)
+    ├── Unauthorized (401)
+    ├── Forbidden (403)
+    ├── NotFound (404)        — may carry a machine-readable ``reason``
+    ├── Conflict (409)
+    ├── Unprocessable (422)   — carries ``errors: [{loc, msg}]``
+    └── ServiceUnavailable (503)
+
+Services raise these; the HTTP layer renders them and the CLI prints their ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://perfhub.dev/problems/"
+
+
+class PerfhubError(Exception):
+    status: int = 500
+    title: str = "Internal Server Error"
+    slug: str = "internal"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(PerfhubError):
+    status, title, slug = 400, "Bad Request", "bad-request"
+
+
+class Unauthorized(PerfhubError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class Forbidden(PerfhubError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(PerfhubError):
+    status, title, slug = 404, "Not Found", "not-found"
+
+
+class Conflict(PerfhubError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class Unprocessable(PerfhubError):
+    status, title, slug = 422, "Unprocessable Content", "validation"
+
+    def __init__(self, detail: str, errors: Sequence[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=list(errors or [{"loc": [], "msg": detail}]))
+
+
+class ServiceUnavailable(PerfhubError):
+    status, title, slug = 503, "Service Unavailable", "unavailable"
+
+
+def problem_response(error: PerfhubError, request: Request | None = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    instance = request.url.path if request is not None else None
+    return JSONResponse(
+        error.to_problem(instance), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in exc.errors()]
+
+
+_HTTP_ERRORS: dict[int, type[PerfhubError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    503: ServiceUnavailable,
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PerfhubError)
+    async def _perfhub(request: Request, exc: PerfhubError) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
+        return problem_response(Unprocessable(f"Invalid request: {summary}", errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error_cls = _HTTP_ERRORS.get(exc.status_code)
+        if error_cls is None:
+            error = PerfhubError(str(exc.detail))
+            error.status, error.title = exc.status_code, str(exc.detail)
+        else:
+            error = error_cls(str(exc.detail) if exc.detail else None)
+        return problem_response(error, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(PerfhubError("An unexpected error occurred."), request)

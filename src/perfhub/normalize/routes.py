@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from perfhub.core.dates import date_range, local_today
+from perfhub.core.deps import CurrentUser, SessionDep
+from perfhub.normalize import queries
+from perfhub.privacy.policy import authorize_read
+
+router = APIRouter(tags=["data"])
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, from_attributes=True)
+
+
+class SleepDayOut(_Out):
+    user_id: int = Field(serialization_alias="userId")
+    date: date
+    duration_min: float = Field(serialization_alias="durationMin")
+    efficiency_pct: float | None = Field(serialization_alias="efficiencyPct")
+    latency_min: float | None = Field(serialization_alias="latencyMin")
+    wake_count: int | None = Field(serialization_alias="wakeCount")
+    vendor: str
+    captured_at: datetime = Field(serialization_alias="capturedAt")
+
+
+class HrvDayOut(_Out):
+    user_id: int = Field(serialization_alias="userId")
+    date: date
+    rmssd_ms: float | None = Field(serialization_alias="rMSSD")
+    ln_rmssd: float | None = Field(serialization_alias="lnRMSSD")
+    sdnn_ms: float | None = Field(serialization_alias="sdnn")
+    resting_hr: float | None = Field(serialization_alias="restingHr")
+    readiness_score: float | None = Field(serialization_alias="readinessScore")
+    vendor: str
+    captured_at: datetime = Field(serialization_alias="capturedAt")
+
+
+FromQuery = Query(None, alias="from", description="first day, YYYY-MM-DD (default: 29 days before `to`)")
+ToQuery = Query(None, alias="to", description="last day, YYYY-MM-DD, inclusive (default: today)")
+UserQuery = Query(None, alias="userId", description="another athlete's id (coaches and admins)")
+
+
+@router.get("/sleep/summary", response_model=list[SleepDayOut], response_model_by_alias=True)
+def sleep_summary(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    from_: str | None = FromQuery,
+    to: str | None = ToQuery,
+    user_id: int | None = UserQuery,
+) -> list[SleepDayOut]:
+    """Nightly sleep, one row per wake date (the athlete's preferred source wins)."""
+    access = authorize_read(session, user, user_id or user.id, ["sleep"], request.url.path)
+    span = date_range(from_, to, local_today(access.subject.tz))
+    rows = queries.sleep_days(session, access.subject, span.start, span.end)
+    return [SleepDayOut.model_validate(row) for row in rows]
+
+
+@router.get("/hrv/daily", response_model=list[HrvDayOut], response_model_by_alias=True)
+def hrv_daily(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    from_: str | None = FromQuery,
+    to: str | None = ToQuery,
+    user_id: int | None = UserQuery,
+) -> list[HrvDayOut]:
+    """Nightly HRV and resting HR, one row per wake date (the athlete's preferred source wins)."""
+    access = authorize_read(session, user, user_id or user.id, ["hrv"], request.url.path)
+    span = date_range(from_, to, local_today(access.subject.tz))
+    rows = queries.hrv_days(session, access.subject, span.start, span.end)
+    return [HrvDayOut.model_validate(row) for row in rows]

@@ -1,0 +1,63 @@
+"""The normalize stage: raw deliveries → canonical ``hrv_daily`` / ``sleep_daily`` upserts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, publish
+from perfhub.core.db import utcnow
+from perfhub.core.upsert import upsert
+from perfhub.ingest.models import RawEvent
+from perfhub.normalize.mapping import MappingError, hrv_row, sleep_row
+from perfhub.normalize.models import HrvDaily, SleepDaily
+
+CONSUMER = "normalize"
+_MAPPERS = {"hrv": (hrv_row, HrvDaily), "sleep": (sleep_row, SleepDaily)}
+
+
+def map_raw(raw: RawEvent) -> tuple[str, dict[str, Any]]:
+    """The canonical row for a landed delivery, or :class:`MappingError`."""
+    entry = _MAPPERS.get(raw.kind)
+    if entry is None:
+        raise MappingError(f"no mapping for {raw.source}/{raw.kind} from {raw.vendor}")
+    return raw.kind, entry[0](raw.payload)
+
+
+def handle_received(session: Session, events: Sequence[Event]) -> None:
+    """Consumer of ``vendor.data.received``: bulk upsert per table, one event per athlete."""
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    touched: dict[int, dict[str, set[date]]] = defaultdict(lambda: defaultdict(set))
+    now = utcnow()
+    for event in events:
+        raw = session.get(RawEvent, event.payload.get("rawEventId"))
+        if raw is None:
+            continue  # erased with its athlete, or pruned by retention: nothing left to do
+        try:
+            kind, row = map_raw(raw)
+        except MappingError as exc:
+            raise PermanentError(f"raw event {raw.id}: {exc}") from exc
+        row["ingested_at"] = now
+        rows[kind].append(row)
+        touched[row["user_id"]][kind].add(row["date"])
+    for kind, kind_rows in rows.items():
+        table = _MAPPERS[kind][1].__table__
+        # Several deliveries for one key in a batch: keep the newest, as the upsert would.
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in kind_rows:
+            key = (row["user_id"], row["date"], row["vendor"])
+            if key not in latest or latest[key]["captured_at"] <= row["captured_at"]:
+                latest[key] = row
+        upsert(session, table, list(latest.values()), ("user_id", "date", "vendor"), newer_column="captured_at")
+    for user_id, kinds in touched.items():
+        dates = sorted({d for ds in kinds.values() for d in ds})
+        publish(
+            session,
+            DATA_NORMALIZED,
+            {"userId": user_id, "signals": sorted(kinds), "dates": [d.isoformat() for d in dates]},
+            user_id=user_id,
+        )

@@ -1,0 +1,48 @@
+"""The process-wide objects of one deployment: engine, sessions and bus, built from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from perfhub.core.bus import EmbeddedBus
+from perfhub.core.db import make_engine, make_sessionmaker
+from perfhub.pipeline import register_consumers
+from perfhub.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    bus: EmbeddedBus
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        bus = EmbeddedBus(
+            sessions, poll_interval_s=settings.bus_poll_interval_s, max_attempts=settings.bus_max_attempts
+        )
+        register_consumers(bus)
+        return cls(settings, engine, sessions, bus)
+
+    def database_ok(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def bus_ok(self) -> bool:
+        """The embedded bus is the outbox table: ready when the database is and, if this
+        process runs the consumers, their thread is alive."""
+        return self.bus.healthy()
+
+    def close(self) -> None:
+        self.bus.stop()
+        self.engine.dispose()

@@ -1,0 +1,56 @@
+"""Runtime configuration: one pydantic-settings object read from ``PERFHUB_*`` and ``.env``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SOURCE_PRIORITY = ("oura", "whoop", "google", "apple", "manual")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PERFHUB_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/perfhub.db"
+    nats_url: str | None = None
+    secret_key: SecretStr | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    var_dir: Path = Path("var")
+    webhook_tolerance_s: int = 300
+
+    # Embedded bus: how often the in-process dispatcher looks at the outbox when nobody wakes it,
+    # and how many attempts a failing event gets before it is dead-lettered.
+    bus_poll_interval_s: float = 1.0
+    bus_max_attempts: int = 5
+    raw_event_retention_days: int = 90
+
+    log_level: str = "INFO"
+    source_priority: tuple[str, ...] = Field(default=DEFAULT_SOURCE_PRIORITY)
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once into ``var/secret.key`` (mode 600)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.var_dir / "secret.key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        return key
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from perfhub.core.db import Base, UTCDateTime, utcnow
+
+SIGNALS = ("hrv", "sleep", "readiness", "training")
+
+
+class Team(Base):
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    coach_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TeamMembership(Base):
+    """An athlete in a team, with what they share with it. Nothing is shared by default."""
+
+    __tablename__ = "team_membership"
+    __table_args__ = (UniqueConstraint("team_id", "athlete_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    share_hrv: Mapped[bool] = mapped_column(Boolean, default=False)
+    share_sleep: Mapped[bool] = mapped_column(Boolean, default=False)
+    share_readiness: Mapped[bool] = mapped_column(Boolean, default=False)
+    share_training: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def sharing(self) -> dict[str, bool]:
+        return {signal: bool(getattr(self, f"share_{signal}")) for signal in SIGNALS}
