@@ -92,7 +92,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, var_dir=tmp_path / "var", secret_key="test-secret-key-0123456789")
+    return Settings(
+        database_url=database_url, var_dir=tmp_path / "var", secret_key="test-secret-key-0123456789"
+    )
 
 
 @dataclass

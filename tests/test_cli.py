@@ -12,10 +12,21 @@ import pytest
 
 
 def run(args: list[str], env_db: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PERFHUB_DATABASE_URL": env_db, "PERFHUB_VAR_DIR": str(tmp_path / "var"),
-           "PERFHUB_SECRET_KEY": "cli-test-key", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "perfhub.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120)
+    env = {
+        **os.environ,
+        "PERFHUB_DATABASE_URL": env_db,
+        "PERFHUB_VAR_DIR": str(tmp_path / "var"),
+        "PERFHUB_SECRET_KEY": "cli-test-key",
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "perfhub.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -25,17 +36,24 @@ def db(tmp_path: Path) -> str:
 
 def test_user_team_token_commands_print_contract_json(db: str, tmp_path: Path) -> None:
     assert run(["db", "upgrade"], db, tmp_path).returncode == 0
-    coach = json.loads(run(["user", "add", "Coach@Example.org", "--role", "coach", "--name", "C"], db, tmp_path).stdout)
+    coach = json.loads(
+        run(["user", "add", "Coach@Example.org", "--role", "coach", "--name", "C"], db, tmp_path).stdout
+    )
     assert set(coach) == {"id", "email", "role", "token"} and coach["email"] == "coach@example.org"
-    athlete = json.loads(run(["user", "add", "a@example.org", "--role", "athlete", "--tz", "Europe/Oslo"],
-                             db, tmp_path).stdout)
+    athlete = json.loads(
+        run(["user", "add", "a@example.org", "--role", "athlete", "--tz", "Europe/Oslo"], db, tmp_path).stdout
+    )
     assert athlete["token"].startswith("ph_") and athlete["role"] == "athlete"
     team = json.loads(run(["team", "add", "Rowing", "--coach", "coach@example.org"], db, tmp_path).stdout)
     assert set(team) == {"id", "name"} and team["name"] == "Rowing"
-    joined = json.loads(run(["team", "join", str(team["id"]), "a@example.org", "--share", "hrv,sleep"],
-                            db, tmp_path).stdout)
-    assert joined == {"teamId": team["id"], "userId": athlete["id"],
-                      "sharing": {"hrv": True, "sleep": True, "readiness": False, "training": False}}
+    joined = json.loads(
+        run(["team", "join", str(team["id"]), "a@example.org", "--share", "hrv,sleep"], db, tmp_path).stdout
+    )
+    assert joined == {
+        "teamId": team["id"],
+        "userId": athlete["id"],
+        "sharing": {"hrv": True, "sleep": True, "readiness": False, "training": False},
+    }
     token = json.loads(run(["token", "add", "phone-app", "--scope", "ingest"], db, tmp_path).stdout)
     assert set(token) == {"name", "token"} and token["token"].startswith("ph_")
     # Tokens are stored hashed, never in clear.
@@ -70,7 +88,11 @@ def test_duplicate_user_is_refused(db: str, tmp_path: Path) -> None:
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     result = run(["db", "upgrade"], "postgresql://postgres@127.0.0.1:1/nope", tmp_path)
-    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "cannot open the database" in result.stderr
+    assert (
+        result.returncode == 1
+        and result.stderr.count("\n") == 1
+        and "cannot open the database" in result.stderr
+    )
 
 
 def test_demo_seeds_once_and_prints_login(db: str, tmp_path: Path) -> None:

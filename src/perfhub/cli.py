@@ -18,8 +18,11 @@ from perfhub.core.errors import PerfhubError
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings, get_settings
 
-app = typer.Typer(help="perfhub: wearable HRV, sleep and readiness for athletes and coaches.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="perfhub: wearable HRV, sleep and readiness for athletes and coaches.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 team_app = typer.Typer(help="Teams.", no_args_is_help=True)
@@ -55,7 +58,8 @@ def runtime(upgrade: bool = True) -> Iterator[Runtime]:
     except PerfhubError as exc:
         fail(exc.detail)
     except Exception as exc:  # an unreachable database, a bad URL: one line, not a traceback
-        fail(f"cannot open the database {_redact(settings.database_url)}: {type(exc).__name__}: {exc}".splitlines()[0])
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        fail(f"cannot open the database {_redact(settings.database_url)}: {reason}")
     try:
         yield rt
     finally:
@@ -82,8 +86,12 @@ def in_transaction(fn: Callable[..., T], *args: Any) -> T:
 
 def progress_bar() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
     )
 
 
@@ -92,7 +100,9 @@ def progress_bar() -> Progress:
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    no_workers: Annotated[bool, typer.Option("--no-workers", help="API only; consumers run elsewhere")] = False,
+    no_workers: Annotated[
+        bool, typer.Option("--no-workers", help="API only; consumers run elsewhere")
+    ] = False,
 ) -> None:
     """Upgrade the schema if needed, then serve the API (and, by default, the consumers)."""
     import uvicorn
@@ -159,7 +169,11 @@ def team_join(
 
     def _do(session: Any) -> dict[str, Any]:
         membership = join_team(session, team_id, user_by_email(session, email), parse_signals(share))
-        return {"teamId": membership.team_id, "userId": membership.athlete_id, "sharing": membership.sharing()}
+        return {
+            "teamId": membership.team_id,
+            "userId": membership.athlete_id,
+            "sharing": membership.sharing(),
+        }
 
     emit(in_transaction(_do))
 
@@ -190,14 +204,19 @@ def demo(
     with runtime() as rt:
         if demo_exists(rt.sessions):
             if not if_missing:
-                fail(f"the demo team exists already; log in with the tokens in {settings.var_dir}/demo-credentials.json")
+                saved = settings.var_dir / "demo-credentials.json"
+                fail(f"the demo team exists already; log in with the tokens in {saved}")
             _print_login(settings, None)
             return
         with progress_bar() as bar:
             task = bar.add_task("ingesting demo athletes", total=athletes)
             try:
-                credentials = seed_demo(rt.sessions, athletes=athletes, days=days,
-                                        progress=lambda done, _total: bar.update(task, completed=done))
+                credentials = seed_demo(
+                    rt.sessions,
+                    athletes=athletes,
+                    days=days,
+                    progress=lambda done, _total: bar.update(task, completed=done),
+                )
             except PerfhubError as exc:
                 fail(exc.detail)
             pending = rt.bus.pending()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from perfhub.core.bus import VENDOR_DATA_RECEIVED, EmbeddedBus
-from perfhub.normalize.service import CONSUMER as NORMALIZE, handle_received
+from perfhub.normalize.service import CONSUMER as NORMALIZE
+from perfhub.normalize.service import handle_received
 
 
 def register_consumers(bus: EmbeddedBus) -> None:

@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.conftest import Harness
 
 from perfhub.core.bus import OutboxRow
 from perfhub.ingest.models import RawEvent
-from perfhub.normalize.models import HrvDaily, SleepDaily
+from perfhub.normalize.models import HrvDaily
 from perfhub.privacy.models import AuditEntry
-from tests.conftest import Harness
 
 DAY = date.today() - timedelta(days=3)
 
@@ -27,8 +27,15 @@ def hrv(user_id: int, day: date = DAY, **extra: Any) -> dict[str, Any]:
 
 
 def sleep(user_id: int, day: date = DAY, **extra: Any) -> dict[str, Any]:
-    body = {"userId": user_id, "date": day.isoformat(), "durationMin": 455, "efficiencyPct": 91,
-            "latencyMin": 12, "wakeCount": 2, "vendor": "oura"}
+    body = {
+        "userId": user_id,
+        "date": day.isoformat(),
+        "durationMin": 455,
+        "efficiencyPct": 91,
+        "latencyMin": 12,
+        "wakeCount": 2,
+        "vendor": "oura",
+    }
     body.update(extra)
     return body
 
@@ -62,14 +69,27 @@ def test_ln_rmssd_only_is_converted(harness: Harness) -> None:
 
 def test_sleep_flows_to_summary(harness: Harness) -> None:
     athlete, ingest = harness.user(), harness.service_token()
-    assert harness.client.post("/api/v1/ingest/sleep", json=sleep(athlete["id"]), headers=ingest).status_code == 202
+    assert (
+        harness.client.post("/api/v1/ingest/sleep", json=sleep(athlete["id"]), headers=ingest).status_code
+        == 202
+    )
     harness.drain()
-    rows = harness.client.get("/api/v1/sleep/summary", params=rng(DAY, DAY), headers=athlete["headers"]).json()
-    assert [(r["date"], r["durationMin"], r["efficiencyPct"], r["latencyMin"], r["wakeCount"]) for r in rows] == [
-        (DAY.isoformat(), 455, 91, 12, 2)
-    ]
-    assert set(rows[0]) == {"userId", "date", "durationMin", "efficiencyPct", "latencyMin", "wakeCount",
-                            "vendor", "capturedAt"}
+    rows = harness.client.get(
+        "/api/v1/sleep/summary", params=rng(DAY, DAY), headers=athlete["headers"]
+    ).json()
+    assert [
+        (r["date"], r["durationMin"], r["efficiencyPct"], r["latencyMin"], r["wakeCount"]) for r in rows
+    ] == [(DAY.isoformat(), 455, 91, 12, 2)]
+    assert set(rows[0]) == {
+        "userId",
+        "date",
+        "durationMin",
+        "efficiencyPct",
+        "latencyMin",
+        "wakeCount",
+        "vendor",
+        "capturedAt",
+    }
 
 
 def test_duplicate_posts_update_never_duplicate(harness: Harness) -> None:
@@ -91,8 +111,9 @@ def test_out_of_order_days_come_back_by_date(harness: Harness) -> None:
     for day in days:
         harness.client.post("/api/v1/ingest/sleep", json=sleep(athlete["id"], day), headers=ingest)
     harness.drain()
-    rows = harness.client.get("/api/v1/sleep/summary", params=rng(DAY - timedelta(days=10), DAY),
-                              headers=athlete["headers"]).json()
+    rows = harness.client.get(
+        "/api/v1/sleep/summary", params=rng(DAY - timedelta(days=10), DAY), headers=athlete["headers"]
+    ).json()
     assert [r["date"] for r in rows] == sorted(d.isoformat() for d in days)
 
 
@@ -100,9 +121,13 @@ def test_older_version_arriving_late_does_not_win(harness: Harness) -> None:
     athlete, ingest = harness.user(), harness.service_token()
     newer = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     older = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
-    harness.client.post("/api/v1/ingest/hrv", json=hrv(athlete["id"], rMSSD=80.0, capturedAt=newer), headers=ingest)
+    harness.client.post(
+        "/api/v1/ingest/hrv", json=hrv(athlete["id"], rMSSD=80.0, capturedAt=newer), headers=ingest
+    )
     harness.drain()
-    harness.client.post("/api/v1/ingest/hrv", json=hrv(athlete["id"], rMSSD=40.0, capturedAt=older), headers=ingest)
+    harness.client.post(
+        "/api/v1/ingest/hrv", json=hrv(athlete["id"], rMSSD=40.0, capturedAt=older), headers=ingest
+    )
     harness.drain()
     rows = harness.client.get("/api/v1/hrv/daily", params=rng(DAY, DAY), headers=athlete["headers"]).json()
     assert [r["rMSSD"] for r in rows] == [80.0]
@@ -111,8 +136,12 @@ def test_older_version_arriving_late_does_not_win(harness: Harness) -> None:
 
 def test_several_vendors_keep_rows_and_priority_wins(harness: Harness) -> None:
     athlete, ingest = harness.user(), harness.service_token()
-    harness.client.post("/api/v1/ingest/hrv", json=hrv(athlete["id"], vendor="whoop", rMSSD=55.0), headers=ingest)
-    harness.client.post("/api/v1/ingest/hrv", json=hrv(athlete["id"], vendor="oura", rMSSD=65.0), headers=ingest)
+    harness.client.post(
+        "/api/v1/ingest/hrv", json=hrv(athlete["id"], vendor="whoop", rMSSD=55.0), headers=ingest
+    )
+    harness.client.post(
+        "/api/v1/ingest/hrv", json=hrv(athlete["id"], vendor="oura", rMSSD=65.0), headers=ingest
+    )
     harness.drain()
     assert harness.count(HrvDaily) == 2
     rows = harness.client.get("/api/v1/hrv/daily", params=rng(DAY, DAY), headers=athlete["headers"]).json()
@@ -155,8 +184,14 @@ def test_invalid_hrv_bodies_are_rejected_and_store_nothing(
 
 @pytest.mark.parametrize(
     "change",
-    [{"durationMin": 1441}, {"durationMin": -1}, {"efficiencyPct": 101}, {"wakeCount": -2},
-     {"inBedMin": 100}, {"durationMin": None}],
+    [
+        {"durationMin": 1441},
+        {"durationMin": -1},
+        {"efficiencyPct": 101},
+        {"wakeCount": -2},
+        {"inBedMin": 100},
+        {"durationMin": None},
+    ],
 )
 def test_invalid_sleep_bodies_are_rejected(harness: Harness, change: dict[str, Any]) -> None:
     athlete, ingest = harness.user(), harness.service_token()
@@ -169,7 +204,9 @@ def test_invalid_sleep_bodies_are_rejected(harness: Harness, change: dict[str, A
 def test_malformed_json_is_a_problem(harness: Harness) -> None:
     ingest = harness.service_token()
     response = harness.client.post(
-        "/api/v1/ingest/hrv", content=b'{"userId": 1, "date": ', headers={**ingest, "content-type": "application/json"}
+        "/api/v1/ingest/hrv",
+        content=b'{"userId": 1, "date": ',
+        headers={**ingest, "content-type": "application/json"},
     )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -208,7 +245,9 @@ def test_another_athletes_data_is_never_returned(harness: Harness) -> None:
     harness.client.post("/api/v1/ingest/hrv", json=hrv(bob["id"]), headers=ingest)
     harness.drain()
     for path in ("/api/v1/hrv/daily", "/api/v1/sleep/summary"):
-        response = harness.client.get(path, params={**rng(DAY, DAY), "userId": bob["id"]}, headers=alice["headers"])
+        response = harness.client.get(
+            path, params={**rng(DAY, DAY), "userId": bob["id"]}, headers=alice["headers"]
+        )
         assert response.status_code in (403, 404)
         assert "rMSSD" not in response.text
     # Alice's own view contains only Alice.

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tests.conftest import Harness, auth
 
 from perfhub.app import create_app
 from perfhub.core.bus import DeadLetter, EmbeddedBus, Event, OutboxDelivery, publish
@@ -15,7 +16,6 @@ from perfhub.core.db import session_scope
 from perfhub.ingest.service import land
 from perfhub.normalize.models import HrvDaily
 from perfhub.settings import Settings
-from tests.conftest import Harness, auth
 
 DAY = (date.today() - timedelta(days=1)).isoformat()
 
@@ -38,7 +38,9 @@ def test_events_committed_before_a_crash_are_replayed_on_start(settings: Setting
         harness = Harness(client, second.state.runtime)
         harness.drain()
         assert harness.count(HrvDaily) == 1
-        rows = client.get("/api/v1/hrv/daily", params={"from": DAY, "to": DAY}, headers=auth(athlete["token"]))
+        rows = client.get(
+            "/api/v1/hrv/daily", params={"from": DAY, "to": DAY}, headers=auth(athlete["token"])
+        )
         assert [r["rMSSD"] for r in rows.json()] == [50.0]
 
 
@@ -59,23 +61,40 @@ def test_a_crash_inside_a_consumer_loses_nothing_and_duplicates_nothing(harness:
     bus.base_backoff_s = 0.0
     with session_scope(harness.runtime.sessions) as session:
         for offset in range(3):
-            payload = {**_body(athlete["id"]), "date": (date.today() - timedelta(days=offset + 1)).isoformat(),
-                       "capturedAt": "2026-01-01T00:00:00+00:00"}
+            payload = {
+                **_body(athlete["id"]),
+                "date": (date.today() - timedelta(days=offset + 1)).isoformat(),
+                "capturedAt": "2026-01-01T00:00:00+00:00",
+            }
             land(session, source="api", kind="hrv", vendor="oura", user_id=athlete["id"], payload=payload)
     bus.drain()
     assert harness.count(HrvDaily) == 3
     with harness.runtime.sessions() as session:
-        statuses = session.scalars(select(OutboxDelivery.status).where(OutboxDelivery.consumer == "normalize"))
+        statuses = session.scalars(
+            select(OutboxDelivery.status).where(OutboxDelivery.consumer == "normalize")
+        )
         assert set(statuses) == {"done"}
 
 
 def test_malformed_landed_payload_is_dead_lettered_with_reason(harness: Harness) -> None:
     athlete = harness.user()
     with session_scope(harness.runtime.sessions) as session:
-        land(session, source="api", kind="hrv", vendor="oura", user_id=athlete["id"],
-             payload={"userId": athlete["id"], "date": "not-a-date", "vendor": "oura"})
-        land(session, source="api", kind="hrv", vendor="oura", user_id=athlete["id"],
-             payload={**_body(athlete["id"]), "capturedAt": "2026-01-01T00:00:00+00:00"})
+        land(
+            session,
+            source="api",
+            kind="hrv",
+            vendor="oura",
+            user_id=athlete["id"],
+            payload={"userId": athlete["id"], "date": "not-a-date", "vendor": "oura"},
+        )
+        land(
+            session,
+            source="api",
+            kind="hrv",
+            vendor="oura",
+            user_id=athlete["id"],
+            payload={**_body(athlete["id"]), "capturedAt": "2026-01-01T00:00:00+00:00"},
+        )
     harness.drain()
     assert harness.count(HrvDaily) == 1  # the good one in the same batch still lands
     with harness.runtime.sessions() as session:

@@ -45,7 +45,9 @@ def validate_timezone(tz: str) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Unprocessable(f"unknown time zone {tz!r}", [{"loc": ["tz"], "msg": "unknown IANA zone"}]) from exc
+        raise Unprocessable(
+            f"unknown time zone {tz!r}", [{"loc": ["tz"], "msg": "unknown IANA zone"}]
+        ) from exc
     return tz
 
 
@@ -55,7 +57,9 @@ def create_user(session: Session, email: str, role: str, name: str = "", tz: str
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise Unprocessable(f"not an email address: {email!r}", [{"loc": ["email"], "msg": "invalid email"}])
     if role not in ROLES:
-        raise Unprocessable(f"role must be one of {', '.join(ROLES)}", [{"loc": ["role"], "msg": "invalid role"}])
+        raise Unprocessable(
+            f"role must be one of {', '.join(ROLES)}", [{"loc": ["role"], "msg": "invalid role"}]
+        )
     validate_timezone(tz)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with email {email} already exists")
@@ -69,7 +73,9 @@ def create_user(session: Session, email: str, role: str, name: str = "", tz: str
 def issue_token(session: Session, name: str, user_id: int | None, scopes: tuple[str, ...] | list[str]) -> str:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
-        raise Unprocessable(f"unknown scope(s): {', '.join(unknown)}", [{"loc": ["scope"], "msg": "unknown scope"}])
+        raise Unprocessable(
+            f"unknown scope(s): {', '.join(unknown)}", [{"loc": ["scope"], "msg": "unknown scope"}]
+        )
     if user_id is None and not scopes:
         raise Unprocessable("a service token needs at least one scope")
     token = _new_token()

@@ -280,7 +280,9 @@ class EmbeddedBus:
         for ev in events:
             delivery = session.get(OutboxDelivery, (consumer.name, ev.id))
             if delivery is None:
-                session.add(OutboxDelivery(consumer=consumer.name, outbox_id=ev.id, status=status, attempts=1))
+                session.add(
+                    OutboxDelivery(consumer=consumer.name, outbox_id=ev.id, status=status, attempts=1)
+                )
             else:
                 delivery.status = status
                 delivery.attempts += 1

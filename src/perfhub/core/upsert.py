@@ -28,11 +28,7 @@ def upsert(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table).values(list(rows))
-    updated = {
-        name: stmt.excluded[name]
-        for name in rows[0]
-        if name not in key and name != "id"
-    }
+    updated = {name: stmt.excluded[name] for name in rows[0] if name not in key and name != "id"}
     where = None
     if newer_column is not None:
         where = table.c[newer_column] <= stmt.excluded[newer_column]

@@ -73,7 +73,9 @@ def seed_demo(
                 session, f"{profile.email_local}@{DEMO_DOMAIN}", "athlete", name=profile.name, tz=profile.tz
             )
             join_team(session, team.id, user, set(SIGNALS))
-            credentials.athletes.append({"email": user.email, "id": user.id, "name": user.name, "token": token})
+            credentials.athletes.append(
+                {"email": user.email, "id": user.id, "name": user.name, "token": token}
+            )
             people.append((user.id, profile))
     for index, (user_id, profile) in enumerate(people):
         hrv, sleep = generate_nights(profile, days, end - timedelta(days=0), seed=seed + index)

@@ -55,7 +55,11 @@ class HrvIn(_IngestBody):
     def _consistent(self) -> HrvIn:
         if self.rmssd is None and self.ln_rmssd is None and self.sdnn is None and self.resting_hr is None:
             raise ValueError("give at least one of rMSSD, lnRMSSD, sdnn, restingHr")
-        if self.rmssd is not None and self.ln_rmssd is not None and abs(math.log(self.rmssd) - self.ln_rmssd) > 0.01:
+        if (
+            self.rmssd is not None
+            and self.ln_rmssd is not None
+            and abs(math.log(self.rmssd) - self.ln_rmssd) > 0.01
+        ):
             raise ValueError("lnRMSSD does not equal ln(rMSSD)")
         if self.ln_rmssd is not None and self.rmssd is None and not 1 <= math.exp(self.ln_rmssd) <= 300:
             raise ValueError("lnRMSSD is outside ln(1)..ln(300)")

@@ -27,7 +27,11 @@ def land(
 ) -> RawEvent:
     """Store a raw delivery and publish ``vendor.data.received`` for the normalize stage."""
     raw = RawEvent(
-        source=source, kind=kind, vendor=vendor, user_id=user_id, payload=payload,
+        source=source,
+        kind=kind,
+        vendor=vendor,
+        user_id=user_id,
+        payload=payload,
         received_at=received_at or utcnow(),
     )
     session.add(raw)
@@ -51,6 +55,11 @@ def accept_reading(session: Session, body: HrvIn | SleepIn, source: str = "api")
     payload.setdefault("capturedAt", received_at.isoformat())
     kind = "hrv" if isinstance(body, HrvIn) else "sleep"
     return land(
-        session, source=source, kind=kind, vendor=body.vendor, user_id=body.user_id,
-        payload=payload, received_at=received_at,
+        session,
+        source=source,
+        kind=kind,
+        vendor=body.vendor,
+        user_id=body.user_id,
+        payload=payload,
+        received_at=received_at,
     )

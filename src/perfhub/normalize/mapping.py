@@ -26,8 +26,10 @@ def _validated(model: type[HrvIn] | type[SleepIn], payload: dict[str, Any]) -> H
 def hrv_row(payload: dict[str, Any]) -> dict[str, Any]:
     body = _validated(HrvIn, payload)
     assert isinstance(body, HrvIn)
-    rmssd = body.rmssd if body.rmssd is not None else (
-        math.exp(body.ln_rmssd) if body.ln_rmssd is not None else None
+    rmssd = (
+        body.rmssd
+        if body.rmssd is not None
+        else (math.exp(body.ln_rmssd) if body.ln_rmssd is not None else None)
     )
     return {
         "user_id": body.user_id,

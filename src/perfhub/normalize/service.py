@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, publish
@@ -45,14 +46,16 @@ def handle_received(session: Session, events: Sequence[Event]) -> None:
         rows[kind].append(row)
         touched[row["user_id"]][kind].add(row["date"])
     for kind, kind_rows in rows.items():
-        table = _MAPPERS[kind][1].__table__
+        table = cast(Table, _MAPPERS[kind][1].__table__)
         # Several deliveries for one key in a batch: keep the newest, as the upsert would.
         latest: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in kind_rows:
             key = (row["user_id"], row["date"], row["vendor"])
             if key not in latest or latest[key]["captured_at"] <= row["captured_at"]:
                 latest[key] = row
-        upsert(session, table, list(latest.values()), ("user_id", "date", "vendor"), newer_column="captured_at")
+        upsert(
+            session, table, list(latest.values()), ("user_id", "date", "vendor"), newer_column="captured_at"
+        )
     for user_id, kinds in touched.items():
         dates = sorted({d for ds in kinds.values() for d in ds})
         publish(

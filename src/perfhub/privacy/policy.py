@@ -69,7 +69,13 @@ def is_related(session: Session, viewer: User, subject: User) -> bool:
 
 
 def authorize_read(
-    session: Session, viewer: User, subject_id: int, signals: Iterable[str], path: str, *, partial: bool = False
+    session: Session,
+    viewer: User,
+    subject_id: int,
+    signals: Iterable[str],
+    path: str,
+    *,
+    partial: bool = False,
 ) -> Access:
     """Decide a read of ``signals`` of ``subject_id`` by ``viewer`` and audit it.
 
@@ -88,6 +94,8 @@ def authorize_read(
         raise Forbidden(f"athlete {subject_id} does not share {missing} with you")
     if viewer.id != subject.id and granted:
         session.add(
-            AuditEntry(actor_id=viewer.id, actor_role=viewer.role, subject_id=subject.id, signals=granted, path=path)
+            AuditEntry(
+                actor_id=viewer.id, actor_role=viewer.role, subject_id=subject.id, signals=granted, path=path
+            )
         )
     return Access(viewer=viewer, subject=subject, signals=frozenset(granted))

@@ -15,7 +15,9 @@ def create_team(session: Session, name: str, coach: User) -> Team:
     if not name:
         raise Unprocessable("a team needs a name", [{"loc": ["name"], "msg": "empty"}])
     if coach.role not in ("coach", "admin"):
-        raise Unprocessable(f"{coach.email} is a {coach.role}, not a coach", [{"loc": ["coach"], "msg": "not a coach"}])
+        raise Unprocessable(
+            f"{coach.email} is a {coach.role}, not a coach", [{"loc": ["coach"], "msg": "not a coach"}]
+        )
     team = Team(name=name, coach_id=coach.id)
     session.add(team)
     session.flush()
@@ -41,7 +43,9 @@ def join_team(session: Session, team_id: int, athlete: User, share: set[str]) ->
     if session.get(Team, team_id) is None:
         raise NotFound(f"no team with id {team_id}")
     existing = session.scalar(
-        select(TeamMembership).where(TeamMembership.team_id == team_id, TeamMembership.athlete_id == athlete.id)
+        select(TeamMembership).where(
+            TeamMembership.team_id == team_id, TeamMembership.athlete_id == athlete.id
+        )
     )
     if existing is not None:
         raise Conflict(f"{athlete.email} is already in team {team_id}")
