@@ -10,7 +10,9 @@ from fastapi import APIRouter, FastAPI
 
 from perfhub import __version__
 from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
+from perfhub.alerts.routes import router as alerts_router
 from perfhub.ingest.routes import router as ingest_router
+from perfhub.insights.routes import router as insights_router
 from perfhub.normalize.routes import router as data_router
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings, get_settings
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(ingest_router)
     api.include_router(data_router)
+    api.include_router(insights_router)
+    api.include_router(alerts_router)
     app.include_router(api)
 
     @app.get("/healthz", tags=["operations"])

@@ -1,14 +1,19 @@
 """Imports every domain's models so that ``Base.metadata`` knows the whole schema."""
 
+from perfhub.alerts.models import Alert, AlertPreference
 from perfhub.auth.models import ApiToken, User
 from perfhub.core.bus import DeadLetter, OutboxDelivery, OutboxRow
 from perfhub.core.db import Base
 from perfhub.ingest.models import RawEvent
+from perfhub.insights.models import ReadinessSnapshotRow
 from perfhub.normalize.models import HrvDaily, SleepDaily
 from perfhub.privacy.models import AuditEntry
 from perfhub.teams.models import Team, TeamMembership
 
 __all__ = [
+    "Alert",
+    "AlertPreference",
+    "ReadinessSnapshotRow",
     "ApiToken",
     "AuditEntry",
     "Base",

@@ -331,7 +331,11 @@ def select_drivers(facts: DayFacts, limit: int = 4) -> tuple[Driver, ...]:
         )
 
     if has_range and "hrv_balance" in facts.components:
-        ln7, low, high = float(facts.ln7 or 0.0), float(facts.normal_low or 0.0), float(facts.normal_high or 0.0)
+        ln7, low, high = (
+            float(facts.ln7 or 0.0),
+            float(facts.normal_low or 0.0),
+            float(facts.normal_high or 0.0),
+        )
         sd = high - low  # the range is mean ± 0.5 SD
         nums = {"ln7": ln7, "normal_low": low, "normal_high": high}
         if ln7 < low:
@@ -374,7 +378,11 @@ def select_drivers(facts: DayFacts, limit: int = 4) -> tuple[Driver, ...]:
             sleep_bad = True
         if facts.efficiency_pct is not None and facts.efficiency_pct < 85.0:
             sev = _lost(facts, "sleep", 0.2) + 0.01
-            add(_Candidate(_neg(sev), sev, _make("sleep_efficiency_low", efficiency=float(facts.efficiency_pct))))
+            add(
+                _Candidate(
+                    _neg(sev), sev, _make("sleep_efficiency_low", efficiency=float(facts.efficiency_pct))
+                )
+            )
             sleep_bad = True
         if facts.latency_min is not None and facts.latency_min > 30.0:
             sev = _lost(facts, "sleep", 0.1) + 0.01
@@ -404,13 +412,19 @@ def select_drivers(facts: DayFacts, limit: int = 4) -> tuple[Driver, ...]:
         if acute is not None and chronic is not None and chronic > 0:
             tsb_rel = (chronic - acute) / chronic
         if facts.acwr >= 1.3:
-            add(_Candidate(_T_NEG if facts.acwr >= 1.5 else _T_MINOR, sev, _make("load_spike", acwr=facts.acwr)))
+            add(
+                _Candidate(
+                    _T_NEG if facts.acwr >= 1.5 else _T_MINOR, sev, _make("load_spike", acwr=facts.acwr)
+                )
+            )
         elif tsb_rel is not None and tsb_rel < -0.25 and acute is not None and chronic is not None:
             add(
                 _Candidate(
                     _neg(sev),
                     sev,
-                    _make("load_fatigue", acute=float(acute), chronic=float(chronic), tsb=float(chronic - acute)),
+                    _make(
+                        "load_fatigue", acute=float(acute), chronic=float(chronic), tsb=float(chronic - acute)
+                    ),
                 )
             )
         elif facts.acwr >= 0.8:
@@ -418,13 +432,19 @@ def select_drivers(facts: DayFacts, limit: int = 4) -> tuple[Driver, ...]:
 
     stale: list[_Candidate] = []
     if facts.hrv_stale and facts.hrv_age_days is not None:
-        stale.append(_Candidate(_T_STALE, float(facts.hrv_age_days), _make("stale_hrv", age_days=facts.hrv_age_days)))
+        stale.append(
+            _Candidate(_T_STALE, float(facts.hrv_age_days), _make("stale_hrv", age_days=facts.hrv_age_days))
+        )
     if facts.rhr_stale and facts.rhr_age_days is not None:
-        stale.append(_Candidate(_T_STALE, float(facts.rhr_age_days), _make("stale_rhr", age_days=facts.rhr_age_days)))
+        stale.append(
+            _Candidate(_T_STALE, float(facts.rhr_age_days), _make("stale_rhr", age_days=facts.rhr_age_days))
+        )
     cands.extend(stale)
 
     if facts.status == "calibrating":
-        add(_Candidate(_T_INFO, 0.0, _make("calibrating", days=facts.hrv_days, target=21, next="provisional")))
+        add(
+            _Candidate(_T_INFO, 0.0, _make("calibrating", days=facts.hrv_days, target=21, next="provisional"))
+        )
 
     cands.sort(key=lambda c: (c.tier, -c.severity))
     chosen = cands[:limit]

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from perfhub.alerts import service
+from perfhub.core.deps import CurrentUser, SessionDep
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+
+class AlertOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    date: date
+    severity: str
+    message: str
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    sleep_debt: bool = Field(alias="sleepDebt")
+
+
+@router.get("", response_model=list[AlertOut])
+def list_alerts(session: SessionDep, user: CurrentUser) -> list[AlertOut]:
+    """Your nudges, newest first."""
+    return [AlertOut.model_validate(a) for a in service.list_alerts(session, user.id)]
+
+
+@router.get("/preferences", response_model=Preferences, response_model_by_alias=True)
+def get_preferences(session: SessionDep, user: CurrentUser) -> Preferences:
+    return Preferences(sleepDebt=service.preferences(session, user.id).sleep_debt)
+
+
+@router.put("/preferences", response_model=Preferences, response_model_by_alias=True)
+def put_preferences(body: Preferences, session: SessionDep, user: CurrentUser) -> Preferences:
+    """Turn sleep-debt nudges on or off."""
+    pref = service.set_preferences(session, user.id, sleep_debt=body.sleep_debt)
+    return Preferences(sleepDebt=pref.sleep_debt)

@@ -1,0 +1,78 @@
+"""Sleep-debt nudges and the athlete's alert preferences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from perfhub.alerts.models import Alert, AlertPreference
+
+if TYPE_CHECKING:
+    from perfhub.insights.service import AthleteUpdate
+
+SLEEP_DEBT = "sleep_debt"
+NUDGE_CATEGORIES = {"moderate": "warning", "high": "critical"}
+
+
+def preferences(session: Session, user_id: int) -> AlertPreference:
+    pref = session.get(AlertPreference, user_id)
+    return pref if pref is not None else AlertPreference(user_id=user_id, sleep_debt=True)
+
+
+def set_preferences(session: Session, user_id: int, *, sleep_debt: bool) -> AlertPreference:
+    pref = session.get(AlertPreference, user_id)
+    if pref is None:
+        pref = AlertPreference(user_id=user_id, sleep_debt=sleep_debt)
+        session.add(pref)
+    pref.sleep_debt = sleep_debt
+    session.flush()
+    return pref
+
+
+def sleep_debt_message(hours: float, category: str) -> str:
+    return (
+        f"Sleep debt {hours:.1f} h ({category}) over the last 14 nights. "
+        "An earlier bedtime for the next few nights pays it back."
+    )
+
+
+def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None:
+    """One nudge per athlete and night when debt reaches moderate or high, if they want it.
+
+    Only the newest night (today's or yesterday's) nudges: recomputing history never sends
+    a stale alert. The (user, kind, date) unique key makes replays harmless.
+    """
+    rows = []
+    for update in updates:
+        if update.latest_night is None or update.latest_debt_category not in NUDGE_CATEGORIES:
+            continue
+        if update.latest_night < update.today - timedelta(days=1):
+            continue
+        if not preferences(session, update.user_id).sleep_debt:
+            continue
+        category = cast(str, update.latest_debt_category)
+        rows.append({
+            "user_id": update.user_id,
+            "kind": SLEEP_DEBT,
+            "date": update.latest_night,
+            "severity": NUDGE_CATEGORIES[category],
+            "message": sleep_debt_message(cast(float, update.latest_debt_hours), category),
+        })
+    if not rows:
+        return
+    table = cast(Table, Alert.__table__)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=["user_id", "kind", "date"]))
+
+
+def list_alerts(session: Session, user_id: int, limit: int = 100) -> list[Alert]:
+    return list(
+        session.scalars(
+            select(Alert).where(Alert.user_id == user_id).order_by(Alert.date.desc(), Alert.id.desc()).limit(limit)
+        )
+    )

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from perfhub.auth.models import User
+from perfhub.core.dates import date_range, local_today
+from perfhub.core.deps import CurrentUser, SessionDep
+from perfhub.core.errors import NotFound
+from perfhub.insights.drivers import driver_from_json, render
+from perfhub.insights.models import ReadinessSnapshotRow
+from perfhub.insights.readiness import ALGORITHM_VERSION
+from perfhub.insights.service import ensure_today, sleep_debt_days
+from perfhub.normalize.models import HrvDaily, SleepDaily
+from perfhub.privacy.policy import authorize_read
+
+router = APIRouter(tags=["insights"])
+
+
+class ComponentOut(BaseModel):
+    name: str
+    score: float
+    weight: float
+
+
+class ReadinessOut(BaseModel):
+    readiness: int
+    drivers: list[str]
+    updated_at: datetime = Field(serialization_alias="updatedAt")
+    date: date
+    band: str
+    status: str
+    stale: bool
+    components: list[ComponentOut]
+    algorithm_version: str = Field(serialization_alias="algorithmVersion")
+    driver_facts: list[dict[str, Any]] = Field(
+        serialization_alias="driverFacts", description="the drivers as structured facts (code and numbers)"
+    )
+
+
+class DebtOut(BaseModel):
+    date: date
+    debt_hours: float = Field(serialization_alias="debtHours")
+    category: str
+
+
+def readiness_out(row: ReadinessSnapshotRow) -> ReadinessOut:
+    return ReadinessOut(
+        readiness=round(row.score or 0),
+        drivers=[render(driver_from_json(d)) for d in row.drivers],
+        updated_at=row.computed_at,
+        date=row.date,
+        band=row.band or "",
+        status=row.status or "",
+        stale=row.stale,
+        components=[ComponentOut(**c) for c in row.components],
+        algorithm_version=row.algorithm_version,
+        driver_facts=list(row.drivers),
+    )
+
+
+FromQuery = Query(None, alias="from", description="first day, YYYY-MM-DD")
+ToQuery = Query(None, alias="to", description="last day, YYYY-MM-DD, inclusive")
+UserQuery = Query(None, alias="userId", description="another athlete's id (coaches and admins)")
+
+
+def _no_score_reason(session: Session, subject: User, row: ReadinessSnapshotRow | None) -> str:
+    if row is not None and row.reason:
+        return row.reason
+    has_data = session.scalar(select(HrvDaily.id).where(HrvDaily.user_id == subject.id).limit(1)) or session.scalar(
+        select(SleepDaily.id).where(SleepDaily.user_id == subject.id).limit(1)
+    )
+    return "no_recent_data" if has_data else "no_data"
+
+
+_REASON_TEXT = {
+    "calibrating": "Readiness is calibrating: it needs at least 4 nights of HRV.",
+    "no_data": "No HRV, resting HR or sleep data yet.",
+    "no_recent_data": "No data for more than 7 days.",
+}
+
+
+@router.get("/readiness/today", response_model=ReadinessOut, response_model_by_alias=True)
+def readiness_today(
+    request: Request, session: SessionDep, user: CurrentUser, user_id: int | None = UserQuery
+) -> ReadinessOut:
+    """Today's readiness (the athlete's local date), or 404 with a ``reason``."""
+    access = authorize_read(session, user, user_id or user.id, ["readiness"], request.url.path)
+    today = ensure_today(session, access.subject)
+    row = session.scalar(
+        select(ReadinessSnapshotRow).where(
+            ReadinessSnapshotRow.user_id == access.subject.id,
+            ReadinessSnapshotRow.date == today,
+            ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+        )
+    )
+    if row is None or row.score is None:
+        reason = _no_score_reason(session, access.subject, row)
+        raise NotFound(_REASON_TEXT[reason], reason=reason, date=today.isoformat())
+    return readiness_out(row)
+
+
+@router.get("/readiness", response_model=list[ReadinessOut], response_model_by_alias=True)
+def readiness_history(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    from_: str | None = FromQuery,
+    to: str | None = ToQuery,
+    user_id: int | None = UserQuery,
+) -> list[ReadinessOut]:
+    """Scored days in the range, by date."""
+    access = authorize_read(session, user, user_id or user.id, ["readiness"], request.url.path)
+    span = date_range(from_, to, local_today(access.subject.tz))
+    rows = session.scalars(
+        select(ReadinessSnapshotRow)
+        .where(
+            ReadinessSnapshotRow.user_id == access.subject.id,
+            ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+            ReadinessSnapshotRow.date >= span.start,
+            ReadinessSnapshotRow.date <= span.end,
+            ReadinessSnapshotRow.score.is_not(None),
+        )
+        .order_by(ReadinessSnapshotRow.date)
+    )
+    return [readiness_out(row) for row in rows]
+
+
+@router.get("/sleep/debt", response_model=list[DebtOut], response_model_by_alias=True)
+def sleep_debt(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    from_: str | None = FromQuery,
+    to: str | None = ToQuery,
+    user_id: int | None = UserQuery,
+) -> list[DebtOut]:
+    """Weighted 14-night sleep debt per day (days with fewer than 5 nights are left out)."""
+    access = authorize_read(session, user, user_id or user.id, ["sleep"], request.url.path)
+    span = date_range(from_, to, local_today(access.subject.tz))
+    return [
+        DebtOut(date=d.date, debt_hours=d.debt_hours, category=d.category)
+        for d in sleep_debt_days(session, access.subject, span.start, span.end)
+    ]

@@ -1,0 +1,231 @@
+"""Readiness snapshots: compute with the pure engine, persist what changed, announce it.
+
+The same path serves one athlete after an event and every athlete in a batch recompute:
+load → :func:`build_batch` → :func:`compute_batch` (vectorised) → materialise the days that
+may have changed → upsert those whose inputs changed → ``insights.updated``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, cast
+
+import numpy as np
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from perfhub.alerts.service import nudge_sleep_debt
+from perfhub.auth.models import User
+from perfhub.core.bus import INSIGHTS_UPDATED, Event, publish
+from perfhub.core.dates import local_today
+from perfhub.core.db import utcnow
+from perfhub.core.upsert import upsert
+from perfhub.insights.drivers import driver_to_json
+from perfhub.insights.models import ReadinessSnapshotRow
+from perfhub.insights.readiness import (
+    ALGORITHM_VERSION,
+    ReadinessArrays,
+    ReadinessSnapshot,
+    SeriesBatch,
+    compute_batch,
+    snapshot,
+)
+from perfhub.insights.sleep_debt import DEBT_CATEGORIES, category_for, compute_debt
+from perfhub.insights.series import AthleteSeries, build_batch, load_athletes
+
+CONSUMER = "insights"
+# The widest window any rule looks back over (60-day baselines + the 7-day mean, 42-day load,
+# 14-night debt): a day's snapshot depends on at most this many earlier days, plus the count
+# of valid HRV days in its segment, which is hashed separately.
+INPUT_WINDOW_DAYS = 68
+
+
+@dataclass
+class AthleteUpdate:
+    user_id: int
+    today: date
+    changed: list[date] = field(default_factory=list)
+    revised: list[date] = field(default_factory=list)
+    # The newest night with sleep data and the sleep debt on it, for the nudge.
+    latest_night: date | None = None
+    latest_debt_hours: float | None = None
+    latest_debt_category: str | None = None
+
+
+def inputs_hash(batch: SeriesBatch, result: ReadinessArrays, row: int, col: int) -> str:
+    """A fingerprint of everything the day's snapshot was computed from."""
+    lo = max(0, col - INPUT_WINDOW_DAYS)
+    digest = hashlib.sha256(ALGORITHM_VERSION.encode())
+    for array in (batch.ln_hrv, batch.resting_hr, batch.sleep_min, batch.efficiency_pct, batch.latency_min,
+                  batch.wake_count, batch.load):
+        digest.update(np.ascontiguousarray(array[row, lo : col + 1]).tobytes())
+    digest.update(np.ascontiguousarray(batch.segment[row, lo : col + 1] - batch.segment[row, col]).tobytes())
+    digest.update(np.ascontiguousarray(batch.hrv_is_sdnn[row, lo : col + 1]).tobytes())
+    digest.update(f"{int(result.hrv_days[row, col])}|{float(batch.sleep_need_min[row])}|{col - lo}".encode())
+    return digest.hexdigest()
+
+
+def snapshot_row(user_id: int, snap: ReadinessSnapshot, digest: str) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "date": snap.date,
+        "algorithm_version": snap.algorithm_version,
+        "score": None if snap.score is None else float(snap.score),
+        "band": snap.band,
+        "status": snap.status,
+        "reason": snap.reason,
+        "stale": snap.stale,
+        "drivers": [driver_to_json(d) for d in snap.drivers],
+        "components": [{"name": c.name, "score": c.score, "weight": c.weight} for c in snap.components],
+        "baselines": {k: (None if v is None or v != v else v) for k, v in snap.baselines.items()},
+        "inputs_hash": digest,
+        "computed_at": utcnow(),
+    }
+
+
+def recompute(
+    session: Session,
+    users: Sequence[User],
+    since: dict[int, date] | None = None,
+    *,
+    announce: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> list[AthleteUpdate]:
+    """Recompute snapshots from ``since[user]`` (default: the athlete's first day) to their today.
+
+    One vectorised computation covers all ``users``; only days whose inputs changed are written.
+    """
+    athletes = [a for a in load_athletes(session, users) if a.first_day() is not None]
+    if not athletes:
+        return []
+    todays = {a.user_id: local_today(a.tz) for a in athletes}
+    start = min(cast(date, a.first_day()) for a in athletes)
+    end = max(max(todays[a.user_id], cast(date, a.last_day())) for a in athletes)
+    batch = build_batch(athletes, start, end)
+    result = compute_batch(batch)
+    updates = []
+    for row, athlete in enumerate(athletes):
+        first = cast(date, athlete.first_day())
+        begin = max(first, (since or {}).get(athlete.user_id, first))
+        finish = max(todays[athlete.user_id], cast(date, athlete.last_day()))
+        updates.append(_persist_athlete(session, batch, result, row, athlete, begin, finish, todays[athlete.user_id]))
+        if progress:
+            progress(1)
+    if announce:
+        for update in updates:
+            if update.changed:
+                publish(
+                    session,
+                    INSIGHTS_UPDATED,
+                    {
+                        "userId": update.user_id,
+                        "dates": [d.isoformat() for d in update.changed],
+                        "revised": bool(update.revised),
+                        "revisedDates": [d.isoformat() for d in update.revised],
+                        "algorithmVersion": ALGORITHM_VERSION,
+                    },
+                    user_id=update.user_id,
+                )
+    return updates
+
+
+def _persist_athlete(
+    session: Session,
+    batch: SeriesBatch,
+    result: ReadinessArrays,
+    row: int,
+    athlete: AthleteSeries,
+    begin: date,
+    finish: date,
+    today: date,
+) -> AthleteUpdate:
+    existing = dict(
+        session.execute(
+            select(ReadinessSnapshotRow.date, ReadinessSnapshotRow.inputs_hash).where(
+                ReadinessSnapshotRow.user_id == athlete.user_id,
+                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+                ReadinessSnapshotRow.date >= begin,
+                ReadinessSnapshotRow.date <= finish,
+            )
+        ).all()
+    )
+    update = AthleteUpdate(athlete.user_id, today)
+    if athlete.sleep:
+        night = athlete.sleep[-1].day
+        col = (night - batch.start).days
+        hours = float(result.debt_hours[row, col])
+        if hours == hours:  # not NaN: enough nights for a debt
+            update.latest_night = night
+            update.latest_debt_hours = hours
+            update.latest_debt_category = DEBT_CATEGORIES[int(result.debt_category[row, col])]
+    rows = []
+    day = begin
+    while day <= finish:
+        col = (day - batch.start).days
+        digest = inputs_hash(batch, result, row, col)
+        if existing.get(day) != digest:
+            snap = snapshot(batch, result, row, col)
+            if snap.score is not None or snap.reason in ("calibrating", "no_recent_data"):
+                rows.append(snapshot_row(athlete.user_id, snap, digest))
+                update.changed.append(day)
+                if day in existing and day < today:
+                    update.revised.append(day)
+        day += timedelta(days=1)
+    for chunk in range(0, len(rows), 500):
+        upsert(session, cast(Table, ReadinessSnapshotRow.__table__), rows[chunk : chunk + 500],
+               ("user_id", "date", "algorithm_version"))
+    return update
+
+
+def handle_normalized(session: Session, events: Sequence[Event]) -> None:
+    """Consumer of ``data.normalized``: one computation per athlete per batch."""
+    since: dict[int, date] = {}
+    for event in events:
+        user_id = int(event.payload["userId"])
+        dates = [date.fromisoformat(d) for d in event.payload.get("dates", [])]
+        if dates:
+            since[user_id] = min(since.get(user_id, dates[0]), *dates)
+    if not since:
+        return
+    users = list(session.scalars(select(User).where(User.id.in_(since))))
+    updates = recompute(session, users, since)
+    nudge_sleep_debt(session, updates)
+
+
+def ensure_today(session: Session, user: User) -> date:
+    """Materialise today's snapshot if no event has produced it yet (e.g. before the sync)."""
+    today = local_today(user.tz)
+    present = session.scalar(
+        select(ReadinessSnapshotRow.id).where(
+            ReadinessSnapshotRow.user_id == user.id,
+            ReadinessSnapshotRow.date == today,
+            ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+        )
+    )
+    if present is None:
+        recompute(session, [user], {user.id: today})
+    return today
+
+
+@dataclass(frozen=True)
+class DebtDay:
+    date: date
+    debt_hours: float
+    category: str
+
+
+def sleep_debt_days(session: Session, user: User, start: date, end: date) -> list[DebtDay]:
+    """Sleep debt for each day of ``start..end`` that has enough nights (≥ 5 of 14)."""
+    (athlete,) = load_athletes(session, [user])
+    window_start = start - timedelta(days=14)
+    batch = build_batch([athlete], window_start, end)
+    hours, _codes = compute_debt(batch.sleep_min, batch.sleep_need_min)
+    days = []
+    for offset in range((end - start).days + 1):
+        value = float(hours[0, offset + 14])
+        if value == value:
+            days.append(DebtDay(start + timedelta(days=offset), round(value, 2), category_for(value)))
+    return days
