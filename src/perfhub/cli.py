@@ -229,6 +229,52 @@ def demo(
         err.print(f"(saved to {path}; coach is {COACH_EMAIL})", highlight=False)
 
 
+@app.command()
+def recompute(
+    user: Annotated[str | None, typer.Option("--user", help="only this athlete (email)")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="first day to recompute, YYYY-MM-DD")] = None,
+    chunk: Annotated[int, typer.Option(min=1, max=100_000, help="athletes per vectorised batch")] = 500,
+) -> None:
+    """Recompute readiness snapshots in batch (same functions as the live path, over whole arrays)."""
+    from sqlalchemy import select
+
+    from perfhub.auth.models import User
+    from perfhub.auth.service import user_by_email
+    from perfhub.core.dates import parse_date
+    from perfhub.insights.service import recompute as recompute_snapshots
+
+    try:
+        since_day = parse_date(from_, "from") if from_ else None
+    except PerfhubError as exc:
+        fail(exc.detail)
+    with runtime() as rt:
+        with rt.sessions() as session:
+            try:
+                ids = (
+                    [user_by_email(session, user).id]
+                    if user
+                    else list(
+                        session.scalars(select(User.id).where(User.role == "athlete").order_by(User.id))
+                    )
+                )
+            except PerfhubError as exc:
+                fail(exc.detail)
+        changed = 0
+        with progress_bar() as bar:
+            task = bar.add_task("recomputing readiness", total=len(ids))
+            for start in range(0, len(ids), chunk):
+                with session_scope(rt.sessions) as session:
+                    users = list(session.scalars(select(User).where(User.id.in_(ids[start : start + chunk]))))
+                    since = {u.id: since_day for u in users} if since_day else None
+                    updates = recompute_snapshots(
+                        session, users, since, progress=lambda n: bar.advance(task, n)
+                    )
+                    changed += sum(len(u.changed) for u in updates)
+                bar.update(task, completed=min(len(ids), start + chunk))
+        rt.bus.drain()
+    emit({"athletes": len(ids), "snapshots": changed})
+
+
 def _print_login(settings: Settings, credentials: dict[str, Any] | None) -> None:
     path = settings.var_dir / "demo-credentials.json"
     if credentials is None:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 SLEEP_DEBT = "sleep_debt"
 NUDGE_CATEGORIES = {"moderate": "warning", "high": "critical"}
+SEVERITY_RANK = {"warning": 1, "critical": 2}
+# A debt that stays at one level is mentioned again after this many nights, not every night.
+REMIND_AFTER_NIGHTS = 3
 
 
 def preferences(session: Session, user_id: int) -> AlertPreference:
@@ -42,10 +45,12 @@ def sleep_debt_message(hours: float, category: str) -> str:
 
 
 def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None:
-    """One nudge per athlete and night when debt reaches moderate or high, if they want it.
+    """Nudge when sleep debt reaches moderate or high, if the athlete wants it.
 
-    Only the newest night (today's or yesterday's) nudges: recomputing history never sends
-    a stale alert. The (user, kind, date) unique key makes replays harmless.
+    Only the newest night (today's or yesterday's) nudges, so recomputing history never sends
+    a stale alert. At most one nudge per night (the unique key makes replays harmless); a debt
+    that stays at the same level is repeated only after ``REMIND_AFTER_NIGHTS``, while a rise
+    from moderate to high nudges at once.
     """
     rows = []
     for update in updates:
@@ -56,23 +61,41 @@ def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None
         if not preferences(session, update.user_id).sleep_debt:
             continue
         category = cast(str, update.latest_debt_category)
-        rows.append({
-            "user_id": update.user_id,
-            "kind": SLEEP_DEBT,
-            "date": update.latest_night,
-            "severity": NUDGE_CATEGORIES[category],
-            "message": sleep_debt_message(cast(float, update.latest_debt_hours), category),
-        })
+        severity = NUDGE_CATEGORIES[category]
+        recent = session.scalars(
+            select(Alert.severity).where(
+                Alert.user_id == update.user_id,
+                Alert.kind == SLEEP_DEBT,
+                Alert.date < update.latest_night,
+                Alert.date >= update.latest_night - timedelta(days=REMIND_AFTER_NIGHTS),
+            )
+        ).all()
+        if any(SEVERITY_RANK.get(s, 0) >= SEVERITY_RANK[severity] for s in recent):
+            continue
+        rows.append(
+            {
+                "user_id": update.user_id,
+                "kind": SLEEP_DEBT,
+                "date": update.latest_night,
+                "severity": severity,
+                "message": sleep_debt_message(cast(float, update.latest_debt_hours), category),
+            }
+        )
     if not rows:
         return
     table = cast(Table, Alert.__table__)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=["user_id", "kind", "date"]))
+    session.execute(
+        insert(table).values(rows).on_conflict_do_nothing(index_elements=["user_id", "kind", "date"])
+    )
 
 
 def list_alerts(session: Session, user_id: int, limit: int = 100) -> list[Alert]:
     return list(
         session.scalars(
-            select(Alert).where(Alert.user_id == user_id).order_by(Alert.date.desc(), Alert.id.desc()).limit(limit)
+            select(Alert)
+            .where(Alert.user_id == user_id)
+            .order_by(Alert.date.desc(), Alert.id.desc())
+            .limit(limit)
         )
     )

@@ -181,15 +181,17 @@ class Curve:
             raise ValueError("a flat curve would not propagate NaN")
 
     def __call__(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        out = np.full(x.shape, float(self.fp[0]))
+        # f(x) = fp[0] + Σ slope_k · (clip(x, x_k, x_k+1) − x_k); the −slope_k·x_k terms are
+        # folded into the starting constant so each segment costs three array passes.
+        segments = [
+            (x0, x1, (y1 - y0) / (x1 - x0))
+            for x0, x1, y0, y1 in zip(self.xp, self.xp[1:], self.fp, self.fp[1:], strict=False)
+            if y1 != y0
+        ]
+        out = np.full(x.shape, float(self.fp[0]) - sum(slope * x0 for x0, _, slope in segments))
         tmp = np.empty(x.shape)
-        for x0, x1, y0, y1 in zip(self.xp, self.xp[1:], self.fp, self.fp[1:], strict=False):
-            slope = (y1 - y0) / (x1 - x0)
-            if slope == 0.0:
-                continue
-            np.maximum(x, x0, out=tmp)
-            np.minimum(tmp, x1, out=tmp)
-            tmp -= x0
+        for x0, x1, slope in segments:
+            np.clip(x, x0, x1, out=tmp)
             tmp *= slope
             out += tmp
         return out
@@ -405,7 +407,7 @@ _DTYPES: dict[str, Any] = {
 # Batch computation
 # --------------------------------------------------------------------------------------------
 
-DEFAULT_BLOCK_ATHLETES = 128
+DEFAULT_BLOCK_ATHLETES = 256
 
 
 def compute_batch(
@@ -442,8 +444,16 @@ def _csum(a: NDArray[Any], dtype: Any = np.float64) -> NDArray[Any]:
     return c
 
 
-def _at(c: NDArray[Any], idx: NDArray[np.int32]) -> NDArray[Any]:
-    return np.take_along_axis(c, idx, axis=1)
+def _flat(idx: NDArray[np.int32], width: int) -> NDArray[np.intp]:
+    """Row-major flat positions of per-row column indices into an (n, width) array."""
+    rows = np.arange(idx.shape[0], dtype=np.intp)[:, None] * width
+    return rows + idx
+
+
+def _at(c: NDArray[Any], flat: NDArray[np.intp]) -> NDArray[Any]:
+    # A flat take with prebuilt intp indices is ~5× faster than take_along_axis, which
+    # rebuilds broadcast index arrays on every call.
+    return np.take(np.ascontiguousarray(c).ravel(), flat)
 
 
 def _last_index(mask: NDArray[np.bool_], day: NDArray[np.int32], missing: int) -> NDArray[np.int32]:
@@ -463,18 +473,17 @@ def _mean_where(
 
 def _latest(
     values: NDArray[np.float64],
-    valid: NDArray[np.bool_],
+    last: NDArray[np.int32],
     day: NDArray[np.int32],
     seg_start: NDArray[np.int32],
     mean7: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.int32]]:
     """Value to score, stale flag and age in days for one signal (see the staleness rule)."""
-    last = _last_index(valid, day, -1)
     age = np.where(last >= 0, day - last, np.int32(-1)).astype(np.int32)
     in_segment = last >= seg_start
     stale = in_segment & (age >= STALE_AFTER_DAYS)
     fresh = in_segment & ~stale
-    value = np.take_along_axis(values, np.maximum(last, 0), axis=1)
+    value = _at(values, _flat(np.maximum(last, 0), values.shape[1]))
     value[~fresh] = np.nan
     value[stale] = mean7[stale]
     return value, stale, age
@@ -486,10 +495,12 @@ def _weighted(
     """Weighted mean of the parts present (NaN-aware), NaN where none is."""
     num = np.zeros(shape)
     den = np.zeros(shape)
+    tmp = np.empty(shape)
     for values, weight in parts:
         present = ~np.isnan(values)
-        num += np.where(present, values * weight, 0.0)
-        den += present * weight
+        np.multiply(values, weight, out=tmp)
+        np.add(num, tmp, out=num, where=present)
+        np.add(den, weight, out=den, where=present)
     return _mean_where(num, den, den > 0)
 
 
@@ -510,15 +521,17 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     caller_start = _last_index(seg_change, day, 0)
     last_h = _last_index(v, day, -1)
     sdnn = b.hrv_is_sdnn[rows]
-    last_metric = np.take_along_axis(sdnn, np.maximum(last_h, 0), axis=1)
+    last_metric = _at(sdnn, _flat(np.maximum(last_h, 0), days))
     boundary = seg_change
     boundary[:, 1:] |= (
         v[:, 1:] & (last_h[:, :-1] >= caller_start[:, 1:]) & (sdnn[:, 1:] != last_metric[:, :-1])
     )
     seg_start = _last_index(boundary, day, 0)
 
-    lo7 = np.maximum(day - (HRV_WINDOW - 1), seg_start)
-    lo60 = np.maximum(day - BASELINE_WINDOW, seg_start)
+    # Window lower edges, clipped to the segment start, as flat positions into the cumsums.
+    lo7 = _flat(np.maximum(day - (HRV_WINDOW - 1), seg_start), days + 1)
+    lo60 = _flat(np.maximum(day - BASELINE_WINDOW, seg_start), days + 1)
+    at_start = _flat(seg_start, days + 1)
 
     # HRV: 7-day mean (d−6…d) and the previous-60-day mean/SD (d−60…d−1), inside the segment.
     xf = np.where(v, x, 0.0)
@@ -536,8 +549,8 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     var60 /= np.maximum(n60 - 1, 1)
     np.maximum(var60, SD_FLOOR * SD_FLOOR, out=var60)
     sd60 = np.sqrt(var60)
-    hrv_days = c_n[:, 1:] - _at(c_n, seg_start)
-    hrv_value, hrv_stale, hrv_age = _latest(x, v, day, seg_start, ln7)
+    hrv_days = c_n[:, 1:] - _at(c_n, at_start)
+    hrv_value, hrv_stale, hrv_age = _latest(x, last_h, day, seg_start, ln7)
 
     # Resting HR: same windows.
     r = b.resting_hr[rows]
@@ -548,7 +561,7 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     rhr7 = _mean_where(c_r[:, 1:] - _at(c_r, lo7), nr7, nr7 >= HRV_MIN_READINGS)
     nr60 = c_rn[:, :-1] - _at(c_rn, lo60)
     rhr_base = _mean_where(c_r[:, :-1] - _at(c_r, lo60), nr60, nr60 >= BASELINE_MIN_READINGS)
-    rhr_value, rhr_stale, rhr_age = _latest(r, rv, day, seg_start, rhr7)
+    rhr_value, rhr_stale, rhr_age = _latest(r, _last_index(rv, day, -1), day, seg_start, rhr7)
     rhr_delta = rhr_value - rhr_base
 
     sleep = b.sleep_min[rows]

@@ -72,9 +72,9 @@ UserQuery = Query(None, alias="userId", description="another athlete's id (coach
 def _no_score_reason(session: Session, subject: User, row: ReadinessSnapshotRow | None) -> str:
     if row is not None and row.reason:
         return row.reason
-    has_data = session.scalar(select(HrvDaily.id).where(HrvDaily.user_id == subject.id).limit(1)) or session.scalar(
-        select(SleepDaily.id).where(SleepDaily.user_id == subject.id).limit(1)
-    )
+    has_data = session.scalar(
+        select(HrvDaily.id).where(HrvDaily.user_id == subject.id).limit(1)
+    ) or session.scalar(select(SleepDaily.id).where(SleepDaily.user_id == subject.id).limit(1))
     return "no_recent_data" if has_data else "no_data"
 
 

@@ -74,15 +74,24 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
         chunk = ids[chunk_start : chunk_start + 500]
         for row in session.execute(
             select(
-                HrvDaily.user_id, HrvDaily.date, HrvDaily.vendor, HrvDaily.rmssd_ms, HrvDaily.sdnn_ms,
+                HrvDaily.user_id,
+                HrvDaily.date,
+                HrvDaily.vendor,
+                HrvDaily.rmssd_ms,
+                HrvDaily.sdnn_ms,
                 HrvDaily.resting_hr,
             ).where(HrvDaily.user_id.in_(chunk))
         ):
             hrv[row[0]].append(HrvReading(row[1], row[2], row[3], row[4], row[5]))
         for row in session.execute(
             select(
-                SleepDaily.user_id, SleepDaily.date, SleepDaily.vendor, SleepDaily.duration_min,
-                SleepDaily.efficiency_pct, SleepDaily.latency_min, SleepDaily.wake_count,
+                SleepDaily.user_id,
+                SleepDaily.date,
+                SleepDaily.vendor,
+                SleepDaily.duration_min,
+                SleepDaily.efficiency_pct,
+                SleepDaily.latency_min,
+                SleepDaily.wake_count,
             ).where(SleepDaily.user_id.in_(chunk))
         ):
             sleep[row[0]].append(SleepReading(row[1], row[2], row[3], row[4], row[5], row[6]))
@@ -147,12 +156,19 @@ def build_batch(athletes: Sequence[AthleteSeries], start: date, end: date) -> Se
             if value is not None and value > 0:
                 batch.ln_hrv[row, col] = math.log(value)
                 batch.hrv_is_sdnn[row, col] = primary[1] == "sdnn"
-        _fill_by_priority(batch.resting_hr[row], start, n_days, athlete.priority,
-                          ((r.day, r.vendor, r.resting_hr) for r in athlete.hrv if r.resting_hr is not None))
+        _fill_by_priority(
+            batch.resting_hr[row],
+            start,
+            n_days,
+            athlete.priority,
+            ((r.day, r.vendor, r.resting_hr) for r in athlete.hrv if r.resting_hr is not None),
+        )
         best_sleep: dict[date, SleepReading] = {}
         for reading in athlete.sleep:
             current = best_sleep.get(reading.day)
-            if current is None or _rank(athlete.priority, reading.vendor) < _rank(athlete.priority, current.vendor):
+            if current is None or _rank(athlete.priority, reading.vendor) < _rank(
+                athlete.priority, current.vendor
+            ):
                 best_sleep[reading.day] = reading
         for day, reading in best_sleep.items():
             col = (day - start).days
@@ -169,7 +185,10 @@ def _nan(value: float | int | None) -> float:
 
 
 def _fill_by_priority(
-    target: np.ndarray, start: date, n_days: int, priority: tuple[str, ...],
+    target: np.ndarray,
+    start: date,
+    n_days: int,
+    priority: tuple[str, ...],
     readings: Iterable[tuple[date, str, float | None]],
 ) -> None:
     chosen: dict[int, tuple[tuple[int, str], float]] = {}

@@ -55,16 +55,39 @@ class AthleteUpdate:
     latest_debt_category: str | None = None
 
 
-def inputs_hash(batch: SeriesBatch, result: ReadinessArrays, row: int, col: int) -> str:
-    """A fingerprint of everything the day's snapshot was computed from."""
-    lo = max(0, col - INPUT_WINDOW_DAYS)
+def inputs_hash(batch: SeriesBatch, result: ReadinessArrays, row: int, col: int, first_col: int) -> str:
+    """A fingerprint of everything the day's snapshot was computed from.
+
+    It covers the input window back from the day, but never before the athlete's first data
+    (``first_col``), so the same athlete hashes the same in a batch of one or of thousands,
+    whatever the batch's first column.
+    """
+    lo = max(first_col, col - INPUT_WINDOW_DAYS)
     digest = hashlib.sha256(ALGORITHM_VERSION.encode())
-    for array in (batch.ln_hrv, batch.resting_hr, batch.sleep_min, batch.efficiency_pct, batch.latency_min,
-                  batch.wake_count, batch.load):
-        digest.update(np.ascontiguousarray(array[row, lo : col + 1]).tobytes())
+    digest.update(np.float64(batch.sleep_need_min[row]).tobytes())
+    for array in (
+        batch.ln_hrv,
+        batch.resting_hr,
+        batch.sleep_min,
+        batch.efficiency_pct,
+        batch.latency_min,
+        batch.wake_count,
+        batch.load,
+        batch.hrv_is_sdnn,
+    ):
+        window = np.ascontiguousarray(array[row, lo : col + 1])
+        if window.dtype == np.float64:
+            window = np.where(np.isnan(window), np.nan, window + 0.0)  # one NaN payload, no -0.0
+        digest.update(window.tobytes())
     digest.update(np.ascontiguousarray(batch.segment[row, lo : col + 1] - batch.segment[row, col]).tobytes())
-    digest.update(np.ascontiguousarray(batch.hrv_is_sdnn[row, lo : col + 1]).tobytes())
-    digest.update(f"{int(result.hrv_days[row, col])}|{float(batch.sleep_need_min[row])}|{col - lo}".encode())
+    extra = (
+        int(result.hrv_days[row, col]),
+        min(col - max(int(result.segment_start[row, col]), first_col), INPUT_WINDOW_DAYS + 1),
+        int(result.hrv_age_days[row, col]),
+        int(result.rhr_age_days[row, col]),
+        int(result.reason[row, col]),
+    )
+    digest.update(np.asarray(extra, dtype=np.int64).tobytes())
     return digest.hexdigest()
 
 
@@ -111,7 +134,9 @@ def recompute(
         first = cast(date, athlete.first_day())
         begin = max(first, (since or {}).get(athlete.user_id, first))
         finish = max(todays[athlete.user_id], cast(date, athlete.last_day()))
-        updates.append(_persist_athlete(session, batch, result, row, athlete, begin, finish, todays[athlete.user_id]))
+        updates.append(
+            _persist_athlete(session, batch, result, row, athlete, begin, finish, todays[athlete.user_id])
+        )
         if progress:
             progress(1)
     if announce:
@@ -162,10 +187,11 @@ def _persist_athlete(
             update.latest_debt_hours = hours
             update.latest_debt_category = DEBT_CATEGORIES[int(result.debt_category[row, col])]
     rows = []
+    first_col = (cast(date, athlete.first_day()) - batch.start).days
     day = begin
     while day <= finish:
         col = (day - batch.start).days
-        digest = inputs_hash(batch, result, row, col)
+        digest = inputs_hash(batch, result, row, col, first_col)
         if existing.get(day) != digest:
             snap = snapshot(batch, result, row, col)
             if snap.score is not None or snap.reason in ("calibrating", "no_recent_data"):
@@ -175,8 +201,12 @@ def _persist_athlete(
                     update.revised.append(day)
         day += timedelta(days=1)
     for chunk in range(0, len(rows), 500):
-        upsert(session, cast(Table, ReadinessSnapshotRow.__table__), rows[chunk : chunk + 500],
-               ("user_id", "date", "algorithm_version"))
+        upsert(
+            session,
+            cast(Table, ReadinessSnapshotRow.__table__),
+            rows[chunk : chunk + 500],
+            ("user_id", "date", "algorithm_version"),
+        )
     return update
 
 

@@ -5,16 +5,17 @@ Rule (Oura's sleep-debt model, categories from Oura's "none / low / moderate / h
 * A night's shortfall is ``need − duration`` in hours. A surplus (negative shortfall) pays debt
   back, but at most ``SURPLUS_CAP_MIN`` per night, so one very long lie-in cannot erase two weeks
   of short nights.
-* The last ``DEBT_WINDOW`` nights ending on the day (inclusive) are weighted by an exponential
-  decay with a half-life of ``DEBT_HALF_LIFE_NIGHTS`` (last night weight 1, a week ago 0.5).
+* The last ``DEBT_WINDOW`` nights ending on the day (inclusive) are weighted linearly: last night
+  1, each earlier night 1/14 less (13 nights back: 1/14). A linear ramp is a difference of two
+  cumulative sums, so it vectorises exactly without a loop over the window.
 * A missing night is *missing*, never zero sleep: the debt is the weighted mean shortfall of the
   nights present, scaled to the full weight of the window (as if the missing nights had been like
   the weighted average of the present ones). For a constant nightly shortfall ``s`` the debt is
-  ``s × DEBT_WEIGHT_TOTAL`` (≈ 7.95 s) whatever the coverage.
+  ``s × DEBT_WEIGHT_TOTAL`` (7.5 s) whatever the coverage: 14 nights of 6 h against 8 h is 15 h.
 * At least ``DEBT_MIN_NIGHTS`` of the 14 nights must be present, else the debt is NaN.
 * The debt is never negative.
 
-Everything is vectorised over athletes × days; the only Python loop is over the 14 window lags.
+Everything is vectorised over athletes × days.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from numpy.typing import NDArray
 
 __all__ = [
     "DEBT_CATEGORIES",
-    "DEBT_HALF_LIFE_NIGHTS",
     "DEBT_MIN_NIGHTS",
     "DEBT_WEIGHTS",
     "DEBT_WEIGHT_TOTAL",
@@ -42,7 +42,6 @@ DEBT_CATEGORIES: tuple[str, ...] = ("none", "low", "moderate", "high")
 DEFAULT_SLEEP_NEED_MIN = 480.0
 DEBT_WINDOW = 14
 DEBT_MIN_NIGHTS = 5
-DEBT_HALF_LIFE_NIGHTS = 7.0
 SURPLUS_CAP_MIN = 120.0
 
 # Category edges in hours. "none" is a small tolerance band around 0 h rather than exactly 0,
@@ -52,7 +51,7 @@ LOW_BELOW_H = 2.0
 MODERATE_UP_TO_H = 5.0
 
 # Lag k = 0 is the night ending on the day itself.
-DEBT_WEIGHTS: tuple[float, ...] = tuple(0.5 ** (k / DEBT_HALF_LIFE_NIGHTS) for k in range(DEBT_WINDOW))
+DEBT_WEIGHTS: tuple[float, ...] = tuple((DEBT_WINDOW - k) / DEBT_WINDOW for k in range(DEBT_WINDOW))
 DEBT_WEIGHT_TOTAL: float = math.fsum(DEBT_WEIGHTS)
 
 
@@ -101,20 +100,13 @@ def compute_debt(
     shortfall[~valid] = 0.0
     present = valid.astype(np.float64)
 
-    num = np.zeros((athletes, days))
-    den = np.zeros((athletes, days))
-    tmp = np.empty((athletes, days))
-    for lag, weight in enumerate(DEBT_WEIGHTS[: min(DEBT_WINDOW, days)]):
-        span = days - lag
-        np.multiply(shortfall[:, :span], weight, out=tmp[:, :span])
-        num[:, lag:] += tmp[:, :span]
-        np.multiply(present[:, :span], weight, out=tmp[:, :span])
-        den[:, lag:] += tmp[:, :span]
-
-    counts = np.zeros((athletes, days + 1), dtype=np.int32)
-    np.cumsum(valid, axis=1, out=counts[:, 1:])
-    nights = counts[:, 1:].copy()
-    nights[:, DEBT_WINDOW:] -= counts[:, 1 : days + 1 - DEBT_WINDOW]
+    # Night j weighs (j − d + W) / W on day d, so a weighted window sum is
+    # (Σ j·x_j − (d − W)·Σ x_j) / W over the window: four cumulative sums, no loop over lags.
+    j = np.arange(days, dtype=np.float64)
+    offset = j - DEBT_WINDOW  # (d − W) per column d
+    num = _window(shortfall * j) - offset * _window(shortfall)
+    nights = _window(present)
+    den = _window(present * j) - offset * nights
 
     debt = np.full((athletes, days), np.nan)
     ok = nights >= DEBT_MIN_NIGHTS
@@ -122,3 +114,10 @@ def compute_debt(
     debt *= DEBT_WEIGHT_TOTAL
     np.maximum(debt, 0.0, out=debt)
     return debt, category_codes(debt)
+
+
+def _window(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Sum over the last ``DEBT_WINDOW`` days ending on each day (inclusive)."""
+    c = np.cumsum(x, axis=1)
+    c[:, DEBT_WINDOW:] -= c[:, :-DEBT_WINDOW].copy()
+    return c
