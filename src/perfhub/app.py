@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from perfhub import __version__
-from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from perfhub.alerts.routes import router as alerts_router
+from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from perfhub.ingest.routes import router as ingest_router
 from perfhub.insights.routes import router as insights_router
 from perfhub.normalize.routes import router as data_router

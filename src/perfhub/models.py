@@ -13,7 +13,6 @@ from perfhub.teams.models import Team, TeamMembership
 __all__ = [
     "Alert",
     "AlertPreference",
-    "ReadinessSnapshotRow",
     "ApiToken",
     "AuditEntry",
     "Base",
@@ -22,6 +21,7 @@ __all__ = [
     "OutboxDelivery",
     "OutboxRow",
     "RawEvent",
+    "ReadinessSnapshotRow",
     "SleepDaily",
     "Team",
     "TeamMembership",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from perfhub.core.bus import DATA_NORMALIZED, VENDOR_DATA_RECEIVED, EmbeddedBus
-from perfhub.insights.service import CONSUMER as INSIGHTS, handle_normalized
+from perfhub.insights.service import CONSUMER as INSIGHTS
+from perfhub.insights.service import handle_normalized
 from perfhub.normalize.service import CONSUMER as NORMALIZE
 from perfhub.normalize.service import handle_received
 

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import delete, select
+from tests.conftest import Harness
 
 from perfhub.auth.models import User
 from perfhub.core.bus import INSIGHTS_UPDATED, OutboxRow
 from perfhub.core.db import session_scope
 from perfhub.insights.models import ReadinessSnapshotRow
 from perfhub.insights.service import recompute
-from tests.conftest import Harness
 
 TODAY = datetime.now(UTC).date()
 

@@ -35,11 +35,11 @@ def list_alerts(session: SessionDep, user: CurrentUser) -> list[AlertOut]:
 
 @router.get("/preferences", response_model=Preferences, response_model_by_alias=True)
 def get_preferences(session: SessionDep, user: CurrentUser) -> Preferences:
-    return Preferences(sleepDebt=service.preferences(session, user.id).sleep_debt)
+    return Preferences(sleep_debt=service.preferences(session, user.id).sleep_debt)
 
 
 @router.put("/preferences", response_model=Preferences, response_model_by_alias=True)
 def put_preferences(body: Preferences, session: SessionDep, user: CurrentUser) -> Preferences:
     """Turn sleep-debt nudges on or off."""
     pref = service.set_preferences(session, user.id, sleep_debt=body.sleep_debt)
-    return Preferences(sleepDebt=pref.sleep_debt)
+    return Preferences(sleep_debt=pref.sleep_debt)

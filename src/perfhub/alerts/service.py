@@ -60,7 +60,7 @@ def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None
             continue
         if not preferences(session, update.user_id).sleep_debt:
             continue
-        category = cast(str, update.latest_debt_category)
+        category = update.latest_debt_category
         severity = NUDGE_CATEGORIES[category]
         recent = session.scalars(
             select(Alert.severity).where(

@@ -83,7 +83,7 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
             ).where(HrvDaily.user_id.in_(chunk))
         ):
             hrv[row[0]].append(HrvReading(row[1], row[2], row[3], row[4], row[5]))
-        for row in session.execute(
+        for sleep_row in session.execute(
             select(
                 SleepDaily.user_id,
                 SleepDaily.date,
@@ -94,7 +94,7 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 SleepDaily.wake_count,
             ).where(SleepDaily.user_id.in_(chunk))
         ):
-            sleep[row[0]].append(SleepReading(row[1], row[2], row[3], row[4], row[5], row[6]))
+            sleep[sleep_row[0]].append(SleepReading(*sleep_row[1:]))
     return [
         AthleteSeries(
             user_id=user.id,
@@ -164,19 +164,19 @@ def build_batch(athletes: Sequence[AthleteSeries], start: date, end: date) -> Se
             ((r.day, r.vendor, r.resting_hr) for r in athlete.hrv if r.resting_hr is not None),
         )
         best_sleep: dict[date, SleepReading] = {}
-        for reading in athlete.sleep:
-            current = best_sleep.get(reading.day)
-            if current is None or _rank(athlete.priority, reading.vendor) < _rank(
+        for night in athlete.sleep:
+            current = best_sleep.get(night.day)
+            if current is None or _rank(athlete.priority, night.vendor) < _rank(
                 athlete.priority, current.vendor
             ):
-                best_sleep[reading.day] = reading
-        for day, reading in best_sleep.items():
+                best_sleep[night.day] = night
+        for day, night in best_sleep.items():
             col = (day - start).days
             if 0 <= col < n_days:
-                batch.sleep_min[row, col] = reading.duration_min
-                batch.efficiency_pct[row, col] = _nan(reading.efficiency_pct)
-                batch.latency_min[row, col] = _nan(reading.latency_min)
-                batch.wake_count[row, col] = _nan(reading.wake_count)
+                batch.sleep_min[row, col] = night.duration_min
+                batch.efficiency_pct[row, col] = _nan(night.efficiency_pct)
+                batch.latency_min[row, col] = _nan(night.latency_min)
+                batch.wake_count[row, col] = _nan(night.wake_count)
     return batch
 
 
@@ -199,5 +199,5 @@ def _fill_by_priority(
         rank = _rank(priority, vendor)
         if col not in chosen or rank < chosen[col][0]:
             chosen[col] = (rank, value)
-    for col, (_rank_, value) in chosen.items():
+    for col, (_, value) in chosen.items():
         target[col] = value

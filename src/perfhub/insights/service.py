@@ -33,8 +33,8 @@ from perfhub.insights.readiness import (
     compute_batch,
     snapshot,
 )
-from perfhub.insights.sleep_debt import DEBT_CATEGORIES, category_for, compute_debt
 from perfhub.insights.series import AthleteSeries, build_batch, load_athletes
+from perfhub.insights.sleep_debt import DEBT_CATEGORIES, category_for, compute_debt
 
 CONSUMER = "insights"
 # The widest window any rule looks back over (60-day baselines + the 7-day mean, 42-day load,
@@ -75,7 +75,7 @@ def inputs_hash(batch: SeriesBatch, result: ReadinessArrays, row: int, col: int,
         batch.load,
         batch.hrv_is_sdnn,
     ):
-        window = np.ascontiguousarray(array[row, lo : col + 1])
+        window: np.ndarray = np.ascontiguousarray(array[row, lo : col + 1])
         if window.dtype == np.float64:
             window = np.where(np.isnan(window), np.nan, window + 0.0)  # one NaN payload, no -0.0
         digest.update(window.tobytes())
