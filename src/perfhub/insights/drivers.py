@@ -162,7 +162,7 @@ def _r_sleep_latency(v: Mapping[str, DriverValue]) -> str:
 
 
 def _r_sleep_wakes(v: Mapping[str, DriverValue]) -> str:
-    return f"Woke {_num(v, 'wakes'):.0f} times during the night"
+    return f"Woke {_num(v, 'wakes'):.0f} times during the night (4 or fewer is typical)"
 
 
 def _r_sleep_debt(v: Mapping[str, DriverValue]) -> str:

@@ -31,8 +31,10 @@ Rules (day ``d`` of an athlete; "segment" = the run of days sharing one HRV sour
 * Readiness = weighted mean of the contributors present (``WEIGHTS``, renormalised). Override:
   resting HR ≥ +5 bpm together with the 7-day HRV below range caps it at 39.
 * No score when: no signal ever up to d (``no_data``); no HRV/RHR/sleep reading for more than 7
-  days, or nothing to score at all (``no_recent_data``); < 4 valid HRV days in the segment
-  (``calibrating``). Otherwise status calibrating (4–20 HRV days), provisional (21–59), full (≥ 60).
+  days, or none of the physiological contributors (HRV balance, last-night HRV, resting HR,
+  sleep) computable — sleep debt and load alone do not make a score (``no_recent_data``); < 4
+  valid HRV days in the segment (``calibrating``). Otherwise status calibrating (4–20 HRV days),
+  provisional (21–59), full (≥ 60).
 
 Vectorisation: rolling windows are differences of cumulative sums; the per-day lower window
 edge (clipped to the segment start) is gathered with ``take_along_axis``. Athletes are processed
@@ -627,9 +629,15 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     illness = (rhr_delta >= ILLNESS_RHR_DELTA) & (ln7 < normal_low) & ~np.isnan(score)
     np.minimum(score, ILLNESS_CAP, out=score, where=illness)
 
+    # Sleep debt and training load are slow-moving context, not a reading of today's state: a
+    # score needs at least one physiological contributor (HRV, resting HR or last night's sleep).
+    physiological = ~(
+        np.isnan(hrv_balance) & np.isnan(last_night) & np.isnan(resting) & np.isnan(sleep_score)
+    )
+
     # Later assignments win: no_data > no_recent_data (silence) > calibrating > nothing scoreable.
     reason = np.zeros(shape, dtype=np.int8)
-    reason[np.isnan(score)] = REASON_NO_RECENT
+    reason[~physiological] = REASON_NO_RECENT
     reason[hrv_days < MIN_HRV_DAYS] = REASON_CALIBRATING
     reason[day - last_any > NO_RECENT_AFTER_DAYS] = REASON_NO_RECENT
     reason[last_any < 0] = REASON_NO_DATA
