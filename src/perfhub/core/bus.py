@@ -14,9 +14,23 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Integer, String, Text, and_, event, exists, or_, select
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    event,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from perfhub.core.db import Base, JsonType, UTCDateTime, session_scope, utcnow
@@ -226,10 +240,18 @@ class EmbeddedBus:
             return worked
 
     def pending(self) -> int:
+        """Deliveries still to make, over all consumers (for progress and metrics)."""
         with self.sessions() as session:
-            return sum(len(self._due_rows(session, c, limit=1_000_000)) for c in self.consumers)
+            total = 0
+            for consumer in self.consumers:
+                query = self._due_query(consumer).with_only_columns(func.count()).order_by(None)
+                total += int(session.scalar(query) or 0)
+            return total
 
     def _due_rows(self, session: Session, consumer: Consumer, limit: int) -> list[OutboxRow]:
+        return list(session.scalars(self._due_query(consumer).limit(limit)))
+
+    def _due_query(self, consumer: Consumer) -> Select[Any]:
         settled = exists().where(
             and_(
                 OutboxDelivery.consumer == consumer.name,
@@ -240,15 +262,13 @@ class EmbeddedBus:
                 ),
             )
         )
-        query = (
+        return (
             select(OutboxRow)
             .where(OutboxRow.id > consumer.low_watermark)
             .where(OutboxRow.subject.in_(consumer.subjects))
             .where(~settled)
             .order_by(OutboxRow.id)
-            .limit(limit)
         )
-        return list(session.scalars(query))
 
     def _deliver_batch(self, consumer: Consumer) -> bool:
         with self.sessions() as session:
@@ -277,16 +297,30 @@ class EmbeddedBus:
         return True
 
     def _mark(self, session: Session, consumer: Consumer, events: Sequence[Event], status: str) -> None:
-        for ev in events:
-            delivery = session.get(OutboxDelivery, (consumer.name, ev.id))
-            if delivery is None:
-                session.add(
-                    OutboxDelivery(consumer=consumer.name, outbox_id=ev.id, status=status, attempts=1)
-                )
-            else:
-                delivery.status = status
-                delivery.attempts += 1
-                delivery.next_attempt_at = None
+        rows = [
+            {
+                "consumer": consumer.name,
+                "outbox_id": ev.id,
+                "status": status,
+                "attempts": 1,
+                "updated_at": utcnow(),
+            }
+            for ev in events
+        ]
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(cast(Table, OutboxDelivery.__table__)).values(rows)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["consumer", "outbox_id"],
+                set_={
+                    "status": stmt.excluded.status,
+                    "attempts": OutboxDelivery.__table__.c.attempts + 1,
+                    "next_attempt_at": None,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            )
+        )
 
     def _record_failure(self, consumer: Consumer, ev: Event, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"

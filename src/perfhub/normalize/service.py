@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, publish
@@ -34,8 +34,10 @@ def handle_received(session: Session, events: Sequence[Event]) -> None:
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     touched: dict[int, dict[str, set[date]]] = defaultdict(lambda: defaultdict(set))
     now = utcnow()
-    for event in events:
-        raw = session.get(RawEvent, event.payload.get("rawEventId"))
+    wanted = [event.payload.get("rawEventId") for event in events]
+    landed = {raw.id: raw for raw in session.scalars(select(RawEvent).where(RawEvent.id.in_(wanted)))}
+    for raw_id in wanted:
+        raw = landed.get(raw_id)  # type: ignore[arg-type]
         if raw is None:
             continue  # erased with its athlete, or pruned by retention: nothing left to do
         try:
