@@ -1,10 +1,10 @@
 """Ingest → readiness latency on the embedded default (SQLite + in-process consumers).
 
 Seeds N demo athletes, starts ``perfhub serve`` as a real process, then offers a fixed rate of
-``POST /api/v1/ingest/hrv`` (open loop: requests are sent on schedule whatever the server
-does) and, for each request, watches ``GET /api/v1/readiness/today`` until the snapshot's
-``updatedAt`` shows a recompute after the request was sent. The latency is
-``updatedAt − sent`` (server clock = client clock here), so polling does not blur it.
+``POST /api/v1/ingest/hrv`` for the athletes' today (open loop: requests are sent on schedule
+whatever the server does). Afterwards the latency of every delivery is read from the server's
+own timestamps — receipt in the landing log → the insights commit that included it — so no
+polling load distorts what is measured.
 
     python bench/bench_ingest_latency.py [--rate 50] [--seconds 30] [--athletes 150]
 
@@ -20,11 +20,11 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -64,9 +64,7 @@ async def wait_ready(client: httpx.AsyncClient, deadline: float) -> None:
     raise SystemExit("server did not become ready")
 
 
-async def run_load(
-    base: str, creds: dict, rate: float, seconds: float
-) -> tuple[list[float], list[float], int]:
+async def run_load(base: str, creds: dict, rate: float, seconds: float) -> tuple[list[float], int]:
     athletes = creds["athletes"]
     ingest = {"Authorization": f"Bearer {creds['ingestToken']}"}
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -78,15 +76,12 @@ async def run_load(
                 "/api/v1/readiness/today", headers={"Authorization": f"Bearer {athlete['token']}"}
             )
             today[athlete["id"]] = response.json()["date"]
-        lags: list[float] = []
         post_ms: list[float] = []
-        lost = 0
-        busy: set[int] = set()
+        failed = 0
         rng = random.Random(3)
 
         async def one(athlete: dict) -> None:
-            nonlocal lost
-            headers = {"Authorization": f"Bearer {athlete['token']}"}
+            nonlocal failed
             body = {
                 "userId": athlete["id"],
                 "date": today[athlete["id"]],
@@ -94,32 +89,10 @@ async def run_load(
                 "rMSSD": round(rng.uniform(35, 90), 1),
                 "restingHr": round(rng.uniform(44, 60), 1),
             }
-            sent = time.time()
+            sent = time.monotonic()
             response = await client.post("/api/v1/ingest/hrv", json=body, headers=ingest)
-            post_ms.append((time.time() - sent) * 1000)
-            if response.status_code != 202:
-                lost += 1
-                return
-            give_up = time.time() + 15
-            await asyncio.sleep(0.05)
-            while time.time() < give_up:
-                got = await client.get("/api/v1/readiness/today", headers=headers)
-                if got.status_code == 200:
-                    updated = datetime.fromisoformat(
-                        got.json()["updatedAt"].replace("Z", "+00:00")
-                    ).timestamp()
-                    if updated >= sent:
-                        lags.append((updated - sent) * 1000)
-                        return
-                await asyncio.sleep(0.1)
-            lost += 1
-
-        async def guarded(athlete: dict) -> None:
-            busy.add(athlete["id"])
-            try:
-                await one(athlete)
-            finally:
-                busy.discard(athlete["id"])
+            post_ms.append((time.monotonic() - sent) * 1000)
+            failed += response.status_code != 202
 
         tasks = []
         total = int(rate * seconds)
@@ -128,15 +101,51 @@ async def run_load(
             bar = progress.add_task(f"offering {rate:g} req/s", total=total)
             for i in range(total):
                 await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-                # The next athlete not already waiting on an earlier request of theirs.
-                candidates = [a for a in athletes if a["id"] not in busy]
-                athlete = candidates[i % len(candidates)] if candidates else athletes[i % len(athletes)]
-                tasks.append(asyncio.create_task(guarded(athlete)))
+                tasks.append(asyncio.create_task(one(athletes[i % len(athletes)])))
                 progress.update(bar, completed=i + 1)
             await asyncio.gather(*tasks)
         elapsed = time.monotonic() - start
         console.print(f"offered {total} requests in {elapsed:.1f} s ({total / elapsed:.1f} req/s)")
-        return lags, post_ms, lost
+        return post_ms, failed
+
+
+def readiness_lags(db_path: Path, expected: int, timeout_s: float = 60) -> tuple[list[float], int]:
+    """Per accepted delivery: when its readiness became available, from server timestamps.
+
+    A delivery is available once the insights consumer has committed a recompute for that
+    athlete that started after the normalize stage had handled the delivery (SQLite has one
+    writer, so commit order is execution order).
+    """
+    deadline = time.monotonic() + timeout_s
+    with sqlite3.connect(db_path) as db:
+        while time.monotonic() < deadline:
+            pending = db.execute(
+                "SELECT count(*) FROM outbox o "
+                "WHERE o.subject IN ('vendor.data.received', 'data.normalized') "
+                "AND NOT EXISTS (SELECT 1 FROM outbox_delivery d WHERE d.outbox_id = o.id "
+                "AND d.status = 'done')"
+            ).fetchone()[0]
+            if pending == 0:
+                break
+            time.sleep(0.5)
+        raws = db.execute(
+            "SELECT r.user_id, julianday(r.received_at), julianday(d.updated_at) FROM raw_event r "
+            "JOIN outbox o ON o.subject = 'vendor.data.received' "
+            "AND json_extract(o.payload, '$.rawEventId') = r.id "
+            "JOIN outbox_delivery d ON d.outbox_id = o.id AND d.consumer = 'normalize' "
+            "WHERE r.source = 'api' ORDER BY r.id"
+        ).fetchall()
+        updates: dict[int, list[float]] = {}
+        for user_id, created in db.execute(
+            "SELECT user_id, julianday(created_at) FROM outbox WHERE subject = 'insights.updated' ORDER BY id"
+        ):
+            updates.setdefault(user_id, []).append(created)
+    lags = []
+    for user_id, received, normalized in raws:
+        later = [t for t in updates.get(user_id, []) if t >= normalized]
+        if later:
+            lags.append((later[0] - received) * 86_400_000)
+    return lags, expected - len(lags)
 
 
 def main() -> None:
@@ -162,16 +171,17 @@ def main() -> None:
         console.print(f"seeding {args.athletes} athletes × {args.days} days …")
         perfhub(["demo", "--athletes", str(args.athletes), "--days", str(args.days)], env, workdir)
         creds = json.loads((workdir / "var" / "demo-credentials.json").read_text())
+        log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115
         server = subprocess.Popen(
             [sys.executable, "-m", "perfhub.cli", "serve", "--port", str(port)],
             env=env,
             cwd=workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        lags, post_ms, lost = asyncio.run(
-            run_load(f"http://127.0.0.1:{port}", creds, args.rate, args.seconds)
-        )
+        post_ms, failed = asyncio.run(run_load(f"http://127.0.0.1:{port}", creds, args.rate, args.seconds))
+        lags, lost = readiness_lags(workdir / "bench.db", int(args.rate * args.seconds) - failed)
+        lost += failed
     finally:
         if server is not None:
             server.terminate()

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from perfhub.alerts import service
-from perfhub.core.deps import CurrentUser, SessionDep
+from perfhub.core.deps import CurrentUser, UowDep
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -28,18 +28,21 @@ class Preferences(BaseModel):
 
 
 @router.get("", response_model=list[AlertOut])
-def list_alerts(session: SessionDep, user: CurrentUser) -> list[AlertOut]:
+def list_alerts(uow: UowDep, user: CurrentUser) -> list[AlertOut]:
     """Your nudges, newest first."""
-    return [AlertOut.model_validate(a) for a in service.list_alerts(session, user.id)]
+    with uow() as session:
+        return [AlertOut.model_validate(a) for a in service.list_alerts(session, user.id)]
 
 
 @router.get("/preferences", response_model=Preferences, response_model_by_alias=True)
-def get_preferences(session: SessionDep, user: CurrentUser) -> Preferences:
-    return Preferences(sleep_debt=service.preferences(session, user.id).sleep_debt)
+def get_preferences(uow: UowDep, user: CurrentUser) -> Preferences:
+    with uow() as session:
+        return Preferences(sleep_debt=service.preferences(session, user.id).sleep_debt)
 
 
 @router.put("/preferences", response_model=Preferences, response_model_by_alias=True)
-def put_preferences(body: Preferences, session: SessionDep, user: CurrentUser) -> Preferences:
+def put_preferences(body: Preferences, uow: UowDep, user: CurrentUser) -> Preferences:
     """Turn sleep-debt nudges on or off."""
-    pref = service.set_preferences(session, user.id, sleep_debt=body.sleep_debt)
-    return Preferences(sleep_debt=pref.sleep_debt)
+    with uow() as session:
+        pref = service.set_preferences(session, user.id, sleep_debt=body.sleep_debt)
+        return Preferences(sleep_debt=pref.sleep_debt)

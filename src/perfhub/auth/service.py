@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from perfhub.core.db import utcnow
 from perfhub.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 
 TOKEN_PREFIX = "ph_"
+LAST_USED_RESOLUTION = timedelta(minutes=5)
 SCOPES = ("ingest",)
 
 
@@ -102,7 +104,10 @@ def authenticate(session: Session, token: str) -> Principal:
         if user is None:
             raise Unauthorized("invalid or revoked token")
         role = user.role
-    row.last_used_at = utcnow()
+    now = utcnow()
+    # Coarse on purpose: a write per request would serialise every read on SQLite.
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        row.last_used_at = now
     return Principal(token_id=row.id, user_id=row.user_id, role=role, scopes=tuple(row.scopes or ()))
 
 

@@ -6,6 +6,7 @@ Services receive a ``Session`` and never commit; the request or job boundary doe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -86,11 +87,34 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        # SQLite has one writer. Its own busy handler polls with growing sleeps, which under
+        # dozens of threads turns into a convoy; a process-wide mutex hands the lock over at
+        # once. BEGIN IMMEDIATE still guards against other processes (busy_timeout).
+        writer = threading.Lock()
+        engine.info = {"sqlite_writer": writer}  # type: ignore[attr-defined]
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Take the write lock up front: avoids deadlocking upgrades from read to write
-            # between the API threads and the consumer thread.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            writer.acquire()
+            try:
+                # Take the write lock up front: no read-to-write upgrade can then fail.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writer.release()
+                raise
+            conn.info["perfhub_writer"] = True
+
+        def _finish(conn: Any, statement: str) -> None:
+            if not conn.info.pop("perfhub_writer", False):
+                return
+            try:
+                # End the transaction here so the mutex is released only once SQLite's lock is.
+                conn.exec_driver_sql(statement)
+            finally:
+                writer.release()
+
+        event.listen(engine, "commit", lambda conn: _finish(conn, "COMMIT"))
+        event.listen(engine, "rollback", lambda conn: _finish(conn, "ROLLBACK"))
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -1,13 +1,20 @@
-"""FastAPI dependencies shared by every router: the request's session and its caller."""
+"""FastAPI dependencies shared by every router: the request's session and its caller.
+
+The caller is authenticated in a short transaction of its own, and each endpoint opens and
+commits its unit of work inside its own body (``with uow() as session:``). A transaction is
+therefore never held across FastAPI's hops between worker threads, where a request holding
+SQLite's single write lock could wait behind requests waiting for that lock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
 from perfhub.auth.service import Principal, authenticate
@@ -17,41 +24,53 @@ from perfhub.core.errors import Forbidden, Unauthorized
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One unit of work per request: committed when the handler returns normally."""
-    with session_scope(request.app.state.sessions) as session:
-        yield session
+class UnitOfWork:
+    """The request boundary: ``with uow() as session:`` commits on success, rolls back on error."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def __call__(self) -> AbstractContextManager[Session]:
+        return session_scope(self._sessions)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+def get_uow(request: Request) -> UnitOfWork:
+    return UnitOfWork(request.app.state.sessions)
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
 def get_principal(
-    session: SessionDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing bearer token")
-    return authenticate(session, credentials.credentials)
+    with session_scope(request.app.state.sessions) as session:
+        principal = authenticate(session, credentials.credentials)
+        # Load the person in the same short transaction; require_user hands it on.
+        request.state.user = session.get(User, principal.user_id) if principal.user_id is not None else None
+        return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_user(session: SessionDep, principal: PrincipalDep) -> User:
+def require_user(request: Request, principal: PrincipalDep) -> User:
     """A person (athlete, coach or admin); service tokens are refused."""
     if principal.user_id is None:
         raise Forbidden("this endpoint needs a user token, not a service token")
-    user = session.get(User, principal.user_id)
+    user: User | None = request.state.user
     if user is None:
         raise Unauthorized("invalid or revoked token")
-    return user
+    return user  # detached: read its columns, do not lazy-load relations
 
 
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-def require_scope(scope: str):  # type: ignore[no-untyped-def]
+def require_scope(scope: str) -> Callable[[Principal], Principal]:
     def _check(principal: PrincipalDep) -> Principal:
         if scope not in principal.scopes:
             raise Forbidden(f"this endpoint needs a service token with scope '{scope}'")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.dates import date_range, local_today
-from perfhub.core.deps import CurrentUser, SessionDep
+from perfhub.core.deps import CurrentUser, UowDep
 from perfhub.core.errors import NotFound
 from perfhub.insights.drivers import driver_from_json, render
 from perfhub.insights.models import ReadinessSnapshotRow
@@ -87,63 +87,67 @@ _REASON_TEXT = {
 
 @router.get("/readiness/today", response_model=ReadinessOut, response_model_by_alias=True)
 def readiness_today(
-    request: Request, session: SessionDep, user: CurrentUser, user_id: int | None = UserQuery
+    request: Request, uow: UowDep, user: CurrentUser, user_id: int | None = UserQuery
 ) -> ReadinessOut:
     """Today's readiness (the athlete's local date), or 404 with a ``reason``."""
-    access = authorize_read(session, user, user_id or user.id, ["readiness"], request.url.path)
-    today = ensure_today(session, access.subject)
-    row = session.scalar(
-        select(ReadinessSnapshotRow).where(
-            ReadinessSnapshotRow.user_id == access.subject.id,
-            ReadinessSnapshotRow.date == today,
-            ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+    with uow() as session:
+        access = authorize_read(session, user, user_id or user.id, ["readiness"], request.url.path)
+        today = ensure_today(session, access.subject)
+        row = session.scalar(
+            select(ReadinessSnapshotRow).where(
+                ReadinessSnapshotRow.user_id == access.subject.id,
+                ReadinessSnapshotRow.date == today,
+                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+            )
         )
-    )
-    if row is None or row.score is None:
+        if row is not None and row.score is not None:
+            return readiness_out(row)
         reason = _no_score_reason(session, access.subject, row)
-        raise NotFound(_REASON_TEXT[reason], reason=reason, date=today.isoformat())
-    return readiness_out(row)
+    # Outside the unit of work: a freshly materialised no-score snapshot is kept.
+    raise NotFound(_REASON_TEXT[reason], reason=reason, date=today.isoformat())
 
 
 @router.get("/readiness", response_model=list[ReadinessOut], response_model_by_alias=True)
 def readiness_history(
     request: Request,
-    session: SessionDep,
+    uow: UowDep,
     user: CurrentUser,
     from_: str | None = FromQuery,
     to: str | None = ToQuery,
     user_id: int | None = UserQuery,
 ) -> list[ReadinessOut]:
     """Scored days in the range, by date."""
-    access = authorize_read(session, user, user_id or user.id, ["readiness"], request.url.path)
-    span = date_range(from_, to, local_today(access.subject.tz))
-    rows = session.scalars(
-        select(ReadinessSnapshotRow)
-        .where(
-            ReadinessSnapshotRow.user_id == access.subject.id,
-            ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
-            ReadinessSnapshotRow.date >= span.start,
-            ReadinessSnapshotRow.date <= span.end,
-            ReadinessSnapshotRow.score.is_not(None),
+    with uow() as session:
+        access = authorize_read(session, user, user_id or user.id, ["readiness"], request.url.path)
+        span = date_range(from_, to, local_today(access.subject.tz))
+        rows = session.scalars(
+            select(ReadinessSnapshotRow)
+            .where(
+                ReadinessSnapshotRow.user_id == access.subject.id,
+                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+                ReadinessSnapshotRow.date >= span.start,
+                ReadinessSnapshotRow.date <= span.end,
+                ReadinessSnapshotRow.score.is_not(None),
+            )
+            .order_by(ReadinessSnapshotRow.date)
         )
-        .order_by(ReadinessSnapshotRow.date)
-    )
-    return [readiness_out(row) for row in rows]
+        return [readiness_out(row) for row in rows]
 
 
 @router.get("/sleep/debt", response_model=list[DebtOut], response_model_by_alias=True)
 def sleep_debt(
     request: Request,
-    session: SessionDep,
+    uow: UowDep,
     user: CurrentUser,
     from_: str | None = FromQuery,
     to: str | None = ToQuery,
     user_id: int | None = UserQuery,
 ) -> list[DebtOut]:
     """Weighted 14-night sleep debt per day (days with fewer than 5 nights are left out)."""
-    access = authorize_read(session, user, user_id or user.id, ["sleep"], request.url.path)
-    span = date_range(from_, to, local_today(access.subject.tz))
-    return [
-        DebtOut(date=d.date, debt_hours=d.debt_hours, category=d.category)
-        for d in sleep_debt_days(session, access.subject, span.start, span.end)
-    ]
+    with uow() as session:
+        access = authorize_read(session, user, user_id or user.id, ["sleep"], request.url.path)
+        span = date_range(from_, to, local_today(access.subject.tz))
+        return [
+            DebtOut(date=d.date, debt_hours=d.debt_hours, category=d.category)
+            for d in sleep_debt_days(session, access.subject, span.start, span.end)
+        ]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from perfhub.core.dates import date_range, local_today
-from perfhub.core.deps import CurrentUser, SessionDep
+from perfhub.core.deps import CurrentUser, UowDep
 from perfhub.normalize import queries
 from perfhub.privacy.policy import authorize_read
 
@@ -48,30 +48,32 @@ UserQuery = Query(None, alias="userId", description="another athlete's id (coach
 @router.get("/sleep/summary", response_model=list[SleepDayOut], response_model_by_alias=True)
 def sleep_summary(
     request: Request,
-    session: SessionDep,
+    uow: UowDep,
     user: CurrentUser,
     from_: str | None = FromQuery,
     to: str | None = ToQuery,
     user_id: int | None = UserQuery,
 ) -> list[SleepDayOut]:
     """Nightly sleep, one row per wake date (the athlete's preferred source wins)."""
-    access = authorize_read(session, user, user_id or user.id, ["sleep"], request.url.path)
-    span = date_range(from_, to, local_today(access.subject.tz))
-    rows = queries.sleep_days(session, access.subject, span.start, span.end)
-    return [SleepDayOut.model_validate(row) for row in rows]
+    with uow() as session:
+        access = authorize_read(session, user, user_id or user.id, ["sleep"], request.url.path)
+        span = date_range(from_, to, local_today(access.subject.tz))
+        rows = queries.sleep_days(session, access.subject, span.start, span.end)
+        return [SleepDayOut.model_validate(row) for row in rows]
 
 
 @router.get("/hrv/daily", response_model=list[HrvDayOut], response_model_by_alias=True)
 def hrv_daily(
     request: Request,
-    session: SessionDep,
+    uow: UowDep,
     user: CurrentUser,
     from_: str | None = FromQuery,
     to: str | None = ToQuery,
     user_id: int | None = UserQuery,
 ) -> list[HrvDayOut]:
     """Nightly HRV and resting HR, one row per wake date (the athlete's preferred source wins)."""
-    access = authorize_read(session, user, user_id or user.id, ["hrv"], request.url.path)
-    span = date_range(from_, to, local_today(access.subject.tz))
-    rows = queries.hrv_days(session, access.subject, span.start, span.end)
-    return [HrvDayOut.model_validate(row) for row in rows]
+    with uow() as session:
+        access = authorize_read(session, user, user_id or user.id, ["hrv"], request.url.path)
+        span = date_range(from_, to, local_today(access.subject.tz))
+        rows = queries.hrv_days(session, access.subject, span.start, span.end)
+        return [HrvDayOut.model_validate(row) for row in rows]
