@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from perfhub import __version__
 from perfhub.alerts.routes import router as alerts_router
+from perfhub.auth.routes import router as me_router
 from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from perfhub.ingest.routes import router as ingest_router
 from perfhub.insights.routes import router as insights_router
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(data_router)
     api.include_router(insights_router)
     api.include_router(alerts_router)
+    api.include_router(me_router)
     app.include_router(api)
 
     @app.get("/healthz", tags=["operations"])

@@ -287,3 +287,27 @@ def test_coach_needs_readiness_consent(harness: Harness) -> None:
 def test_insights_endpoints_need_a_person(harness: Harness, path: str) -> None:
     assert harness.client.get(path).status_code == 401
     assert harness.client.get(path, headers=harness.service_token()).status_code == 403
+
+
+def test_sleep_need_setting_changes_debt(harness: Harness) -> None:
+    athlete = harness.user()
+    post_nights(harness, athlete["id"], 14, sleep_min=420)
+    me = harness.client.get("/api/v1/me", headers=athlete["headers"]).json()
+    assert me["sleepNeedMin"] == 480 and me["sourcePriority"][0] == "oura"
+    params = {"from": TODAY.isoformat(), "to": TODAY.isoformat()}
+    before = harness.client.get("/api/v1/sleep/debt", params=params, headers=athlete["headers"]).json()[0]
+    patched = harness.client.patch("/api/v1/me", json={"sleepNeedMin": 420}, headers=athlete["headers"])
+    assert patched.status_code == 200 and patched.json()["sleepNeedMin"] == 420
+    after = harness.client.get("/api/v1/sleep/debt", params=params, headers=athlete["headers"]).json()[0]
+    assert after["debtHours"] < before["debtHours"] and after["category"] in ("none", "low")
+    today = harness.client.get("/api/v1/readiness/today", headers=athlete["headers"]).json()
+    assert not any("Sleep debt" in d and "high" in d for d in today["drivers"])
+    for bad in (
+        {"sleepNeedMin": 100},
+        {"tz": "Nowhere/Land"},
+        {"sourcePriority": ["oura", "oura"]},
+        {"sourcePriority": ["fitbit"]},
+        {"role": "admin"},
+    ):
+        response = harness.client.patch("/api/v1/me", json=bad, headers=athlete["headers"])
+        assert response.status_code == 422, (bad, response.text)
