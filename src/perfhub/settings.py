@@ -29,6 +29,27 @@ class Settings(BaseSettings):
     bus_max_attempts: int = 5
     raw_event_retention_days: int = 90
 
+    # Production bus (NATS JetStream). Prefixes let several deployments or test runs share
+    # one server without seeing each other's messages.
+    nats_subject_prefix: str = ""
+    nats_stream_prefix: str = "PERFHUB"
+    consumer_max_deliver: int = 5
+    consumer_ack_wait_s: float = 30.0
+    consumer_backoff_s: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
+    worker_batch_size: int = 100
+    relay_batch_size: int = 500
+
+    # Ed25519 message signing: key id → base64 raw private key (32 bytes). The first key, or
+    # `signing_key_id`, signs; every key (plus `verify_keys`, public only) verifies, so keys
+    # rotate by adding the new one everywhere first. Unset: one key derived from secret_key.
+    signing_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    signing_key_id: str | None = None
+    verify_keys: dict[str, str] = Field(default_factory=dict)
+
+    # OpenTelemetry: OTLP/HTTP endpoint (e.g. http://collector:4318); unset exports nothing.
+    otlp_endpoint: str | None = None
+    service_name: str = "perfhub"
+
     log_level: str = "INFO"
     source_priority: tuple[str, ...] = Field(default=DEFAULT_SOURCE_PRIORITY)
 

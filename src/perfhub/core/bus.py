@@ -120,8 +120,15 @@ def publish(
     user_id: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> OutboxRow:
-    """Record an event in the caller's transaction; it is delivered only if that commits."""
-    row = OutboxRow(subject=subject, payload=payload, headers=headers or {}, user_id=user_id)
+    """Record an event in the caller's transaction; it is delivered only if that commits.
+
+    The active trace context rides along in the headers so consumers continue the trace.
+    """
+    from perfhub.core.telemetry import current_headers
+
+    row = OutboxRow(
+        subject=subject, payload=payload, headers={**current_headers(), **(headers or {})}, user_id=user_id
+    )
     session.add(row)
     session.info["perfhub_published"] = True
     return row
@@ -151,6 +158,46 @@ def dead_letter(
     )
     session.add(row)
     return row
+
+
+def mark_deliveries(session: Session, consumer: str, event_ids: Sequence[int], status: str) -> None:
+    """Record in the handler's own transaction that ``consumer`` settled these events."""
+    if not event_ids:
+        return
+    now = utcnow()
+    rows = [
+        {"consumer": consumer, "outbox_id": event_id, "status": status, "attempts": 1, "updated_at": now}
+        for event_id in event_ids
+    ]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = cast(Table, OutboxDelivery.__table__)
+    stmt = insert(table).values(rows)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["consumer", "outbox_id"],
+            set_={
+                "status": stmt.excluded.status,
+                "attempts": table.c.attempts + 1,
+                "next_attempt_at": None,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+    )
+
+
+def settled_ids(session: Session, consumer: str, event_ids: Sequence[int]) -> set[int]:
+    """Which of these events ``consumer`` has already handled (redeliveries are skipped)."""
+    if not event_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(OutboxDelivery.outbox_id).where(
+                OutboxDelivery.consumer == consumer,
+                OutboxDelivery.outbox_id.in_(list(event_ids)),
+                OutboxDelivery.status.in_(("done", "dead")),
+            )
+        )
+    )
 
 
 @dataclass
@@ -297,30 +344,7 @@ class EmbeddedBus:
         return True
 
     def _mark(self, session: Session, consumer: Consumer, events: Sequence[Event], status: str) -> None:
-        rows = [
-            {
-                "consumer": consumer.name,
-                "outbox_id": ev.id,
-                "status": status,
-                "attempts": 1,
-                "updated_at": utcnow(),
-            }
-            for ev in events
-        ]
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(cast(Table, OutboxDelivery.__table__)).values(rows)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["consumer", "outbox_id"],
-                set_={
-                    "status": stmt.excluded.status,
-                    "attempts": OutboxDelivery.__table__.c.attempts + 1,
-                    "next_attempt_at": None,
-                    "updated_at": stmt.excluded.updated_at,
-                },
-            )
-        )
+        mark_deliveries(session, consumer.name, [ev.id for ev in events], status)
 
     def _record_failure(self, consumer: Consumer, ev: Event, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,435 @@
+"""The production bus: outbox relay → NATS JetStream → durable pull consumers.
+
+* The relay publishes committed outbox rows with ``Nats-Msg-Id`` = outbox id, so a row
+  published twice (a crash between the publish ack and marking the row) is dropped by
+  JetStream's duplicate window. Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so any
+  number of processes can relay; while NATS is down rows simply wait.
+* Every message body is signed (Ed25519, :mod:`perfhub.core.signing`); consumers verify and
+  dead-letter anything unsigned or forged.
+* Consumers are durable pull consumers with explicit ack. A batch is handled in one
+  transaction that also records each event as settled for that consumer, so a redelivery
+  (after a crash before the ack) is skipped rather than applied twice. A failing event is
+  isolated, retried with backoff (nak with delay), and after ``max_deliver`` attempts moved to
+  the dead-letter subject and table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry.trace import SpanKind
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from perfhub.core.bus import (
+    SUBJECTS,
+    Event,
+    Handler,
+    OutboxRow,
+    PermanentError,
+    dead_letter,
+    mark_deliveries,
+    settled_ids,
+)
+from perfhub.core.db import session_scope, utcnow
+from perfhub.core.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_PROCESSED, FORGED_MESSAGES
+from perfhub.core.signing import SignatureInvalid, Signer
+from perfhub.core.telemetry import span_from
+from perfhub.settings import Settings
+
+log = logging.getLogger(__name__)
+MSG_ID_HEADER = "Nats-Msg-Id"
+DUPLICATE_WINDOW_S = 600.0
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    subject: str  # logical subject, e.g. "data.normalized"
+    handler: Handler
+
+
+class JetStream:
+    """One NATS connection, the streams, and signed publishing."""
+
+    def __init__(self, settings: Settings, signer: Signer) -> None:
+        assert settings.nats_url, "JetStream needs PERFHUB_NATS_URL"
+        self.settings = settings
+        self.signer = signer
+        self.prefix = settings.nats_subject_prefix
+        self.nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+
+    # -- names -------------------------------------------------------------------------------
+    def subject(self, logical: str) -> str:
+        return self.prefix + logical
+
+    def dlq_subject(self, logical: str) -> str:
+        return self.prefix + "dlq." + logical
+
+    def stream_name(self, logical: str) -> str:
+        return f"{self.settings.nats_stream_prefix}_{logical.replace('.', '_').upper()}"
+
+    @property
+    def dlq_stream(self) -> str:
+        return f"{self.settings.nats_stream_prefix}_DLQ"
+
+    def durable(self, consumer: str) -> str:
+        return f"{self.settings.nats_stream_prefix}_{consumer}".replace(".", "_")
+
+    @property
+    def js(self) -> JetStreamContext:
+        assert self._js is not None, "connect() first"
+        return self._js
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def connect(self) -> None:
+        async def _disconnected() -> None:
+            log.warning("NATS disconnected; outbox rows wait until it is back")
+
+        async def _reconnected() -> None:
+            log.info("NATS reconnected")
+
+        self.nc = await nats.connect(
+            str(self.settings.nats_url),
+            name=self.settings.service_name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=3,
+            disconnected_cb=_disconnected,
+            reconnected_cb=_reconnected,
+        )
+        self._js = self.nc.jetstream(timeout=5)
+        await self.ensure_streams()
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                await self.nc.drain()
+            except Exception:  # closing anyway; nothing left to lose (the outbox holds the rest)
+                await self.nc.close()
+
+    async def ensure_streams(self) -> None:
+        """Create the streams if missing; update them if their config drifted. Idempotent."""
+        configs = [
+            StreamConfig(
+                name=self.stream_name(logical),
+                subjects=[self.subject(logical)],
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_S,
+                max_age=7 * 86400.0,
+            )
+            for logical in SUBJECTS
+        ]
+        configs.append(
+            StreamConfig(
+                name=self.dlq_stream,
+                subjects=[self.prefix + "dlq.>"],
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                max_age=30 * 86400.0,
+            )
+        )
+        for config in configs:
+            try:
+                await self.js.add_stream(config)
+            except BadRequestError:
+                await self.js.update_stream(config)
+
+    async def delete_streams(self) -> None:
+        """Remove this deployment's streams (tests clean up with this)."""
+        for name in [*(self.stream_name(s) for s in SUBJECTS), self.dlq_stream]:
+            with contextlib.suppress(NotFoundError):
+                await self.js.delete_stream(name)
+
+    # -- publishing --------------------------------------------------------------------------
+    def envelope(
+        self, event_id: int, logical: str, payload: dict[str, Any], created_at: datetime | None
+    ) -> bytes:
+        body = {
+            "id": event_id,
+            "subject": logical,
+            "createdAt": created_at.isoformat() if created_at else None,
+            "payload": payload,
+        }
+        return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+    async def publish_event(self, event: Event) -> None:
+        body = self.envelope(event.id, event.subject, event.payload, event.created_at)
+        with span_from(
+            event.headers,
+            f"{event.subject} publish",
+            SpanKind.PRODUCER,
+            **{"messaging.system": "nats", "messaging.destination.name": self.subject(event.subject)},
+        ):
+            from perfhub.core.telemetry import current_headers
+
+            headers = {**self.signer.sign(body), **current_headers(), MSG_ID_HEADER: str(event.id)}
+            await self.js.publish(self.subject(event.subject), body, headers=headers, timeout=5)
+
+    async def publish_dead_letter(
+        self, logical: str, body: bytes, headers: dict[str, str], reason: str
+    ) -> None:
+        await self.js.publish(
+            self.dlq_subject(logical),
+            body,
+            headers={**headers, "Perfhub-Dead-Letter-Reason": reason[:500]},
+            timeout=5,
+        )
+
+    async def pending(self, consumer: str, logical: str) -> int:
+        info = await self.js.consumer_info(self.stream_name(logical), self.durable(consumer))
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows; any number of relays may run side by side."""
+
+    def __init__(self, bus: JetStream, sessions: sessionmaker[Session], batch_size: int = 500) -> None:
+        self.bus = bus
+        self.sessions = sessions
+        self.batch_size = batch_size
+        self.wake = asyncio.Event()
+
+    def _claim(self, session: Session) -> list[OutboxRow]:
+        return list(
+            session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.published_at.is_(None))
+                .order_by(OutboxRow.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            )
+        )
+
+    async def relay_once(self) -> int:
+        session = self.sessions()
+        try:
+            rows = await asyncio.to_thread(self._claim, session)
+            if not rows:
+                await asyncio.to_thread(session.rollback)
+                return 0
+            events = [Event.from_row(row) for row in rows]
+            # Publish concurrently; every publish must be acked before the rows are marked.
+            await asyncio.gather(*(self.bus.publish_event(event) for event in events))
+            now = utcnow()
+            for row in rows:
+                row.published_at = now
+            await asyncio.to_thread(session.commit)
+            return len(rows)
+        except BaseException:
+            await asyncio.to_thread(session.rollback)
+            raise
+        finally:
+            await asyncio.to_thread(session.close)
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 0.1) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                published = await self.relay_once()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = min(5.0, 0.2 * 2**failures)
+                log.warning("outbox relay: %s: %s (retrying in %.1fs)", type(exc).__name__, exc, delay)
+                await _wait(stop, delay)
+                continue
+            if published == 0:
+                self.wake.clear()
+                await _wait_any(stop, self.wake, idle_s)
+
+
+class StageConsumer:
+    """One durable pull consumer running a stage handler over verified message batches."""
+
+    def __init__(
+        self, bus: JetStream, spec: ConsumerSpec, sessions: sessionmaker[Session], settings: Settings
+    ) -> None:
+        self.bus = bus
+        self.spec = spec
+        self.sessions = sessions
+        self.settings = settings
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=self.bus.durable(self.spec.name),
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.settings.consumer_ack_wait_s,
+            max_deliver=self.settings.consumer_max_deliver,
+            max_ack_pending=20_000,
+            filter_subject=self.bus.subject(self.spec.subject),
+        )
+        return await self.bus.js.pull_subscribe(
+            self.bus.subject(self.spec.subject),
+            durable=self.bus.durable(self.spec.name),
+            stream=self.bus.stream_name(self.spec.subject),
+            config=config,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        subscription = await self.subscribe()
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(self.settings.worker_batch_size, timeout=0.5)
+            except (TimeoutError, NatsTimeout):
+                continue
+            except Exception as exc:  # NATS restarting: the client reconnects by itself
+                log.warning("%s fetch failed: %s", self.spec.name, exc)
+                await _wait(stop, 0.5)
+                continue
+            # A batch in hand is finished even when asked to stop: graceful shutdown.
+            await self.process(messages)
+
+    async def process(self, messages: Sequence[Msg]) -> None:
+        verified: list[tuple[Msg, Event]] = []
+        for message in messages:
+            try:
+                self.bus.signer.verify(message.headers, message.data)
+                verified.append((message, self._decode(message)))
+            except SignatureInvalid as exc:
+                FORGED_MESSAGES.labels(self.spec.subject).inc()
+                await self._dead_letter(message, f"rejected: {exc}")
+            except (ValueError, KeyError, TypeError) as exc:
+                await self._dead_letter(message, f"malformed envelope: {exc}")
+        if not verified:
+            return
+        try:
+            await asyncio.to_thread(self._handle, [event for _, event in verified])
+        except Exception as exc:
+            if len(verified) == 1:
+                await self._failed(*verified[0], exc)
+                return
+            for message, event in verified:  # isolate the poison message
+                try:
+                    await asyncio.to_thread(self._handle, [event])
+                except Exception as single_exc:
+                    await self._failed(message, event, single_exc)
+                else:
+                    await message.ack()
+            return
+        await asyncio.gather(*(message.ack() for message, _ in verified))
+
+    def _decode(self, message: Msg) -> Event:
+        body = json.loads(message.data)
+        if body.get("subject") != self.spec.subject:
+            raise ValueError(f"subject {body.get('subject')!r} on {message.subject}")
+        created = datetime.fromisoformat(body["createdAt"]) if body.get("createdAt") else None
+        headers = {k: v for k, v in (message.headers or {}).items() if k in TRACE_HEADERS}
+        return Event(int(body["id"]), body["subject"], dict(body["payload"]), headers, created)
+
+    def _handle(self, events: list[Event]) -> None:
+        with span_from(
+            events[0].headers,
+            f"{self.spec.subject} process",
+            SpanKind.CONSUMER,
+            **{"messaging.system": "nats", "messaging.consumer.group.name": self.spec.name},
+        ) as span:
+            span.set_attribute("messaging.batch.message_count", len(events))
+            with session_scope(self.sessions) as session:
+                done = settled_ids(session, self.spec.name, [e.id for e in events])
+                fresh = [e for e in events if e.id not in done]
+                if fresh:
+                    self.spec.handler(session, fresh)
+                    mark_deliveries(session, self.spec.name, [e.id for e in fresh], "done")
+            EVENTS_PROCESSED.labels(self.spec.name).inc(len(fresh))
+
+    async def _failed(self, message: Msg, event: Event, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        delivered = message.metadata.num_delivered or 1
+        if isinstance(exc, PermanentError) or delivered >= self.settings.consumer_max_deliver:
+            await self._dead_letter(message, reason, event)
+            return
+        backoff = self.settings.consumer_backoff_s
+        delay = backoff[min(delivered - 1, len(backoff) - 1)] if backoff else 1.0
+        log.warning(
+            "%s: event %s failed (attempt %s), retrying in %ss: %s",
+            self.spec.name,
+            event.id,
+            delivered,
+            delay,
+            reason,
+        )
+        await message.nak(delay=delay)
+
+    async def _dead_letter(self, message: Msg, reason: str, event: Event | None = None) -> None:
+        def _store() -> None:
+            with session_scope(self.sessions) as session:
+                payload: dict[str, Any]
+                if event is not None:
+                    payload = event.payload
+                else:
+                    try:
+                        decoded = json.loads(message.data)
+                        payload = (
+                            decoded.get("payload", decoded) if isinstance(decoded, dict) else {"raw": decoded}
+                        )
+                    except ValueError:
+                        payload = {"raw": message.data.decode("utf-8", "replace")[:10_000]}
+                user_id = payload.get("userId") if isinstance(payload.get("userId"), int) else None
+                dead_letter(
+                    session,
+                    self.spec.subject,
+                    payload,
+                    reason,
+                    consumer=self.spec.name,
+                    user_id=user_id,
+                    outbox_id=event.id if event else None,
+                    attempts=message.metadata.num_delivered or 1,
+                    headers={k: v for k, v in (message.headers or {}).items() if k in TRACE_HEADERS},
+                )
+                if event is not None:
+                    mark_deliveries(session, self.spec.name, [event.id], "dead")
+
+        await asyncio.to_thread(_store)
+        DEAD_LETTERS.labels(self.spec.subject).inc()
+        try:
+            await self.bus.publish_dead_letter(
+                self.spec.subject, message.data, dict(message.headers or {}), reason
+            )
+        except Exception as exc:  # the table row is the record; the DLQ subject is a copy for tooling
+            log.warning("could not copy dead letter to NATS: %s", exc)
+        await message.ack()
+
+    async def report_pending(self) -> None:
+        try:
+            CONSUMER_PENDING.labels(self.spec.name).set(
+                await self.bus.pending(self.spec.name, self.spec.subject)
+            )
+        except Exception as exc:
+            log.debug("consumer info unavailable: %s", exc)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,25 @@
+"""Prometheus metrics shared by the API and the workers (one registry per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+INGEST_LAG = Histogram(
+    "perfhub_ingest_lag_seconds",
+    "Delivery (vendor capture or request receipt) to readiness persisted",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400),
+)
+NORMALIZATION_FAILURES = Counter(
+    "perfhub_normalization_failures_total", "Landed payloads that could not be normalised", ["reason"]
+)
+DEAD_LETTERS = Counter("perfhub_dead_letters_total", "Messages moved to the dead-letter store", ["subject"])
+FORGED_MESSAGES = Counter(
+    "perfhub_forged_messages_total", "Bus messages rejected for a missing or invalid signature", ["subject"]
+)
+EVENTS_PROCESSED = Counter("perfhub_events_processed_total", "Events handled by a consumer", ["consumer"])
+OUTBOX_BACKLOG = Gauge("perfhub_outbox_backlog", "Committed outbox rows not yet published to the bus")
+CONSUMER_PENDING = Gauge("perfhub_consumer_pending", "Messages waiting for a durable consumer", ["consumer"])
+INSIGHTS_COVERAGE = Gauge(
+    "perfhub_insights_coverage_ratio",
+    "Share of active athletes (data in the last 7 days) with a readiness snapshot for their today",
+)
