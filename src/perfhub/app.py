@@ -6,17 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from perfhub import __version__
 from perfhub.alerts.routes import router as alerts_router
 from perfhub.auth.routes import router as me_router
 from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
+from perfhub.core.telemetry import setup_tracing
 from perfhub.ingest.routes import router as ingest_router
 from perfhub.insights.routes import router as insights_router
 from perfhub.normalize.routes import router as data_router
+from perfhub.pipeline import STAGES
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings, get_settings
+from perfhub.workers import BusRuntime
 
 API_PREFIX = "/api/v1"
 
@@ -25,14 +30,25 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     settings = settings or get_settings()
     runtime = Runtime.build(settings)
 
+    setup_tracing(settings)
+    nats_side: BusRuntime | None = None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if run_workers:
+        nonlocal nats_side
+        if runtime.uses_nats:
+            # The API relays its own outbox; the stages run here too unless --no-workers.
+            nats_side = BusRuntime(settings, runtime.sessions, list(STAGES) if run_workers else [])
+            app.state.nats = nats_side
+            await nats_side.start()
+        elif run_workers:
             # Events committed before a crash are still in the outbox: this replays them.
             runtime.bus.start()
         try:
             yield
         finally:
+            if nats_side is not None:
+                await nats_side.stop()
             runtime.close()
 
     app = FastAPI(
@@ -60,10 +76,30 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
 
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
-        checks = {"database": runtime.database_ok(), "bus": runtime.bus_ok()}
+        bus_ok = nats_side.healthy if nats_side is not None else runtime.bus_ok()
+        checks = {"database": runtime.database_ok(), "bus": bus_ok}
         if all(checks.values()):
             return {"status": "ready", "checks": checks}
         failing = ", ".join(name for name, ok in checks.items() if not ok)
         return problem_response(ServiceUnavailable(f"not ready: {failing}", checks=checks))
 
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def metrics() -> Response:
+        if nats_side is None:
+            update_embedded_gauges(runtime)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
+
+
+def update_embedded_gauges(runtime: Runtime) -> None:
+    """Embedded bus: the backlog is what the in-process consumers still have to deliver."""
+    from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
+    from perfhub.insights.service import coverage
+
+    OUTBOX_BACKLOG.set(runtime.bus.pending())
+    with runtime.sessions() as session:
+        ratio = coverage(session)
+    if ratio is not None:
+        INSIGHTS_COVERAGE.set(ratio)

@@ -4,6 +4,7 @@ progress and errors go to stderr; any error is one line and a non-zero exit."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(team_app, name="team")
 app.add_typer(token_app, name="token")
+dlq_app = typer.Typer(
+    help="Dead letters: events and payloads that could not be processed.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Message-signing keys.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(keys_app, name="keys")
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -116,6 +123,115 @@ def serve(
     except Exception as exc:
         fail(f"cannot prepare the database {_redact(settings.database_url)}: {exc}".splitlines()[0])
     uvicorn.run(create_app(settings, run_workers=not no_workers), host=host, port=port, log_level="info")
+
+
+# -- workers -------------------------------------------------------------------------------
+@app.command()
+def worker(
+    stage: Annotated[str, typer.Argument(help="ingest | normalize | insights")],
+    metrics_port: Annotated[int | None, typer.Option(min=1, max=65535, help="serve /metrics here")] = None,
+) -> None:
+    """Run one pipeline stage against NATS JetStream (needs PERFHUB_NATS_URL). Scale by running more."""
+    import asyncio
+    import logging
+    import signal
+
+    from perfhub.core.telemetry import setup_tracing
+    from perfhub.pipeline import STAGES
+    from perfhub.workers import BusRuntime
+
+    if stage not in STAGES:
+        fail(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}", 2)
+    settings = get_settings()
+    if not settings.nats_url:
+        fail(
+            "perfhub worker needs PERFHUB_NATS_URL (the embedded default runs consumers inside perfhub serve)"
+        )
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_tracing(settings)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
+
+    async def main(rt: Runtime) -> None:
+        side = BusRuntime(settings, rt.sessions, [stage])
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, side.stop_event.set)
+        try:
+            await side.start()
+        except Exception as exc:
+            fail(f"cannot reach NATS at {settings.nats_url}: {exc}".splitlines()[0])
+        err.print(f"worker {stage} running (pid {os.getpid()})", highlight=False)
+        await side.stop_event.wait()
+        await side.stop()
+        err.print(f"worker {stage} stopped", highlight=False)
+
+    with runtime() as rt:
+        asyncio.run(main(rt))
+
+
+# -- dead letters ----------------------------------------------------------------------------
+@dlq_app.command("list")
+def dlq_list(
+    all_: Annotated[bool, typer.Option("--all", help="include replayed ones")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+) -> None:
+    """Dead letters, newest first: one JSON object per line."""
+    from sqlalchemy import select
+
+    from perfhub.core.bus import DeadLetter
+
+    with runtime() as rt, rt.sessions() as session:
+        query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+        if not all_:
+            query = query.where(DeadLetter.replayed_at.is_(None))
+        for row in session.scalars(query):
+            emit(
+                {
+                    "id": row.id,
+                    "subject": row.subject,
+                    "consumer": row.consumer,
+                    "userId": row.user_id,
+                    "reason": row.reason,
+                    "attempts": row.attempts,
+                    "createdAt": row.created_at.isoformat(),
+                    "replayedAt": row.replayed_at.isoformat() if row.replayed_at else None,
+                    "payload": row.payload,
+                }
+            )
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    dead_letter_id: Annotated[int | None, typer.Argument(help="the dead letter's id")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every dead letter not yet replayed")] = False,
+) -> None:
+    """Publish dead letters again to their subject (after fixing what made them fail)."""
+    from perfhub.core.bus import replay_dead_letters
+
+    if (dead_letter_id is None) == (not all_):
+        fail("give a dead letter ID or --all", 2)
+
+    with runtime() as rt:
+        try:
+            with session_scope(rt.sessions) as session:
+                replayed = replay_dead_letters(session, None if all_ else dead_letter_id)
+        except PerfhubError as exc:
+            fail(exc.detail)
+        if not rt.uses_nats:
+            rt.bus.drain()
+    emit({"replayed": replayed})
+
+
+@keys_app.command("generate")
+def keys_generate(key_id: Annotated[str, typer.Argument(help="a name for the key, e.g. 2026-11")]) -> None:
+    """A new Ed25519 signing key pair (see deploy/OPERATIONS.md for rotation)."""
+    from perfhub.core.signing import generate_key
+
+    private, public = generate_key()
+    emit({"keyId": key_id, "private": private, "public": public})
 
 
 # -- db ------------------------------------------------------------------------------------

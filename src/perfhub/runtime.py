@@ -15,6 +15,9 @@ from perfhub.settings import Settings
 
 @dataclass
 class Runtime:
+    """Embedded deployment: ``bus`` runs the consumers in this process. With NATS configured
+    the embedded bus has no consumers (``uses_nats``); workers subscribe through JetStream."""
+
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
@@ -27,8 +30,13 @@ class Runtime:
         bus = EmbeddedBus(
             sessions, poll_interval_s=settings.bus_poll_interval_s, max_attempts=settings.bus_max_attempts
         )
-        register_consumers(bus)
+        if not settings.nats_url:
+            register_consumers(bus)
         return cls(settings, engine, sessions, bus)
+
+    @property
+    def uses_nats(self) -> bool:
+        return bool(self.settings.nats_url)
 
     def database_ok(self) -> bool:
         try:

@@ -407,3 +407,29 @@ class EmbeddedBus:
             else:
                 consumer.low_watermark = max(consumer.low_watermark, lowest - 1)
             session.rollback()
+
+
+def replay_dead_letters(session: Session, dead_letter_id: int | None) -> list[int]:
+    """Publish dead letters again as new events (all unreplayed ones when no id is given)."""
+    from perfhub.core.errors import Conflict, NotFound
+
+    query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None)).order_by(DeadLetter.id)
+    if dead_letter_id is not None:
+        row = session.get(DeadLetter, dead_letter_id)
+        if row is None:
+            raise NotFound(f"no dead letter with id {dead_letter_id}")
+        if row.replayed_at is not None:
+            raise Conflict(f"dead letter {dead_letter_id} was replayed at {row.replayed_at.isoformat()}")
+        query = query.where(DeadLetter.id == dead_letter_id)
+    replayed = []
+    for row in session.scalars(query):
+        publish(
+            session,
+            row.subject,
+            dict(row.payload),
+            user_id=row.user_id,
+            headers={**(row.headers or {}), "Perfhub-Replay-Of": str(row.id)},
+        )
+        row.replayed_at = utcnow()
+        replayed.append(row.id)
+    return replayed

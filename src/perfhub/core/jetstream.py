@@ -253,7 +253,7 @@ class OutboxRelay:
                 failures += 1
                 delay = min(5.0, 0.2 * 2**failures)
                 log.warning("outbox relay: %s: %s (retrying in %.1fs)", type(exc).__name__, exc, delay)
-                await _wait(stop, delay)
+                await wait_or_stop(stop, delay)
                 continue
             if published == 0:
                 self.wake.clear()
@@ -297,7 +297,7 @@ class StageConsumer:
                 continue
             except Exception as exc:  # NATS restarting: the client reconnects by itself
                 log.warning("%s fetch failed: %s", self.spec.name, exc)
-                await _wait(stop, 0.5)
+                await wait_or_stop(stop, 0.5)
                 continue
             # A batch in hand is finished even when asked to stop: graceful shutdown.
             await self.process(messages)
@@ -421,7 +421,7 @@ class StageConsumer:
             log.debug("consumer info unavailable: %s", exc)
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import Table, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from perfhub.alerts.service import nudge_sleep_debt
@@ -22,6 +23,7 @@ from perfhub.auth.models import User
 from perfhub.core.bus import INSIGHTS_UPDATED, Event, publish
 from perfhub.core.dates import local_today
 from perfhub.core.db import utcnow
+from perfhub.core.metrics import INGEST_LAG
 from perfhub.core.upsert import upsert
 from perfhub.insights.drivers import driver_to_json
 from perfhub.insights.models import ReadinessSnapshotRow
@@ -35,6 +37,7 @@ from perfhub.insights.readiness import (
 )
 from perfhub.insights.series import AthleteSeries, build_batch, load_athletes
 from perfhub.insights.sleep_debt import DEBT_CATEGORIES, category_for, compute_debt
+from perfhub.normalize.models import HrvDaily, SleepDaily
 
 CONSUMER = "insights"
 # The widest window any rule looks back over (60-day baselines + the 7-day mean, 42-day load,
@@ -220,9 +223,20 @@ def handle_normalized(session: Session, events: Sequence[Event]) -> None:
             since[user_id] = min(since.get(user_id, dates[0]), *dates)
     if not since:
         return
-    users = list(session.scalars(select(User).where(User.id.in_(since))))
+    # Lock the athletes (in id order: no deadlocks) so two insights workers never interleave
+    # recomputes of one athlete, which could let an older computation overwrite a newer one.
+    users = list(session.scalars(select(User).where(User.id.in_(since)).order_by(User.id).with_for_update()))
     updates = recompute(session, users, since)
     nudge_sleep_debt(session, updates)
+    received = [e.payload["receivedAt"] for e in events if e.payload.get("receivedAt")]
+    if received:
+        sa_event.listen(session, "after_commit", lambda _s: _observe_lag(received), once=True)
+
+
+def _observe_lag(received: list[str]) -> None:
+    now = utcnow()
+    for stamp in received:
+        INGEST_LAG.observe(max(0.0, (now - datetime.fromisoformat(stamp)).total_seconds()))
 
 
 def ensure_today(session: Session, user: User) -> date:
@@ -259,3 +273,33 @@ def sleep_debt_days(session: Session, user: User, start: date, end: date) -> lis
         if value == value:
             days.append(DebtDay(start + timedelta(days=offset), round(value, 2), category_for(value)))
     return days
+
+
+ACTIVE_WINDOW_DAYS = 7
+
+
+def coverage(session: Session) -> float | None:
+    """Share of active athletes (any data in the last 7 days) with a snapshot for their today."""
+    from sqlalchemy import union
+
+    horizon = date.today() - timedelta(days=ACTIVE_WINDOW_DAYS + 1)
+    active_ids = union(
+        select(HrvDaily.user_id).where(HrvDaily.date >= horizon),
+        select(SleepDaily.user_id).where(SleepDaily.date >= horizon),
+    ).subquery()
+    athletes = session.execute(
+        select(User.id, User.tz).where(User.id.in_(select(active_ids.c.user_id)))
+    ).all()
+    if not athletes:
+        return None
+    todays = {user_id: local_today(tz) for user_id, tz in athletes}
+    have = set(
+        session.execute(
+            select(ReadinessSnapshotRow.user_id, ReadinessSnapshotRow.date).where(
+                ReadinessSnapshotRow.user_id.in_(list(todays)),
+                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+                ReadinessSnapshotRow.date >= min(todays.values()),
+            )
+        ).all()
+    )
+    return sum((user_id, day) in have for user_id, day in todays.items()) / len(todays)

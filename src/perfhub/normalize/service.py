@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, select
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, publish
 from perfhub.core.db import utcnow
+from perfhub.core.metrics import NORMALIZATION_FAILURES
 from perfhub.core.upsert import upsert
 from perfhub.ingest.models import RawEvent
 from perfhub.normalize.mapping import MappingError, hrv_row, sleep_row
@@ -33,6 +34,7 @@ def handle_received(session: Session, events: Sequence[Event]) -> None:
     """Consumer of ``vendor.data.received``: bulk upsert per table, one event per athlete."""
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     touched: dict[int, dict[str, set[date]]] = defaultdict(lambda: defaultdict(set))
+    received: dict[int, datetime] = {}
     now = utcnow()
     wanted = [event.payload.get("rawEventId") for event in events]
     landed = {raw.id: raw for raw in session.scalars(select(RawEvent).where(RawEvent.id.in_(wanted)))}
@@ -43,10 +45,13 @@ def handle_received(session: Session, events: Sequence[Event]) -> None:
         try:
             kind, row = map_raw(raw)
         except MappingError as exc:
+            NORMALIZATION_FAILURES.labels(raw.kind).inc()
             raise PermanentError(f"raw event {raw.id}: {exc}") from exc
         row["ingested_at"] = now
         rows[kind].append(row)
         touched[row["user_id"]][kind].add(row["date"])
+        user_id = row["user_id"]
+        received[user_id] = min(received.get(user_id, raw.received_at), raw.received_at)
     for kind, kind_rows in rows.items():
         table = cast(Table, _MAPPERS[kind][1].__table__)
         # Several deliveries for one key in a batch: keep the newest, as the upsert would.
@@ -63,6 +68,12 @@ def handle_received(session: Session, events: Sequence[Event]) -> None:
         publish(
             session,
             DATA_NORMALIZED,
-            {"userId": user_id, "signals": sorted(kinds), "dates": [d.isoformat() for d in dates]},
+            {
+                "userId": user_id,
+                "signals": sorted(kinds),
+                "dates": [d.isoformat() for d in dates],
+                # For the ingest-lag metric: the oldest delivery this event carries.
+                "receivedAt": received[user_id].isoformat(),
+            },
             user_id=user_id,
         )
