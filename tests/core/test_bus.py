@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,12 @@ from perfhub.normalize.models import HrvDaily
 from perfhub.settings import Settings
 
 DAY = (date.today() - timedelta(days=1)).isoformat()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The embedded bus only (the JetStream bus has tests of its own)."""
+    return str(request.param)
 
 
 def _body(user_id: int) -> dict[str, object]:

@@ -12,29 +12,31 @@ from contextlib import contextmanager
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind
 
 from perfhub.settings import Settings
 
 tracer = trace.get_tracer("perfhub")
-_configured = False
+_provider: TracerProvider | None = None
 
 
 def setup_tracing(settings: Settings, exporter: SpanExporter | None = None) -> None:
-    """Install a tracer provider once per process; export over OTLP/HTTP when configured."""
-    global _configured
-    if _configured:
-        return
-    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
-    if exporter is None and settings.otlp_endpoint:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    """Install the tracer provider once per process; export over OTLP/HTTP when configured.
 
-        exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint.rstrip("/") + "/v1/traces")
+    A later call may add an exporter (tests attach an in-memory one).
+    """
+    global _provider
+    if _provider is None:
+        _provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+        trace.set_tracer_provider(_provider)
+        if settings.otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            endpoint = settings.otlp_endpoint.rstrip("/") + "/v1/traces"
+            _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    _configured = True
+        _provider.add_span_processor(SimpleSpanProcessor(exporter))
 
 
 def current_headers() -> dict[str, str]:

@@ -32,6 +32,7 @@ class _IngestBody(BaseModel):
     date: IsoDate
     vendor: Vendor
     captured_at: AwareDatetime | None = Field(default=None, alias="capturedAt")
+    source_device: str | None = Field(default=None, alias="sourceDevice", max_length=200)
 
     @model_validator(mode="after")
     def _plausible_dates(self) -> _IngestBody:
