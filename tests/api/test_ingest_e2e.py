@@ -14,7 +14,7 @@ from tests.conftest import Harness
 
 from perfhub.core.bus import OutboxRow
 from perfhub.ingest.models import RawEvent
-from perfhub.normalize.models import HrvDaily
+from perfhub.normalize.models import HrvDaily, SleepDaily
 from perfhub.privacy.models import AuditEntry
 
 DAY = date.today() - timedelta(days=3)
@@ -302,3 +302,24 @@ def test_operations_endpoints(harness: Harness) -> None:
     assert "/api/v1/ingest/hrv" in spec["paths"] and "/api/v1/sleep/summary" in spec["paths"]
     assert "text/html" in harness.client.get("/docs").headers["content-type"]
     assert harness.client.get("/api/v1/nope", headers=harness.user()["headers"]).status_code == 404
+
+
+def test_batch_ingest_is_all_or_nothing_and_idempotent(harness: Harness) -> None:
+    athlete, ingest = harness.user(), harness.service_token()
+    days = [DAY - timedelta(days=i) for i in range(5)]
+    body = {"hrv": [hrv(athlete["id"], d) for d in days], "sleep": [sleep(athlete["id"], d) for d in days]}
+    response = harness.client.post("/api/v1/ingest/batch", json=body, headers=ingest)
+    assert response.status_code == 202 and response.json() == {"status": "accepted", "accepted": 10}
+    harness.client.post("/api/v1/ingest/batch", json=body, headers=ingest)  # again: same rows
+    harness.drain()
+    assert harness.count(HrvDaily) == 5 and harness.count(SleepDaily) == 5
+    raw_before = harness.count(RawEvent)
+    broken = {"hrv": [hrv(athlete["id"]), hrv(athlete["id"], rMSSD=900)]}
+    bad = harness.client.post("/api/v1/ingest/batch", json=broken, headers=ingest)
+    assert bad.status_code == 422 and any("rMSSD" in map(str, e["loc"]) for e in bad.json()["errors"])
+    unknown = harness.client.post("/api/v1/ingest/batch", json={"hrv": [hrv(999_999)]}, headers=ingest)
+    assert unknown.status_code == 404
+    empty = harness.client.post("/api/v1/ingest/batch", json={}, headers=ingest)
+    assert empty.status_code == 422
+    assert harness.count(RawEvent) == raw_before
+    assert harness.client.post("/api/v1/ingest/batch", json=body, headers=athlete["headers"]).status_code == 403

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ForeignKey,
+    Index,
     Integer,
     Select,
     String,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -45,6 +47,15 @@ SUBJECTS = (VENDOR_DATA_RECEIVED, DATA_NORMALIZED, INSIGHTS_UPDATED)
 
 class OutboxRow(Base):
     __tablename__ = "outbox"
+    # The relay looks for unpublished rows on every commit; keep that a tiny index scan.
+    __table_args__ = (
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(100), index=True)

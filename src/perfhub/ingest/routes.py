@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends
 
 from perfhub.auth.service import Principal
 from perfhub.core.deps import UowDep, require_scope
-from perfhub.ingest.schemas import Accepted, HrvIn, SleepIn
-from perfhub.ingest.service import accept_reading
+from perfhub.ingest.schemas import Accepted, BatchAccepted, BatchIn, HrvIn, SleepIn
+from perfhub.ingest.service import accept_batch, accept_reading
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 IngestCaller = Annotated[Principal, Depends(require_scope("ingest"))]
@@ -27,3 +27,12 @@ def ingest_sleep(body: SleepIn, uow: UowDep, _caller: IngestCaller) -> Accepted:
     with uow() as session:
         accept_reading(session, body)
         return Accepted()
+
+
+@router.post("/batch", status_code=202, response_model=BatchAccepted)
+def ingest_batch(body: BatchIn, uow: UowDep, _caller: IngestCaller) -> BatchAccepted:
+    """Up to 1000 nights (``{"hrv": [...], "sleep": [...]}``), all or nothing, each idempotent on
+    (userId, date, vendor) like the single endpoints."""
+    with uow() as session:
+        accepted = accept_batch(session, [*body.hrv, *body.sleep])
+    return BatchAccepted(accepted=accepted)

@@ -83,3 +83,28 @@ class SleepIn(_IngestBody):
 
 class Accepted(BaseModel):
     status: Literal["accepted"] = "accepted"
+
+
+MAX_BATCH = 1000
+
+
+class BatchIn(BaseModel):
+    """Many nights at once (a bridge or phone app catching up). All or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hrv: list[HrvIn] = Field(default_factory=list, max_length=MAX_BATCH)
+    sleep: list[SleepIn] = Field(default_factory=list, max_length=MAX_BATCH)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> BatchIn:
+        if not self.hrv and not self.sleep:
+            raise ValueError("give at least one hrv or sleep reading")
+        if len(self.hrv) + len(self.sleep) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} readings per batch")
+        return self
+
+
+class BatchAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    accepted: int

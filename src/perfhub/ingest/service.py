@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
@@ -45,9 +46,23 @@ def land(
     return raw
 
 
-def accept_reading(session: Session, body: HrvIn | SleepIn, source: str = "api") -> RawEvent:
+def accept_batch(session: Session, readings: list[HrvIn | SleepIn], source: str = "api") -> int:
+    """Accept many readings in one transaction: each is still its own delivery in the landing log."""
+    wanted = {reading.user_id for reading in readings}
+    known = set(session.scalars(select(User.id).where(User.id.in_(wanted))))
+    missing = sorted(wanted - known)
+    if missing:
+        raise NotFound(f"no user with id {', '.join(map(str, missing[:10]))}")
+    for reading in readings:
+        accept_reading(session, reading, source, checked=True)
+    return len(readings)
+
+
+def accept_reading(
+    session: Session, body: HrvIn | SleepIn, source: str = "api", *, checked: bool = False
+) -> RawEvent:
     """Accept one canonical reading from the ingest API (or the demo seeder, which uses this path)."""
-    if session.get(User, body.user_id) is None:
+    if not checked and session.get(User, body.user_id) is None:
         raise NotFound(f"no user with id {body.user_id}")
     received_at = utcnow()
     payload = body.model_dump(mode="json", by_alias=True, exclude_none=True)
