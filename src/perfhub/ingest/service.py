@@ -37,12 +37,7 @@ def land(
     )
     session.add(raw)
     session.flush()
-    publish(
-        session,
-        VENDOR_DATA_RECEIVED,
-        {"rawEventId": raw.id, "userId": user_id, "kind": kind, "vendor": vendor, "source": source},
-        user_id=user_id,
-    )
+    _announce(session, raw)
     return raw
 
 
@@ -53,9 +48,50 @@ def accept_batch(session: Session, readings: list[HrvIn | SleepIn], source: str 
     missing = sorted(wanted - known)
     if missing:
         raise NotFound(f"no user with id {', '.join(map(str, missing[:10]))}")
-    for reading in readings:
-        accept_reading(session, reading, source, checked=True)
-    return len(readings)
+    received_at = utcnow()
+    raws = [
+        RawEvent(
+            source=source,
+            kind=_kind(reading),
+            vendor=reading.vendor,
+            user_id=reading.user_id,
+            payload=_payload(reading, received_at),
+            received_at=received_at,
+        )
+        for reading in readings
+    ]
+    # One multi-row INSERT … RETURNING for the landing log, one for the outbox.
+    session.add_all(raws)
+    session.flush()
+    for raw in raws:
+        _announce(session, raw)
+    return len(raws)
+
+
+def _kind(reading: HrvIn | SleepIn) -> str:
+    return "hrv" if isinstance(reading, HrvIn) else "sleep"
+
+
+def _payload(reading: HrvIn | SleepIn, received_at: datetime) -> dict[str, Any]:
+    payload = reading.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # A reading without its own capture time is versioned by when it reached us.
+    payload.setdefault("capturedAt", received_at.isoformat())
+    return payload
+
+
+def _announce(session: Session, raw: RawEvent) -> None:
+    publish(
+        session,
+        VENDOR_DATA_RECEIVED,
+        {
+            "rawEventId": raw.id,
+            "userId": raw.user_id,
+            "kind": raw.kind,
+            "vendor": raw.vendor,
+            "source": raw.source,
+        },
+        user_id=raw.user_id,
+    )
 
 
 def accept_reading(
@@ -65,16 +101,12 @@ def accept_reading(
     if not checked and session.get(User, body.user_id) is None:
         raise NotFound(f"no user with id {body.user_id}")
     received_at = utcnow()
-    payload = body.model_dump(mode="json", by_alias=True, exclude_none=True)
-    # A reading without its own capture time is versioned by when it reached us.
-    payload.setdefault("capturedAt", received_at.isoformat())
-    kind = "hrv" if isinstance(body, HrvIn) else "sleep"
     return land(
         session,
         source=source,
-        kind=kind,
+        kind=_kind(body),
         vendor=body.vendor,
         user_id=body.user_id,
-        payload=payload,
+        payload=_payload(body, received_at),
         received_at=received_at,
     )
