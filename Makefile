@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test install dev lint bench bench-readiness bench-latency clean
+.PHONY: run test install dev lint bench bench-readiness bench-latency bench-pipeline bench-apple clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfhub needs Python >= 3.11")'
@@ -35,13 +35,19 @@ lint: dev
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/mypy
 
-bench: bench-readiness bench-latency
+bench: bench-readiness bench-latency bench-pipeline bench-apple
 
 bench-readiness: dev
 	$(BIN)/python bench/bench_readiness.py
 
 bench-latency: dev
 	$(BIN)/python bench/bench_ingest_latency.py
+
+bench-pipeline: dev
+	$(BIN)/python bench/bench_pipeline.py
+
+bench-apple: dev
+	$(BIN)/python bench/bench_apple_import.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
