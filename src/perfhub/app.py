@@ -16,6 +16,7 @@ from perfhub.auth.routes import router as me_router
 from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from perfhub.core.telemetry import setup_tracing
 from perfhub.ingest.routes import router as ingest_router
+from perfhub.ingest.upload_routes import router as import_router
 from perfhub.insights.routes import router as insights_router
 from perfhub.normalize.routes import router as data_router
 from perfhub.pipeline import STAGES
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(insights_router)
     api.include_router(alerts_router)
     api.include_router(me_router)
+    api.include_router(import_router)
     app.include_router(api)
 
     @app.get("/healthz", tags=["operations"])

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -223,6 +224,41 @@ def dlq_replay(
         if not rt.uses_nats:
             rt.bus.drain()
     emit({"replayed": replayed})
+
+
+import_app = typer.Typer(help="Import exports from devices without a server API.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("apple-health")
+def import_apple(
+    path: Annotated[Path, typer.Argument(help="export.zip or export.xml from the Health app")],
+    user: Annotated[str, typer.Option("--user", help="the athlete's email")],
+) -> None:
+    """Stream an Apple Health export into the athlete's nights (constant memory)."""
+    from perfhub.auth.service import user_by_email
+    from perfhub.ingest.apple import import_apple_health
+
+    if not path.is_file():
+        fail(f"no such file: {path}")
+    with runtime() as rt:
+        try:
+            with session_scope(rt.sessions) as session, progress_bar() as bar:
+                athlete = user_by_email(session, user)
+                task = bar.add_task(f"reading {path.name}", total=path.stat().st_size)
+                summary = import_apple_health(
+                    session,
+                    athlete,
+                    path,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        except PerfhubError as exc:
+            fail(exc.detail)
+        if not rt.uses_nats:
+            rt.bus.drain()
+    for message in summary.errors[:5]:
+        err.print(f"skipped: {message}", highlight=False)
+    emit({"records": summary.records, "days": summary.days})
 
 
 @keys_app.command("generate")

@@ -322,4 +322,6 @@ def test_batch_ingest_is_all_or_nothing_and_idempotent(harness: Harness) -> None
     empty = harness.client.post("/api/v1/ingest/batch", json={}, headers=ingest)
     assert empty.status_code == 422
     assert harness.count(RawEvent) == raw_before
-    assert harness.client.post("/api/v1/ingest/batch", json=body, headers=athlete["headers"]).status_code == 403
+    assert (
+        harness.client.post("/api/v1/ingest/batch", json=body, headers=athlete["headers"]).status_code == 403
+    )
