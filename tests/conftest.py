@@ -149,9 +149,7 @@ SECRET = "test-secret-key-0123456789"
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url, var_dir=tmp_path / "var", secret_key=SECRET
-    )
+    return Settings(database_url=database_url, var_dir=tmp_path / "var", secret_key=SECRET)
 
 
 @dataclass
