@@ -40,7 +40,7 @@ def post_nights(
     ``adjust`` maps "days before end" to overrides for that night.
     """
     rng = np.random.default_rng(seed)
-    ingest = harness.service_token()
+    hrv_bodies, sleep_bodies = [], []
     for back in range(days - 1, -1, -1):
         day = (end - timedelta(days=back)).isoformat()
         night = {
@@ -49,28 +49,34 @@ def post_nights(
             "sleep": None if sleep_min is None else sleep_min + rng.normal(0, 15),
         }
         night.update((adjust or {}).get(back, {}))
-        hrv_body = {
-            "userId": user_id,
-            "date": day,
-            "rMSSD": round(night["rMSSD"], 1),
-            "restingHr": round(night["restingHr"], 1),
-            "vendor": "oura",
-        }
-        assert harness.client.post("/api/v1/ingest/hrv", json=hrv_body, headers=ingest).status_code == 202
-        if night["sleep"] is not None:
-            sleep_body = {
+        hrv_bodies.append(
+            {
                 "userId": user_id,
                 "date": day,
-                "durationMin": round(night["sleep"]),
-                "efficiencyPct": 90,
-                "latencyMin": 10,
-                "wakeCount": 1,
+                "rMSSD": round(night["rMSSD"], 1),
+                "restingHr": round(night["restingHr"], 1),
                 "vendor": "oura",
             }
-            assert (
-                harness.client.post("/api/v1/ingest/sleep", json=sleep_body, headers=ingest).status_code
-                == 202
+        )
+        if night["sleep"] is not None:
+            sleep_bodies.append(
+                {
+                    "userId": user_id,
+                    "date": day,
+                    "durationMin": round(night["sleep"]),
+                    "efficiencyPct": 90,
+                    "latencyMin": 10,
+                    "wakeCount": 1,
+                    "vendor": "oura",
+                }
             )
+    # A bridge catching up sends many nights at once; single-night posts are covered elsewhere.
+    response = harness.client.post(
+        "/api/v1/ingest/batch",
+        json={"hrv": hrv_bodies, "sleep": sleep_bodies},
+        headers=harness.service_token(),
+    )
+    assert response.status_code == 202, response.text
     harness.drain()
 
 
