@@ -22,6 +22,7 @@ from perfhub.normalize.routes import router as data_router
 from perfhub.pipeline import STAGES
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings, get_settings
+from perfhub.vendors.routes import router as connections_router
 from perfhub.workers import BusRuntime
 
 API_PREFIX = "/api/v1"
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(alerts_router)
     api.include_router(me_router)
     api.include_router(import_router)
+    api.include_router(connections_router)
     app.include_router(api)
 
     @app.get("/healthz", tags=["operations"])

@@ -9,6 +9,7 @@ from perfhub.insights.models import ReadinessSnapshotRow
 from perfhub.normalize.models import HrvDaily, SleepDaily
 from perfhub.privacy.models import AuditEntry
 from perfhub.teams.models import Team, TeamMembership
+from perfhub.vendors.models import OAuthState, VendorConnection, WebhookReceipt
 
 __all__ = [
     "Alert",
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "DeadLetter",
     "HrvDaily",
+    "OAuthState",
     "OutboxDelivery",
     "OutboxRow",
     "RawEvent",
@@ -26,4 +28,6 @@ __all__ = [
     "Team",
     "TeamMembership",
     "User",
+    "VendorConnection",
+    "WebhookReceipt",
 ]

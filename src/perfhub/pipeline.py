@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from perfhub.core.bus import DATA_NORMALIZED, VENDOR_DATA_RECEIVED, EmbeddedBus
+from perfhub.core.bus import DATA_NORMALIZED, VENDOR_DATA_RECEIVED, WEBHOOK_RECEIVED, EmbeddedBus
 from perfhub.core.jetstream import ConsumerSpec
+from perfhub.ingest.webhooks import CONSUMER as INGEST
+from perfhub.ingest.webhooks import handle_webhook
 from perfhub.insights.service import CONSUMER as INSIGHTS
 from perfhub.insights.service import handle_normalized
 from perfhub.normalize.service import CONSUMER as NORMALIZE
 from perfhub.normalize.service import handle_received
 
-# The ingest stage lands deliveries and relays the outbox; it has no bus subscription of its
-# own until vendor fetch jobs exist. Every process relays the outbox rows it commits.
+# Every process relays the outbox rows it commits; the ingest stage also fetches the records
+# vendor webhooks point at.
 STAGES: dict[str, list[ConsumerSpec]] = {
-    "ingest": [],
+    "ingest": [ConsumerSpec(INGEST, WEBHOOK_RECEIVED, handle_webhook)],
     "normalize": [ConsumerSpec(NORMALIZE, VENDOR_DATA_RECEIVED, handle_received)],
     "insights": [ConsumerSpec(INSIGHTS, DATA_NORMALIZED, handle_normalized)],
 }

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from perfhub.core.bus import EmbeddedBus
 from perfhub.core.db import make_engine, make_sessionmaker
 from perfhub.pipeline import register_consumers
-from perfhub.settings import Settings
+from perfhub.settings import Settings, use_settings
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
+        use_settings(settings)
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
         bus = EmbeddedBus(

@@ -50,6 +50,26 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     service_name: str = "perfhub"
 
+    # Vendors (CONTRACT.md "Configuration"): a vendor without a client id is not configured.
+    # URLs default to the vendors' real ones; tests and staging point them at fakes.
+    oura_client_id: str | None = None
+    oura_client_secret: SecretStr | None = None
+    oura_authorize_url: str | None = None
+    oura_token_url: str | None = None
+    oura_api_base: str | None = None
+    oura_webhook_verification_token: SecretStr | None = None
+    whoop_client_id: str | None = None
+    whoop_client_secret: SecretStr | None = None
+    whoop_authorize_url: str | None = None
+    whoop_token_url: str | None = None
+    whoop_api_base: str | None = None
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_authorize_url: str | None = None
+    google_token_url: str | None = None
+    google_api_base: str | None = None
+    oauth_state_ttl_s: int = 600
+
     log_level: str = "INFO"
     source_priority: tuple[str, ...] = Field(default=DEFAULT_SOURCE_PRIORITY)
 
@@ -72,6 +92,20 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+_active: Settings | None = None
+
+
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def _from_environment() -> Settings:
     return Settings()
+
+
+def get_settings() -> Settings:
+    """The settings this process runs with: the environment's, or those a Runtime was built with."""
+    return _active or _from_environment()
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make ``settings`` the process's settings (consumers read them through get_settings)."""
+    global _active
+    _active = settings

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 VENDOR_DATA_RECEIVED = "vendor.data.received"
 DATA_NORMALIZED = "data.normalized"
 INSIGHTS_UPDATED = "insights.updated"
-SUBJECTS = (VENDOR_DATA_RECEIVED, DATA_NORMALIZED, INSIGHTS_UPDATED)
+WEBHOOK_RECEIVED = "vendor.webhook.received"
+SUBJECTS = (WEBHOOK_RECEIVED, VENDOR_DATA_RECEIVED, DATA_NORMALIZED, INSIGHTS_UPDATED)
 
 
 class OutboxRow(Base):

@@ -22,12 +22,33 @@ CONSUMER = "normalize"
 _MAPPERS = {"hrv": (hrv_row, HrvDaily), "sleep": (sleep_row, SleepDaily)}
 
 
-def map_raw(raw: RawEvent) -> tuple[str, dict[str, Any]]:
-    """The canonical row for a landed delivery, or :class:`MappingError`."""
+def map_raw(raw: RawEvent) -> list[tuple[str, dict[str, Any]]]:
+    """The canonical rows for a landed delivery, or :class:`MappingError`.
+
+    Canonical API payloads map one to one; vendor records (kind ``vendor.type``) go through
+    the vendor module's pure mapping first.
+    """
     entry = _MAPPERS.get(raw.kind)
-    if entry is None:
+    if entry is not None:
+        return [(raw.kind, entry[0](raw.payload))]
+    vendor, _, record_kind = raw.kind.partition(".")
+    from perfhub.vendors import base
+    from perfhub.vendors.registry import MODULES
+
+    module = MODULES.get(vendor)
+    if module is None or not record_kind:
         raise MappingError(f"no mapping for {raw.source}/{raw.kind} from {raw.vendor}")
-    return raw.kind, entry[0](raw.payload)
+    try:
+        mapped = module.map_records(record_kind, raw.payload.get("record"), raw.payload.get("tz") or "UTC")
+    except base.MappingError as exc:
+        raise MappingError(str(exc)) from exc
+    rows = []
+    for item in mapped:
+        if isinstance(item, base.Deletion):
+            continue  # deletions are applied by the ingest stage, which knows the day
+        kind, payload = item
+        rows.append((kind, _MAPPERS[kind][0]({**payload, "userId": raw.user_id})))
+    return rows
 
 
 def handle_received(session: Session, events: Sequence[Event]) -> None:
@@ -43,15 +64,16 @@ def handle_received(session: Session, events: Sequence[Event]) -> None:
         if raw is None:
             continue  # erased with its athlete, or pruned by retention: nothing left to do
         try:
-            kind, row = map_raw(raw)
+            mapped = map_raw(raw)
         except MappingError as exc:
             NORMALIZATION_FAILURES.labels(raw.kind).inc()
             raise PermanentError(f"raw event {raw.id}: {exc}") from exc
-        row["ingested_at"] = now
-        rows[kind].append(row)
-        touched[row["user_id"]][kind].add(row["date"])
-        user_id = row["user_id"]
-        received[user_id] = min(received.get(user_id, raw.received_at), raw.received_at)
+        for kind, row in mapped:
+            row["ingested_at"] = now
+            rows[kind].append(row)
+            touched[row["user_id"]][kind].add(row["date"])
+            user_id = row["user_id"]
+            received[user_id] = min(received.get(user_id, raw.received_at), raw.received_at)
     for kind, kind_rows in rows.items():
         table = cast(Table, _MAPPERS[kind][1].__table__)
         # Several deliveries for one key in a batch: keep the newest, as the upsert would.

@@ -1,0 +1,83 @@
+"""The ingest stage for vendor notifications: fetch the referenced records and land them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from perfhub.auth.models import User
+from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, publish
+from perfhub.core.db import utcnow
+from perfhub.ingest.service import land
+from perfhub.normalize.models import HrvDaily, SleepDaily
+from perfhub.settings import get_settings
+from perfhub.vendors import base
+from perfhub.vendors.connections import access_token
+from perfhub.vendors.models import VendorConnection
+from perfhub.vendors.registry import CLIENTS, MODULES, http_client, vendor_config
+
+CONSUMER = "ingest"
+
+
+def handle_webhook(session: Session, events: Sequence[Event]) -> None:
+    settings = get_settings()
+    for event in events:
+        connection = session.get(VendorConnection, event.payload["connectionId"])
+        if connection is None or connection.status != "linked":
+            continue  # unlinked since: ingest stopped at once
+        vendor = connection.vendor
+        config = vendor_config(settings, vendor)
+        if config is None:
+            raise PermanentError(f"{vendor} is no longer configured")
+        user = session.get(User, connection.user_id)
+        assert user is not None
+        notice = base.WebhookEvent(
+            vendor=vendor,
+            kind=event.payload["kind"],
+            object_id=str(event.payload["objectId"]),
+            event=event.payload["event"],
+            vendor_user_id=connection.vendor_user_id or "",
+            dedupe_key="",
+            event_time=None,
+        )
+        removed: set[date] = set()
+        for deletion in MODULES[vendor].deletions_for_event(notice):
+            if deletion.date is not None:
+                model = HrvDaily if deletion.kind == "hrv" else SleepDaily
+                session.execute(
+                    delete(model).where(
+                        model.user_id == user.id, model.vendor == vendor, model.date == deletion.date
+                    )
+                )
+                removed.add(deletion.date)
+        try:
+            client = CLIENTS[vendor](http_client(), access_token(session, settings, connection), config)
+            records = client.fetch_for_event(notice)  # type: ignore[attr-defined]
+        except base.RecordNotFound:
+            records = []
+        except base.InvalidGrant as exc:
+            raise PermanentError(f"{vendor} refused the refresh token: the athlete must relink") from exc
+        for kind, record in records:
+            land(
+                session,
+                source="webhook",
+                kind=f"{vendor}.{kind}",
+                vendor=vendor,
+                user_id=user.id,
+                payload={"record": record, "tz": user.tz},
+            )
+        connection.last_sync_at = utcnow()
+        if removed:
+            publish(
+                session,
+                DATA_NORMALIZED,
+                {
+                    "userId": user.id,
+                    "signals": ["hrv", "sleep"],
+                    "dates": sorted(d.isoformat() for d in removed),
+                },
+                user_id=user.id,
+            )

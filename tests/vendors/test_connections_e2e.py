@@ -1,0 +1,160 @@
+"""Link → webhook → canonical data, against the Oura fake built from VENDORS.md."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from pydantic import SecretStr
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from tests.conftest import Harness
+from tests.fakes import in_process
+from tests.fakes.oura import FakeOura, signed_delivery, sleep_doc, webhook_payload
+
+from perfhub.app import create_app
+from perfhub.settings import Settings
+from perfhub.vendors.models import VendorConnection
+from perfhub.vendors.registry import use_http_client
+
+DAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def fake() -> FakeOura:
+    return FakeOura()
+
+
+@pytest.fixture
+def oura_harness(settings: Settings, fake: FakeOura) -> Iterator[Harness]:
+    config = fake.config("http://fake-oura")
+    configured = settings.model_copy(
+        update={
+            "oura_client_id": fake.client_id,
+            "oura_client_secret": SecretStr(fake.client_secret),
+            "oura_authorize_url": config.authorize_url,
+            "oura_token_url": config.token_url,
+            "oura_api_base": config.api_base,
+            "oura_webhook_verification_token": SecretStr("verify-me"),
+        }
+    )
+    app = create_app(configured)
+    with in_process(fake) as vendor_http, TestClient(app) as client:
+        use_http_client(vendor_http)
+        try:
+            yield Harness(client, app.state.runtime)
+        finally:
+            use_http_client(None)
+
+
+def link(harness: Harness, fake: FakeOura, athlete: dict[str, object]) -> str:
+    from perfhub.vendors.registry import http_client
+
+    oura_user = fake.add_user()
+    fake.oauth.authorize_as = oura_user
+    response = harness.client.post("/api/v1/connections/oura/link", headers=athlete["headers"])
+    assert response.status_code == 201
+    consent = http_client().get(response.json()["authUrl"])  # the athlete consents at Oura
+    assert consent.status_code == 302
+    query = parse_qs(urlsplit(consent.headers["location"]).query)
+    callback = harness.client.get(
+        "/api/v1/connections/oura/callback", params={"code": query["code"][0], "state": query["state"][0]}
+    )
+    assert callback.status_code == 200 and callback.json() == {"vendor": "oura", "status": "linked"}
+    again = harness.client.get(
+        "/api/v1/connections/oura/callback", params={"code": query["code"][0], "state": query["state"][0]}
+    )
+    assert again.status_code == 400  # single use
+    return oura_user
+
+
+def deliver(harness: Harness, fake: FakeOura, payload: dict[str, str], timestamp: float | None = None) -> int:
+    headers, body = signed_delivery(payload, fake.client_secret, int(timestamp or time.time()))
+    return harness.client.post("/api/v1/webhooks/oura", content=body, headers=headers).status_code
+
+
+def test_link_webhook_and_data_visible(oura_harness: Harness, fake: FakeOura) -> None:
+    harness = oura_harness
+    athlete = harness.user()
+    oura_user = link(harness, fake, athlete)
+    listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
+    assert [(c["vendor"], c["status"]) for c in listed] == [("oura", "linked")]
+    with harness.runtime.sessions() as session:
+        stored = session.scalars(select(VendorConnection)).one()
+        assert stored.vendor_user_id == oura_user and "oura" not in (stored.access_token or "oura")
+    record = fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-1", average_hrv=61.0, lowest_heart_rate=47))
+    payload = webhook_payload("create", "sleep", record["id"], oura_user)
+    assert deliver(harness, fake, payload) == 202
+    assert deliver(harness, fake, payload) == 202  # a repeat is deduplicated, not applied twice
+    harness.drain()
+    rows = harness.client.get(
+        "/api/v1/hrv/daily", params={"from": DAY, "to": DAY}, headers=athlete["headers"]
+    ).json()
+    assert [(r["vendor"], r["rMSSD"], r["restingHr"]) for r in rows] == [("oura", 61.0, 47)]
+    sleep = harness.client.get(
+        "/api/v1/sleep/summary", params={"from": DAY, "to": DAY}, headers=athlete["headers"]
+    ).json()
+    assert sleep and sleep[0]["durationMin"] == 450  # 27,000 s of sleep → minutes
+
+
+def test_forged_and_stale_webhooks_are_401(oura_harness: Harness, fake: FakeOura) -> None:
+    harness = oura_harness
+    athlete = harness.user()
+    oura_user = link(harness, fake, athlete)
+    payload = webhook_payload("update", "sleep", "s-9", oura_user)
+    headers, body = signed_delivery(payload, "not-the-secret", int(time.time()))
+    assert harness.client.post("/api/v1/webhooks/oura", content=body, headers=headers).status_code == 401
+    assert deliver(harness, fake, payload, timestamp=time.time() - 600) == 401
+    assert harness.client.post("/api/v1/webhooks/oura", content=b"{}").status_code == 401
+
+
+def test_handshake_and_unconfigured_vendor(oura_harness: Harness) -> None:
+    harness = oura_harness
+    ok = harness.client.get(
+        "/api/v1/webhooks/oura", params={"verification_token": "verify-me", "challenge": "c1"}
+    )
+    assert ok.status_code == 200 and ok.json() == {"challenge": "c1"}
+    bad = harness.client.get(
+        "/api/v1/webhooks/oura", params={"verification_token": "nope", "challenge": "c1"}
+    )
+    assert bad.status_code == 401
+    athlete = harness.user()
+    assert (
+        harness.client.post("/api/v1/connections/whoop/link", headers=athlete["headers"]).status_code == 409
+    )
+    assert (
+        harness.client.get(
+            "/api/v1/connections/oura/callback", params={"code": "x", "state": "forged-state-value"}
+        ).status_code
+        == 400
+    )
+
+
+def test_unlink_stops_ingest_at_once(oura_harness: Harness, fake: FakeOura) -> None:
+    harness = oura_harness
+    athlete = harness.user()
+    oura_user = link(harness, fake, athlete)
+    assert harness.client.delete("/api/v1/connections/oura", headers=athlete["headers"]).status_code == 204
+    listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
+    assert [c["status"] for c in listed] == ["revoked"]
+    record = fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-2"))
+    assert deliver(harness, fake, webhook_payload("create", "sleep", record["id"], oura_user)) == 202
+    harness.drain()
+    assert (
+        harness.client.get(
+            "/api/v1/hrv/daily", params={"from": DAY, "to": DAY}, headers=athlete["headers"]
+        ).json()
+        == []
+    )
+    with harness.runtime.sessions() as session:
+        stored = session.scalars(select(VendorConnection)).one()
+        assert stored.access_token is None and stored.refresh_token is None
+    assert harness.client.delete("/api/v1/connections/oura", headers=athlete["headers"]).status_code == 404
