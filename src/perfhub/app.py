@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         elif run_workers:
             # Events committed before a crash are still in the outbox: this replays them.
             runtime.bus.start()
+            runtime.start_reconciler()
         try:
             yield
         finally:

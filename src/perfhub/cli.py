@@ -261,6 +261,50 @@ def import_apple(
     emit({"records": summary.records, "days": summary.days})
 
 
+@app.command("backfill")
+def backfill_command(
+    user: Annotated[str, typer.Option("--user", help="the athlete's email")],
+    vendor: Annotated[str, typer.Option("--vendor", help="oura | whoop | google")],
+    from_: Annotated[str, typer.Option("--from", help="first wake date, YYYY-MM-DD")],
+    to: Annotated[str, typer.Option("--to", help="last wake date, YYYY-MM-DD")],
+) -> None:
+    """Fetch a linked athlete's history from a vendor into the pipeline (progress on stderr)."""
+    from perfhub.auth.service import user_by_email
+    from perfhub.core.dates import parse_date
+    from perfhub.vendors.backfill import backfill, linked_connection
+
+    if vendor not in ("oura", "whoop", "google"):
+        fail(f"unknown vendor {vendor!r}; choose oura, whoop or google", 2)
+    try:
+        start, end = parse_date(from_, "from"), parse_date(to, "to")
+    except PerfhubError as exc:
+        fail(exc.detail, 2)
+    if start > end:
+        fail("--from is after --to", 2)
+    with runtime() as rt:
+        from perfhub.vendors.base import VendorError
+
+        try:
+            with session_scope(rt.sessions) as session, progress_bar() as bar:
+                connection = linked_connection(session, user_by_email(session, user), vendor)
+                task = bar.add_task(f"backfilling {vendor}", total=(end - start).days + 1)
+                landed = backfill(
+                    session,
+                    rt.settings,
+                    connection,
+                    start,
+                    end,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        except PerfhubError as exc:
+            fail(exc.detail)
+        except VendorError as exc:
+            fail(f"{vendor}: {exc}")
+        if not rt.uses_nats:
+            rt.bus.drain()
+    emit({"vendor": vendor, "records": landed, "from": start.isoformat(), "to": end.isoformat()})
+
+
 @keys_app.command("generate")
 def keys_generate(key_id: Annotated[str, typer.Argument(help="a name for the key, e.g. 2026-11")]) -> None:
     """A new Ed25519 signing key pair (see deploy/OPERATIONS.md for rotation)."""

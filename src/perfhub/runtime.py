@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +24,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     bus: EmbeddedBus
+    _stop_reconciler: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -52,6 +55,25 @@ class Runtime:
         process runs the consumers, their thread is alive."""
         return self.bus.healthy()
 
+    def start_reconciler(self) -> None:
+        """The embedded deployment's schedule for :func:`reconcile_all` (a daemon thread)."""
+        interval = self.settings.reconcile_interval_s
+        if interval <= 0:
+            return
+
+        def loop() -> None:
+            from perfhub.vendors.backfill import reconcile_all
+
+            while not self._stop_reconciler.wait(interval):
+                try:
+                    reconcile_all(self.sessions, self.settings)
+                    self.bus.wake()
+                except Exception:  # keep the schedule alive; the next run retries
+                    logging.getLogger(__name__).exception("reconciliation failed")
+
+        threading.Thread(target=loop, name="perfhub-reconcile", daemon=True).start()
+
     def close(self) -> None:
+        self._stop_reconciler.set()
         self.bus.stop()
         self.engine.dispose()

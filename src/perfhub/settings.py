@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     google_token_url: str | None = None
     google_api_base: str | None = None
     oauth_state_ttl_s: int = 600
+    # Re-poll every linked vendor's last days this often (catches missed webhooks; Google's
+    # only path). 0 turns it off.
+    reconcile_interval_s: float = 3 * 3600
 
     log_level: str = "INFO"
     source_priority: tuple[str, ...] = Field(default=DEFAULT_SOURCE_PRIORITY)

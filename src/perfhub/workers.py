@@ -31,6 +31,7 @@ class BusRuntime:
         self.sessions = sessions
         self.bus = JetStream(settings, Signer.from_settings(settings))
         self.relay = OutboxRelay(self.bus, sessions, settings.relay_batch_size)
+        self.stages = stages
         self.consumers = [StageConsumer(self.bus, spec, sessions, settings) for spec in consumers(stages)]
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -49,6 +50,8 @@ class BusRuntime:
         for consumer in self.consumers:
             self._tasks.append(asyncio.create_task(consumer.run(self.stop_event), name=consumer.spec.name))
         self._tasks.append(asyncio.create_task(self._gauges(), name="gauges"))
+        if "ingest" in self.stages and self.settings.reconcile_interval_s > 0:
+            self._tasks.append(asyncio.create_task(self._reconcile(), name="reconcile"))
 
     async def stop(self) -> None:
         """Graceful: consumers finish the batch in hand, the relay its round; then drain."""
@@ -58,6 +61,18 @@ class BusRuntime:
         if event.contains(self.sessions, "after_commit", self._after_commit):
             event.remove(self.sessions, "after_commit", self._after_commit)
         await self.bus.close()
+
+    async def _reconcile(self) -> None:
+        from perfhub.vendors.backfill import reconcile_all
+
+        while not self.stop_event.is_set():
+            await wait_or_stop(self.stop_event, self.settings.reconcile_interval_s)
+            if self.stop_event.is_set():
+                return
+            try:
+                await asyncio.to_thread(reconcile_all, self.sessions, self.settings)
+            except Exception as exc:
+                log.warning("reconciliation failed: %s", exc)
 
     @property
     def healthy(self) -> bool:

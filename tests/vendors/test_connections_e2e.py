@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -158,3 +159,138 @@ def test_unlink_stops_ingest_at_once(oura_harness: Harness, fake: FakeOura) -> N
         stored = session.scalars(select(VendorConnection)).one()
         assert stored.access_token is None and stored.refresh_token is None
     assert harness.client.delete("/api/v1/connections/oura", headers=athlete["headers"]).status_code == 404
+
+
+def _connection(harness: Harness) -> VendorConnection:
+    with harness.runtime.sessions() as session:
+        return session.scalars(select(VendorConnection)).one()
+
+
+def _expire_now(harness: Harness) -> None:
+    from perfhub.core.db import session_scope
+
+    with session_scope(harness.runtime.sessions) as session:
+        session.scalars(select(VendorConnection)).one().expires_at = datetime.now(UTC)
+
+
+def test_expired_token_is_refreshed_with_rotation_then_relink_when_refused(
+    oura_harness: Harness, fake: FakeOura
+) -> None:
+    from perfhub.vendors.backfill import reconcile_all
+
+    harness = oura_harness
+    athlete = harness.user()
+    oura_user = link(harness, fake, athlete)
+    fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-5", average_hrv=52.0))
+    before = _connection(harness)
+    _expire_now(harness)
+    settings = harness.client.app.state.settings
+    assert reconcile_all(harness.runtime.sessions, settings) >= 1  # refreshed, then fetched
+    after = _connection(harness)
+    assert after.status == "linked" and after.refresh_token != before.refresh_token  # rotated and kept
+    harness.drain()
+    rows = harness.client.get(
+        "/api/v1/hrv/daily", params={"from": DAY, "to": DAY}, headers=athlete["headers"]
+    )
+    assert [r["rMSSD"] for r in rows.json()] == [52.0]
+    fake.oauth.revoke_refresh_tokens()  # the athlete revoked perfhub at Oura
+    _expire_now(harness)
+    reconcile_all(harness.runtime.sessions, settings)
+    listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
+    assert [c["status"] for c in listed] == ["needs_relink"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the CLI path is the same on PostgreSQL
+def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Path, backend: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import SECRET
+    from tests.fakes import serve
+
+    from perfhub.auth.service import create_user
+    from perfhub.core.crypto import SecretBox
+    from perfhub.core.db import session_scope
+    from perfhub.core.migrate import upgrade
+    from perfhub.runtime import Runtime
+
+    upgrade(settings.database_url)
+    runtime = Runtime.build(settings)
+    oura_user = fake.add_user()
+    today = datetime.now(UTC).date()
+    for back in range(10):
+        day = (today - timedelta(days=back)).isoformat()
+        fake.put(oura_user, "sleep", sleep_doc(day, id=f"n-{back}", average_hrv=40.0 + back))
+    with session_scope(runtime.sessions) as session:
+        athlete, _ = create_user(session, "backfill@example.org", "athlete")
+        session.add(
+            VendorConnection(
+                user_id=athlete.id,
+                vendor="oura",
+                status="linked",
+                vendor_user_id=oura_user,
+                access_token=SecretBox(SECRET).seal(fake.oauth.issue_for_test(oura_user)),
+                expires_at=datetime.now(UTC) + timedelta(hours=20),
+            )
+        )
+    runtime.close()
+    with serve(fake.app) as base_url:
+        env = {
+            **os.environ,
+            "PERFHUB_DATABASE_URL": settings.database_url,
+            "PERFHUB_SECRET_KEY": SECRET,
+            "PERFHUB_VAR_DIR": str(tmp_path),
+            "PERFHUB_OURA_CLIENT_ID": fake.client_id,
+            "PERFHUB_OURA_CLIENT_SECRET": fake.client_secret,
+            "PERFHUB_OURA_API_BASE": base_url,
+            "PERFHUB_OURA_TOKEN_URL": f"{base_url}/oauth/token",
+        }
+        env.pop("PERFHUB_NATS_URL", None)
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "perfhub.cli", *args],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        start = (today - timedelta(days=9)).isoformat()
+        result = cli(
+            "backfill",
+            "--user",
+            "backfill@example.org",
+            "--vendor",
+            "oura",
+            "--from",
+            start,
+            "--to",
+            today.isoformat(),
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["records"] == 10
+        fake.outage_next(50, 503)  # a long outage: retries run out, one clear line
+        down = cli(
+            "backfill",
+            "--user",
+            "backfill@example.org",
+            "--vendor",
+            "oura",
+            "--from",
+            start,
+            "--to",
+            today.isoformat(),
+        )
+        assert down.returncode == 1 and "oura" in down.stderr.splitlines()[-1]
+        bad = cli(
+            "backfill", "--user", "backfill@example.org", "--vendor", "fitbit", "--from", start, "--to", start
+        )
+        assert bad.returncode == 2
+    import sqlite3
+
+    with sqlite3.connect(settings.database_url.split("///", 1)[1]) as conn:
+        assert conn.execute("SELECT count(*) FROM hrv_daily WHERE vendor = 'oura'").fetchone()[0] == 10
