@@ -294,3 +294,16 @@ def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Pa
 
     with sqlite3.connect(settings.database_url.split("///", 1)[1]) as conn:
         assert conn.execute("SELECT count(*) FROM hrv_daily WHERE vendor = 'oura'").fetchone()[0] == 10
+
+
+def test_reconciliation_keeps_oura_subscriptions(oura_harness: Harness, fake: FakeOura) -> None:
+    from perfhub.vendors.backfill import ensure_oura_subscriptions
+
+    settings = oura_harness.client.app.state.settings
+    fake.callback_http = oura_harness.client  # Oura's handshake reaches our webhook endpoint
+    assert ensure_oura_subscriptions(settings) == 6  # (create, update, delete) × (sleep, daily_readiness)
+    assert ensure_oura_subscriptions(settings) == 6  # idempotent: nothing new
+    assert len(fake.subscriptions) == 6
+    assert {s["callback_url"] for s in fake.subscriptions.values()} == {
+        settings.base_url + "/api/v1/webhooks/oura"
+    }

@@ -93,6 +93,19 @@ def linked_connection(session: Session, user: User, vendor: str) -> VendorConnec
     return connection
 
 
+def ensure_oura_subscriptions(settings: Settings) -> int:
+    """Oura webhook subscriptions exist and are renewed before they expire (per app, not per athlete)."""
+    config = vendor_config(settings, "oura")
+    token = settings.oura_webhook_verification_token
+    if config is None or token is None:
+        return 0
+    callback = f"{settings.base_url.rstrip('/')}/api/v1/webhooks/oura"
+    subscriptions = oura.ensure_subscriptions(
+        http_client(), config, callback, token.get_secret_value(), now=datetime.now(UTC)
+    )
+    return len(subscriptions)
+
+
 def reconcile_all(sessions: sessionmaker[Session], settings: Settings, days: int = RECONCILE_DAYS) -> int:
     """Re-poll the last few days of every linked connection, one transaction each.
 
@@ -100,6 +113,10 @@ def reconcile_all(sessions: sessionmaker[Session], settings: Settings, days: int
     that keeps failing is logged and retried at the next run, an ``invalid_grant`` marks the
     connection for relinking.
     """
+    try:
+        ensure_oura_subscriptions(settings)
+    except base.VendorError as exc:
+        log.warning("Oura webhook subscriptions could not be renewed: %s", exc)
     with sessions() as session:
         ids = list(session.scalars(select(VendorConnection.id).where(VendorConnection.status == "linked")))
     today = datetime.now(UTC).date()
