@@ -88,6 +88,17 @@ def test_recovery_webhook_resolves_via_sleep_and_cycle(whoop_harness: Harness, f
     assert [(r["vendor"], r["rMSSD"], r["restingHr"]) for r in rows] == [
         ("whoop", pytest.approx(score["hrv_rmssd_milli"]), score["resting_heart_rate"])
     ]
+    deleted = webhook_payload("recovery.deleted", night["sleep"]["id"], whoop_user)
+    del_headers, del_body = signed_delivery(deleted, fake.client_secret, int(time.time() * 1000))
+    assert (
+        harness.client.post("/api/v1/webhooks/whoop", content=del_body, headers=del_headers).status_code
+        == 202
+    )
+    harness.drain()
+    gone = harness.client.get(
+        "/api/v1/hrv/daily", params={"from": day, "to": day}, headers=athlete["headers"]
+    )
+    assert gone.json() == []  # the deleted recovery's day is removed
     stale_headers, stale_body = signed_delivery(payload, fake.client_secret, int((time.time() - 900) * 1000))
     assert (
         harness.client.post("/api/v1/webhooks/whoop", content=stale_body, headers=stale_headers).status_code

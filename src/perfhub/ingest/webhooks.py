@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
@@ -45,14 +46,13 @@ def handle_webhook(session: Session, events: Sequence[Event]) -> None:
         )
         removed: set[date] = set()
         for deletion in MODULES[vendor].deletions_for_event(notice):
-            if deletion.date is not None:
-                model = HrvDaily if deletion.kind == "hrv" else SleepDaily
+            days = {deletion.date} if deletion.date else days_from_source(session, user.id, vendor, deletion)
+            model = HrvDaily if deletion.kind == "hrv" else SleepDaily
+            for day in days:
                 session.execute(
-                    delete(model).where(
-                        model.user_id == user.id, model.vendor == vendor, model.date == deletion.date
-                    )
+                    delete(model).where(model.user_id == user.id, model.vendor == vendor, model.date == day)
                 )
-                removed.add(deletion.date)
+            removed |= days
         try:
             client = CLIENTS[vendor](http_client(), access_token(session, settings, connection), config)
             records = client.fetch_for_event(notice)  # type: ignore[attr-defined]
@@ -61,14 +61,7 @@ def handle_webhook(session: Session, events: Sequence[Event]) -> None:
         except base.InvalidGrant as exc:
             raise PermanentError(f"{vendor} refused the refresh token: the athlete must relink") from exc
         for kind, record in records:
-            land(
-                session,
-                source="webhook",
-                kind=f"{vendor}.{kind}",
-                vendor=vendor,
-                user_id=user.id,
-                payload={"record": record, "tz": user.tz},
-            )
+            land_record(session, vendor, kind, record, user)
         connection.last_sync_at = utcnow()
         if removed:
             publish(
@@ -81,3 +74,34 @@ def handle_webhook(session: Session, events: Sequence[Event]) -> None:
                 },
                 user_id=user.id,
             )
+
+
+def land_record(
+    session: Session, vendor: str, kind: str, record: dict[str, Any], user: User, source: str = "webhook"
+) -> None:
+    """Land one vendor record; its vendor id is kept so a later deletion can find its day."""
+    land(
+        session,
+        source=source,
+        kind=f"{vendor}.{kind}",
+        vendor=vendor,
+        user_id=user.id,
+        payload={"record": record, "tz": user.tz, "sourceId": MODULES[vendor].source_id(kind, record)},
+    )
+
+
+def days_from_source(session: Session, user_id: int, vendor: str, deletion: base.Deletion) -> set[date]:
+    """The wake dates a deleted vendor record had produced, from the landing log."""
+    from perfhub.ingest.models import RawEvent
+    from perfhub.normalize.service import map_raw
+
+    days: set[date] = set()
+    landed = session.scalars(select(RawEvent).where(RawEvent.user_id == user_id, RawEvent.vendor == vendor))
+    for raw in landed:
+        if raw.payload.get("sourceId") != deletion.object_id:
+            continue
+        try:
+            days |= {row["date"] for kind, row in map_raw(raw) if kind == deletion.kind}
+        except Exception:  # a record that never mapped produced no day to remove
+            continue
+    return days

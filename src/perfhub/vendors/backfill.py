@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from perfhub.auth.models import User
 from perfhub.core.db import session_scope, utcnow
 from perfhub.core.errors import NotFound
-from perfhub.ingest.service import land
+from perfhub.ingest.webhooks import land_record
 from perfhub.settings import Settings
 from perfhub.vendors import base, google, oura, whoop
 from perfhub.vendors.connections import access_token
@@ -68,14 +68,7 @@ def backfill(
             http_client(), access_token(session, settings, connection), config
         )
         for kind, record in fetch_range(client, connection.vendor, chunk_start, chunk_end):
-            land(
-                session,
-                source="poll",
-                kind=f"{connection.vendor}.{kind}",
-                vendor=connection.vendor,
-                user_id=user.id,
-                payload={"record": record, "tz": user.tz},
-            )
+            land_record(session, connection.vendor, kind, record, user, source="poll")
             landed += 1
         if progress:
             progress((chunk_end - start).days + 1, total_days)
