@@ -132,16 +132,37 @@ def recompute(
     end = max(max(todays[a.user_id], cast(date, a.last_day())) for a in athletes)
     batch = build_batch(athletes, start, end)
     result = compute_batch(batch)
-    updates = []
-    for row, athlete in enumerate(athletes):
+    spans = {}
+    for athlete in athletes:
         first = cast(date, athlete.first_day())
         begin = max(first, (since or {}).get(athlete.user_id, first))
-        finish = max(todays[athlete.user_id], cast(date, athlete.last_day()))
-        updates.append(
-            _persist_athlete(session, batch, result, row, athlete, begin, finish, todays[athlete.user_id])
+        spans[athlete.user_id] = (begin, max(todays[athlete.user_id], cast(date, athlete.last_day())))
+    existing = _existing_hashes(session, spans)
+    updates, rows = [], []
+    for row, athlete in enumerate(athletes):
+        begin, finish = spans[athlete.user_id]
+        update, snapshot_rows = _changed_snapshots(
+            batch,
+            result,
+            row,
+            athlete,
+            begin,
+            finish,
+            todays[athlete.user_id],
+            existing.get(athlete.user_id, {}),
         )
+        updates.append(update)
+        rows.extend(snapshot_rows)
         if progress:
             progress(1)
+    # One upsert for every athlete of the batch rather than one per athlete.
+    for chunk in range(0, len(rows), 1000):
+        upsert(
+            session,
+            cast(Table, ReadinessSnapshotRow.__table__),
+            rows[chunk : chunk + 1000],
+            ("user_id", "date", "algorithm_version"),
+        )
     if announce:
         for update in updates:
             if update.changed:
@@ -160,8 +181,29 @@ def recompute(
     return updates
 
 
-def _persist_athlete(
-    session: Session,
+def _existing_hashes(session: Session, spans: dict[int, tuple[date, date]]) -> dict[int, dict[date, str]]:
+    """Stored input hashes of the days about to be recomputed, for all athletes in one query."""
+    if not spans:
+        return {}
+    lowest = min(begin for begin, _ in spans.values())
+    found: dict[int, dict[date, str]] = {}
+    ids = list(spans)
+    for chunk in range(0, len(ids), 500):
+        for user_id, day, digest in session.execute(
+            select(
+                ReadinessSnapshotRow.user_id, ReadinessSnapshotRow.date, ReadinessSnapshotRow.inputs_hash
+            ).where(
+                ReadinessSnapshotRow.user_id.in_(ids[chunk : chunk + 500]),
+                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+                ReadinessSnapshotRow.date >= lowest,
+            )
+        ):
+            if spans[user_id][0] <= day <= spans[user_id][1]:
+                found.setdefault(user_id, {})[day] = digest
+    return found
+
+
+def _changed_snapshots(
     batch: SeriesBatch,
     result: ReadinessArrays,
     row: int,
@@ -169,17 +211,8 @@ def _persist_athlete(
     begin: date,
     finish: date,
     today: date,
-) -> AthleteUpdate:
-    existing = dict(
-        session.execute(
-            select(ReadinessSnapshotRow.date, ReadinessSnapshotRow.inputs_hash).where(
-                ReadinessSnapshotRow.user_id == athlete.user_id,
-                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
-                ReadinessSnapshotRow.date >= begin,
-                ReadinessSnapshotRow.date <= finish,
-            )
-        ).all()
-    )
+    existing: dict[date, str],
+) -> tuple[AthleteUpdate, list[dict[str, Any]]]:
     update = AthleteUpdate(athlete.user_id, today)
     if athlete.sleep:
         night = athlete.sleep[-1].day
@@ -203,14 +236,7 @@ def _persist_athlete(
                 if day in existing and day < today:
                     update.revised.append(day)
         day += timedelta(days=1)
-    for chunk in range(0, len(rows), 500):
-        upsert(
-            session,
-            cast(Table, ReadinessSnapshotRow.__table__),
-            rows[chunk : chunk + 500],
-            ("user_id", "date", "algorithm_version"),
-        )
-    return update
+    return update, rows
 
 
 def handle_normalized(session: Session, events: Sequence[Event]) -> None:
