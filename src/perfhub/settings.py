@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     consumer_ack_wait_s: float = 30.0
     consumer_backoff_s: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0)
     worker_batch_size: int = 100
+    consumer_concurrency: int = 2
     relay_batch_size: int = 500
 
     # Ed25519 message signing: key id → base64 raw private key (32 bytes). The first key, or

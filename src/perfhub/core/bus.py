@@ -183,7 +183,8 @@ def mark_deliveries(session: Session, consumer: str, event_ids: Sequence[int], s
     ]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     table = cast(Table, OutboxDelivery.__table__)
-    stmt = insert(table).values(rows)
+    stmt = insert(table)
+    # Rows passed separately (executemany): the statement compiles once and is cached.
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["consumer", "outbox_id"],
@@ -193,7 +194,8 @@ def mark_deliveries(session: Session, consumer: str, event_ids: Sequence[int], s
                 "next_attempt_at": None,
                 "updated_at": stmt.excluded.updated_at,
             },
-        )
+        ),
+        rows,
     )
 
 

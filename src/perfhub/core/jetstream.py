@@ -290,6 +290,12 @@ class StageConsumer:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Several pull subscriptions on the one durable: while one batch is in the database,
+        # the next is already being fetched and verified. Order does not matter for
+        # correctness (versioned upserts; insights lock the athlete).
+        await asyncio.gather(*(self._loop(stop) for _ in range(max(1, self.settings.consumer_concurrency))))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         subscription = await self.subscribe()
         while not stop.is_set():
             try:
