@@ -251,7 +251,12 @@ def handle_normalized(session: Session, events: Sequence[Event]) -> None:
         return
     # Lock the athletes (in id order: no deadlocks) so two insights workers never interleave
     # recomputes of one athlete, which could let an older computation overwrite a newer one.
-    users = list(session.scalars(select(User).where(User.id.in_(since)).order_by(User.id).with_for_update()))
+    # FOR NO KEY UPDATE: it does not block the foreign-key checks of concurrent ingest.
+    users = list(
+        session.scalars(
+            select(User).where(User.id.in_(since)).order_by(User.id).with_for_update(key_share=True)
+        )
+    )
     updates = recompute(session, users, since)
     nudge_sleep_debt(session, updates)
     received = [e.payload["receivedAt"] for e in events if e.payload.get("receivedAt")]
