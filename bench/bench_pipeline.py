@@ -229,7 +229,7 @@ def plumbing(url: str, items: list[tuple[str, dict[str, Any]]], prefix: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=600.0)
+    parser.add_argument("--rate", type=float, default=520.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--athletes", type=int, default=300)
     parser.add_argument("--batch", type=int, default=25, help="deliveries per request (1: /ingest/hrv|sleep)")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,11 @@ from perfhub.core.db import session_scope
 from perfhub.core.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False)
+
+# Query parameters shared by every per-athlete read endpoint.
+FromQuery = Query(None, alias="from", description="first day, YYYY-MM-DD (default: 29 days before `to`)")
+ToQuery = Query(None, alias="to", description="last day, YYYY-MM-DD, inclusive (default: today)")
+UserQuery = Query(None, alias="userId", description="another athlete's id (coaches and admins)")
 
 
 class UnitOfWork:

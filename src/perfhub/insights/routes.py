@@ -3,21 +3,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.core.dates import date_range, local_today
-from perfhub.core.deps import CurrentUser, UowDep
+from perfhub.core.deps import CurrentUser, FromQuery, ToQuery, UowDep, UserQuery
 from perfhub.core.errors import NotFound
 from perfhub.insights.drivers import driver_from_json, render
 from perfhub.insights.models import ReadinessSnapshotRow
 from perfhub.insights.readiness import ALGORITHM_VERSION
 from perfhub.insights.service import ensure_today, sleep_debt_days
 from perfhub.normalize.models import HrvDaily, SleepDaily
-from perfhub.privacy.policy import authorize_read
+from perfhub.privacy.policy import authorize_range_read, authorize_read
 
 router = APIRouter(tags=["insights"])
 
@@ -62,11 +61,6 @@ def readiness_out(row: ReadinessSnapshotRow) -> ReadinessOut:
         algorithm_version=row.algorithm_version,
         driver_facts=list(row.drivers),
     )
-
-
-FromQuery = Query(None, alias="from", description="first day, YYYY-MM-DD")
-ToQuery = Query(None, alias="to", description="last day, YYYY-MM-DD, inclusive")
-UserQuery = Query(None, alias="userId", description="another athlete's id (coaches and admins)")
 
 
 def _no_score_reason(session: Session, subject: User, row: ReadinessSnapshotRow | None) -> str:
@@ -118,8 +112,9 @@ def readiness_history(
 ) -> list[ReadinessOut]:
     """Scored days in the range, by date."""
     with uow() as session:
-        access = authorize_read(session, user, user_id or user.id, ["readiness"], request.url.path)
-        span = date_range(from_, to, local_today(access.subject.tz))
+        access, span = authorize_range_read(
+            session, user, user_id, ["readiness"], request.url.path, from_, to
+        )
         rows = session.scalars(
             select(ReadinessSnapshotRow)
             .where(
@@ -145,8 +140,7 @@ def sleep_debt(
 ) -> list[DebtOut]:
     """Weighted 14-night sleep debt per day (days with fewer than 5 nights are left out)."""
     with uow() as session:
-        access = authorize_read(session, user, user_id or user.id, ["sleep"], request.url.path)
-        span = date_range(from_, to, local_today(access.subject.tz))
+        access, span = authorize_range_read(session, user, user_id, ["sleep"], request.url.path, from_, to)
         return [
             DebtOut(date=d.date, debt_hours=d.debt_hours, category=d.category)
             for d in sleep_debt_days(session, access.subject, span.start, span.end)

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from perfhub.core.dates import date_range, local_today
-from perfhub.core.deps import CurrentUser, UowDep
+from perfhub.core.deps import CurrentUser, FromQuery, ToQuery, UowDep, UserQuery
 from perfhub.normalize import queries
-from perfhub.privacy.policy import authorize_read
+from perfhub.privacy.policy import authorize_range_read
 
 router = APIRouter(tags=["data"])
 
@@ -40,11 +39,6 @@ class HrvDayOut(_Out):
     captured_at: datetime = Field(serialization_alias="capturedAt")
 
 
-FromQuery = Query(None, alias="from", description="first day, YYYY-MM-DD (default: 29 days before `to`)")
-ToQuery = Query(None, alias="to", description="last day, YYYY-MM-DD, inclusive (default: today)")
-UserQuery = Query(None, alias="userId", description="another athlete's id (coaches and admins)")
-
-
 @router.get("/sleep/summary", response_model=list[SleepDayOut], response_model_by_alias=True)
 def sleep_summary(
     request: Request,
@@ -56,8 +50,7 @@ def sleep_summary(
 ) -> list[SleepDayOut]:
     """Nightly sleep, one row per wake date (the athlete's preferred source wins)."""
     with uow() as session:
-        access = authorize_read(session, user, user_id or user.id, ["sleep"], request.url.path)
-        span = date_range(from_, to, local_today(access.subject.tz))
+        access, span = authorize_range_read(session, user, user_id, ["sleep"], request.url.path, from_, to)
         rows = queries.sleep_days(session, access.subject, span.start, span.end)
         return [SleepDayOut.model_validate(row) for row in rows]
 
@@ -73,7 +66,6 @@ def hrv_daily(
 ) -> list[HrvDayOut]:
     """Nightly HRV and resting HR, one row per wake date (the athlete's preferred source wins)."""
     with uow() as session:
-        access = authorize_read(session, user, user_id or user.id, ["hrv"], request.url.path)
-        span = date_range(from_, to, local_today(access.subject.tz))
+        access, span = authorize_range_read(session, user, user_id, ["hrv"], request.url.path, from_, to)
         rows = queries.hrv_days(session, access.subject, span.start, span.end)
         return [HrvDayOut.model_validate(row) for row in rows]

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
+from perfhub.core.dates import DateRange, date_range, local_today
 from perfhub.core.errors import Forbidden, NotFound
 from perfhub.privacy.models import AuditEntry
 from perfhub.teams.models import SIGNALS, Team, TeamMembership
@@ -99,3 +100,17 @@ def authorize_read(
             )
         )
     return Access(viewer=viewer, subject=subject, signals=frozenset(granted))
+
+
+def authorize_range_read(
+    session: Session,
+    viewer: User,
+    subject_id: int | None,
+    signals: Iterable[str],
+    path: str,
+    raw_from: str | None,
+    raw_to: str | None,
+) -> tuple[Access, DateRange]:
+    """:func:`authorize_read` plus the validated date range in the subject's own calendar."""
+    access = authorize_read(session, viewer, subject_id or viewer.id, signals, path)
+    return access, date_range(raw_from, raw_to, local_today(access.subject.tz))
