@@ -307,3 +307,28 @@ def test_reconciliation_keeps_oura_subscriptions(oura_harness: Harness, fake: Fa
     assert {s["callback_url"] for s in fake.subscriptions.values()} == {
         settings.base_url + "/api/v1/webhooks/oura"
     }
+
+
+def test_vendor_outage_retries_then_dead_letters(oura_harness: Harness, fake: FakeOura) -> None:
+    from perfhub.core.bus import DeadLetter
+    from perfhub.vendors.backfill import reconcile_all
+
+    harness = oura_harness
+    athlete = harness.user()
+    oura_user = link(harness, fake, athlete)
+    from perfhub.vendors.base import RetryPolicy
+    from perfhub.vendors.registry import use_retry_policy
+
+    harness.runtime.bus.stop()
+    harness.runtime.bus.base_backoff_s = 0.0
+    use_retry_policy(RetryPolicy(sleep=lambda _s: None))  # waits are the policy's business, not this test's
+    fake.outage_next(10_000, 503)  # Oura down for longer than any retry budget
+    assert deliver(harness, fake, webhook_payload("update", "sleep", "s-7", oura_user)) == 202  # still fast
+    harness.drain()
+    reconcile_all(harness.runtime.sessions, harness.client.app.state.settings)
+    with harness.runtime.sessions() as session:
+        dead = {d.consumer: d for d in session.scalars(select(DeadLetter))}
+    assert set(dead) == {"ingest", "reconcile"}
+    assert dead["ingest"].attempts == harness.runtime.bus.max_attempts and "503" in dead["ingest"].reason
+    assert dead["ingest"].user_id == athlete["id"]
+    use_retry_policy(None)

@@ -18,7 +18,7 @@ from perfhub.settings import get_settings
 from perfhub.vendors import base
 from perfhub.vendors.connections import access_token
 from perfhub.vendors.models import VendorConnection
-from perfhub.vendors.registry import CLIENTS, MODULES, http_client, vendor_config
+from perfhub.vendors.registry import MODULES, make_client, vendor_config
 
 CONSUMER = "ingest"
 
@@ -54,7 +54,7 @@ def handle_webhook(session: Session, events: Sequence[Event]) -> None:
                 )
             removed |= days
         try:
-            client = CLIENTS[vendor](http_client(), access_token(session, settings, connection), config)
+            client = make_client(vendor, access_token(session, settings, connection), config)
             records = client.fetch_for_event(notice)  # type: ignore[attr-defined]
         except base.RecordNotFound:
             records = []

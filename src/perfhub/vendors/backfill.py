@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
+from perfhub.core.bus import dead_letter
 from perfhub.core.db import session_scope, utcnow
 from perfhub.core.errors import NotFound
 from perfhub.ingest.webhooks import land_record
@@ -19,7 +20,7 @@ from perfhub.settings import Settings
 from perfhub.vendors import base, google, oura, whoop
 from perfhub.vendors.connections import access_token
 from perfhub.vendors.models import VendorConnection
-from perfhub.vendors.registry import CLIENTS, http_client, vendor_config
+from perfhub.vendors.registry import http_client, make_client, vendor_config
 
 log = logging.getLogger(__name__)
 CHUNK_DAYS = 30
@@ -64,9 +65,7 @@ def backfill(
     chunk_start = start
     while chunk_start <= end:
         chunk_end = min(end, chunk_start + timedelta(days=CHUNK_DAYS - 1))
-        client = CLIENTS[connection.vendor](
-            http_client(), access_token(session, settings, connection), config
-        )
+        client = make_client(connection.vendor, access_token(session, settings, connection), config)
         for kind, record in fetch_range(client, connection.vendor, chunk_start, chunk_end):
             land_record(session, connection.vendor, kind, record, user, source="poll")
             landed += 1
@@ -127,5 +126,16 @@ def reconcile_all(sessions: sessionmaker[Session], settings: Settings, days: int
                 except base.InvalidGrant:
                     log.warning("%s connection %s needs relinking", connection.vendor, connection.id)
         except (base.VendorError, NotFound) as exc:
+            # The retry budget of the client is spent: keep the failure where operators look.
             log.warning("reconciliation of connection %s failed: %s", connection_id, exc)
+            with session_scope(sessions) as session:
+                connection = session.get(VendorConnection, connection_id)
+                dead_letter(
+                    session,
+                    "vendor.poll",
+                    {"connectionId": connection_id, "days": days},
+                    f"{type(exc).__name__}: {exc}",
+                    consumer="reconcile",
+                    user_id=connection.user_id if connection else None,
+                )
     return landed

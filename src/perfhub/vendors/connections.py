@@ -17,7 +17,7 @@ from perfhub.core.errors import BadRequest, Conflict, NotFound
 from perfhub.settings import Settings
 from perfhub.vendors import base
 from perfhub.vendors.models import OAuthState, VendorConnection
-from perfhub.vendors.registry import CLIENTS, http_client, vendor_config
+from perfhub.vendors.registry import http_client, make_client, vendor_config
 
 
 def redirect_uri(settings: Settings, vendor: str) -> str:
@@ -75,7 +75,7 @@ def complete_link(
     except base.VendorError as exc:
         raise BadRequest(f"{vendor} refused the authorization code: {exc}") from exc
     vendor_user_id = None
-    client = CLIENTS[vendor](http_client(), tokens.access_token, config)
+    client = make_client(vendor, tokens.access_token, config)
     if hasattr(client, "vendor_user_id"):
         vendor_user_id = str(client.vendor_user_id())
     connection = session.scalar(
@@ -138,7 +138,7 @@ def disconnect(session: Session, settings: Settings, user: User, vendor: str) ->
     config = vendor_config(settings, vendor)
     if vendor == "whoop" and config is not None and connection.access_token and connection.status == "linked":
         try:
-            client = CLIENTS[vendor](http_client(), access_token(session, settings, connection), config)
+            client = make_client(vendor, access_token(session, settings, connection), config)
             client.revoke()  # type: ignore[attr-defined]
         except base.VendorError:
             pass  # tokens are forgotten below whatever the vendor said

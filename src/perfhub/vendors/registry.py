@@ -9,7 +9,7 @@ import httpx
 
 from perfhub.settings import Settings
 from perfhub.vendors import google, oura, whoop
-from perfhub.vendors.base import ApiClient, VendorConfig
+from perfhub.vendors.base import DEFAULT_RETRY, ApiClient, RetryPolicy, VendorConfig
 
 MODULES: dict[str, ModuleType] = {"oura": oura, "whoop": whoop, "google": google}
 CLIENTS: dict[str, type[ApiClient]] = {
@@ -18,6 +18,7 @@ CLIENTS: dict[str, type[ApiClient]] = {
     "google": google.GoogleHealthClient,
 }
 _http: httpx.Client | None = None
+_policy: RetryPolicy = DEFAULT_RETRY
 _lock = threading.Lock()
 
 
@@ -51,3 +52,14 @@ def use_http_client(client: httpx.Client | None) -> None:
     global _http
     with _lock:
         _http = client
+
+
+def use_retry_policy(policy: RetryPolicy | None) -> None:
+    """Change how vendor calls retry (tests make the waits instant)."""
+    global _policy
+    _policy = policy or DEFAULT_RETRY
+
+
+def make_client(vendor: str, token: str, config: VendorConfig) -> ApiClient:
+    """A data client for ``vendor`` over the shared HTTP client and retry policy."""
+    return CLIENTS[vendor](http_client(), token, config, policy=_policy)
