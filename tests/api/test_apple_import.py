@@ -65,8 +65,7 @@ def test_broken_upload_stores_nothing(harness: Harness, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
-def test_cli_import_prints_summary(backend: str, settings: object, tmp_path: Path) -> None:
+def test_cli_import_prints_summary(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {
         **os.environ,

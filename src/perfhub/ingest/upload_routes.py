@@ -5,6 +5,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from perfhub.core.deps import CurrentUser, UowDep
 from perfhub.core.errors import Forbidden, Unprocessable
@@ -42,8 +43,6 @@ async def upload_apple_health(request: Request, uow: UowDep, user: CurrentUser) 
             with uow() as session:
                 summary = import_apple_health(session, user, target)
             return ImportResult(records=summary.records, days=summary.days, skipped=summary.skipped)
-
-        from starlette.concurrency import run_in_threadpool
 
         result = await run_in_threadpool(_import)
         return result

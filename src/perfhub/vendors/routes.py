@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from perfhub.core.bus import WEBHOOK_RECEIVED, publish
 from perfhub.core.deps import CurrentUser, UowDep
@@ -150,7 +151,5 @@ async def webhook(vendor: LinkableVendor, request: Request, uow: UowDep) -> Any:
         except IntegrityError:
             return {"status": "duplicate"}
         return {"status": "accepted"}
-
-    from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(_accept)
