@@ -172,6 +172,32 @@ def lags(conn: psycopg.Connection[Any]) -> tuple[list[float], float]:
     return result, last
 
 
+def hops(conn: psycopg.Connection[Any]) -> list[tuple[str, list[float]]]:
+    """Where the lag goes, per delivery: API commit → relayed → normalised → readiness persisted."""
+    rows = conn.execute(
+        "SELECT r.user_id, r.received_at, o.published_at, d.updated_at FROM raw_event r "
+        "JOIN outbox o ON o.subject = 'vendor.data.received' AND (o.payload->>'rawEventId')::int = r.id "
+        "JOIN outbox_delivery d ON d.outbox_id = o.id AND d.consumer = 'normalize'"
+    ).fetchall()
+    updates: dict[int, list[datetime]] = {}
+    for user_id, created in conn.execute(
+        "SELECT user_id, created_at FROM outbox WHERE subject = 'insights.updated' ORDER BY id"
+    ):
+        updates.setdefault(user_id, []).append(created)
+    relayed, normalized, insights = [], [], []
+    for user_id, received, published, handled in rows:
+        relayed.append((published - received).total_seconds())
+        normalized.append((handled - published).total_seconds())
+        later = next((t for t in updates.get(user_id, []) if t >= handled), None)
+        if later is not None:
+            insights.append((later - handled).total_seconds())
+    return [
+        ("API commit → relayed", relayed),
+        ("relayed → normalised", normalized),
+        ("normalised → readiness", insights),
+    ]
+
+
 def plumbing(url: str, items: list[tuple[str, dict[str, Any]]], prefix: str) -> float:
     """The same rows upserted in bulk straight into PostgreSQL, plus the same number of
     messages published straight to JetStream (acked): the floor under our pipeline."""
@@ -281,6 +307,7 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             wait_done(conn)
             lag, last = lags(conn)
+            breakdown = hops(conn)
             raw = conn.execute("SELECT count(*) FROM raw_event").fetchone()[0]
             rows = conn.execute(
                 "SELECT (SELECT count(*) FROM hrv_daily) + (SELECT count(*) FROM sleep_daily)"
@@ -325,6 +352,12 @@ asyncio.run(m())""",
         f"  sustained {sustained:.0f} events/s   lag p50 {p50 * 1000:.0f} ms   p99 {p99 * 1000:.0f} ms   "
         f"lost {lost}"
     )
+    for label, values in breakdown:
+        if values:
+            print(
+                f"    {label:<28} p50 {np.percentile(values, 50) * 1000:6.0f} ms"
+                f"   p99 {np.percentile(values, 99) * 1000:6.0f} ms"
+            )
     print(
         f"  raw plumbing (bulk upsert + JetStream publish): {floor:.0f} events/s   "
         f"pipeline / plumbing = {sustained / floor:.2f}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, select
@@ -52,31 +53,52 @@ def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None
     that stays at the same level is repeated only after ``REMIND_AFTER_NIGHTS``, while a rise
     from moderate to high nudges at once.
     """
-    rows = []
-    for update in updates:
-        if update.latest_night is None or update.latest_debt_category not in NUDGE_CATEGORIES:
-            continue
-        if update.latest_night < update.today - timedelta(days=1):
-            continue
-        if not preferences(session, update.user_id).sleep_debt:
-            continue
-        category = update.latest_debt_category
-        severity = NUDGE_CATEGORIES[category]
-        recent = session.scalars(
-            select(Alert.severity).where(
-                Alert.user_id == update.user_id,
-                Alert.kind == SLEEP_DEBT,
-                Alert.date < update.latest_night,
-                Alert.date >= update.latest_night - timedelta(days=REMIND_AFTER_NIGHTS),
+    due = [
+        update
+        for update in updates
+        if update.latest_night is not None
+        and update.latest_debt_category in NUDGE_CATEGORIES
+        and update.latest_night >= update.today - timedelta(days=1)
+    ]
+    if not due:
+        return
+    # Two queries for the whole batch, not two per athlete.
+    ids = [update.user_id for update in due]
+    opted_out = set(
+        session.scalars(
+            select(AlertPreference.user_id).where(
+                AlertPreference.user_id.in_(ids), AlertPreference.sleep_debt.is_(False)
             )
-        ).all()
-        if any(SEVERITY_RANK.get(s, 0) >= SEVERITY_RANK[severity] for s in recent):
+        )
+    )
+    earliest = min(cast(date, update.latest_night) for update in due)
+    recent: dict[int, list[tuple[date, str]]] = defaultdict(list)
+    for user_id, day, severity in session.execute(
+        select(Alert.user_id, Alert.date, Alert.severity).where(
+            Alert.user_id.in_(ids),
+            Alert.kind == SLEEP_DEBT,
+            Alert.date >= earliest - timedelta(days=REMIND_AFTER_NIGHTS),
+        )
+    ):
+        recent[user_id].append((day, severity))
+    rows = []
+    for update in due:
+        if update.user_id in opted_out:
+            continue
+        night = cast(date, update.latest_night)
+        category = cast(str, update.latest_debt_category)
+        severity = NUDGE_CATEGORIES[category]
+        if any(
+            night - timedelta(days=REMIND_AFTER_NIGHTS) <= day < night
+            and SEVERITY_RANK.get(earlier, 0) >= SEVERITY_RANK[severity]
+            for day, earlier in recent[update.user_id]
+        ):
             continue
         rows.append(
             {
                 "user_id": update.user_id,
                 "kind": SLEEP_DEBT,
-                "date": update.latest_night,
+                "date": night,
                 "severity": severity,
                 "message": sleep_debt_message(cast(float, update.latest_debt_hours), category),
             }

@@ -733,9 +733,17 @@ def _age(value: Any) -> int | None:
 
 
 def snapshot(
-    batch: SeriesBatch, result: ReadinessArrays, athlete: int, day: int | datetime.date
+    batch: SeriesBatch,
+    result: ReadinessArrays,
+    athlete: int,
+    day: int | datetime.date,
+    *,
+    digest: str | None = None,
 ) -> ReadinessSnapshot:
-    """The readiness of one athlete-day read out of a computed batch, with its drivers."""
+    """The readiness of one athlete-day read out of a computed batch, with its drivers.
+
+    ``digest`` is the day's :func:`inputs_hash` when the caller has already computed it.
+    """
     a = int(athlete)
     d = batch.day_index(day) if isinstance(day, datetime.date) else int(day)
     if d < 0:
@@ -843,7 +851,7 @@ def snapshot(
         components=components if scored else (),
         baselines=baselines,
         algorithm_version=ALGORITHM_VERSION,
-        inputs_hash=inputs_hash(batch, result, a, d),
+        inputs_hash=digest if digest is not None else inputs_hash(batch, result, a, d),
         hrv_metric=metric,
         sleep_debt_category=debt_category,
         flags=tuple(flags),
@@ -854,33 +862,56 @@ def snapshot(
 LOOKBACK_DAYS = BASELINE_WINDOW + 1
 
 
-def inputs_hash(batch: SeriesBatch, result: ReadinessArrays, athlete: int, day: int) -> str:
-    """Stable SHA-256 of everything the athlete-day's result depends on.
+def inputs_hashes(
+    batch: SeriesBatch, result: ReadinessArrays, athlete: int, days: Sequence[int], first_day: int = 0
+) -> list[str]:
+    """Stable SHA-256, per day in ``days``, of everything that athlete-day's result depends on.
 
-    That is the inputs of the last ``LOOKBACK_DAYS`` days plus the few facts that reach further
-    back (HRV days in the segment, capped where the status stops changing; segment start, ages
-    and load history, capped at the longest window). Equal hashes mean an unchanged result, so a
-    recompute can skip the write.
+    That is the inputs of the last ``LOOKBACK_DAYS`` days (segment ids relative to the day's)
+    plus the few facts that reach further back (HRV days in the segment, capped where the status
+    stops changing; segment start, ages and load history, capped at the longest window). Windows
+    never reach before ``first_day``, the athlete's first data, so an athlete hashes the same in
+    a batch of one or of thousands, whatever the batch's first column. Equal hashes mean an
+    unchanged result, so a recompute can skip the write.
     """
-    a, d = int(athlete), int(day)
-    lo = max(0, d - LOOKBACK_DAYS + 1)
-    h = hashlib.sha256()
-    h.update(ALGORITHM_VERSION.encode())
-    h.update(np.float64(batch.sleep_need_min[a]).tobytes())
-    h.update(np.int64(d - lo).tobytes())
-    for name in (*_FLOAT_INPUTS, "hrv_is_sdnn", "segment"):
-        window = np.ascontiguousarray(getattr(batch, name)[a, lo : d + 1])
-        if window.dtype == np.float64:
-            window = np.where(np.isnan(window), np.nan, window + 0.0)  # one NaN payload, no −0.0
-        h.update(name.encode())
-        h.update(window.tobytes())
-    extra = (
-        min(int(result.hrv_days[a, d]), FULL_HRV_DAYS),
-        min(d - int(result.segment_start[a, d]), LOOKBACK_DAYS),
-        int(result.hrv_age_days[a, d]),
-        int(result.rhr_age_days[a, d]),
-        min(int(result.load_days[a, d]), CTL_DAYS),
-        int(result.reason[a, d]),
+    a = int(athlete)
+    if not len(days):
+        return []
+    # Day-major rows of every input, so a window of days is one contiguous slice of bytes.
+    inputs = np.column_stack(
+        [getattr(batch, name)[a] for name in _FLOAT_INPUTS] + [batch.hrv_is_sdnn[a].astype(np.float64)]
     )
-    h.update(np.asarray(extra, dtype=np.int64).tobytes())
-    return h.hexdigest()
+    inputs = np.where(np.isnan(inputs), np.nan, inputs + 0.0)  # one NaN payload, no −0.0
+    row_bytes = memoryview(inputs.tobytes())
+    stride = inputs.shape[1] * inputs.itemsize
+    segment = batch.segment[a]
+    day = np.asarray(days, dtype=np.int64)
+    lo = np.maximum(first_day, day - LOOKBACK_DAYS + 1)
+    extras = np.column_stack(
+        [
+            day - lo,
+            np.minimum(result.hrv_days[a, day], FULL_HRV_DAYS),
+            np.minimum(day - np.maximum(result.segment_start[a, day], first_day), LOOKBACK_DAYS),
+            result.hrv_age_days[a, day],
+            result.rhr_age_days[a, day],
+            np.minimum(result.load_days[a, day], CTL_DAYS),
+            result.reason[a, day],
+        ]
+    ).astype(np.int64)
+    prefix = hashlib.sha256(ALGORITHM_VERSION.encode())
+    prefix.update(np.float64(batch.sleep_need_min[a]).tobytes())
+    digests = []
+    for k, (d, start) in enumerate(zip(day.tolist(), lo.tolist(), strict=True)):
+        h = prefix.copy()
+        h.update(extras[k].tobytes())
+        h.update(row_bytes[start * stride : (d + 1) * stride])
+        h.update((segment[start : d + 1] - segment[d]).tobytes())
+        digests.append(h.hexdigest())
+    return digests
+
+
+def inputs_hash(
+    batch: SeriesBatch, result: ReadinessArrays, athlete: int, day: int, first_day: int = 0
+) -> str:
+    """:func:`inputs_hashes` of one day."""
+    return inputs_hashes(batch, result, athlete, [int(day)], first_day)[0]

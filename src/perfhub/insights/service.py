@@ -7,13 +7,11 @@ may have changed → upsert those whose inputs changed → ``insights.updated``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-import numpy as np
 from sqlalchemy import Table, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -33,6 +31,7 @@ from perfhub.insights.readiness import (
     ReadinessSnapshot,
     SeriesBatch,
     compute_batch,
+    inputs_hashes,
     snapshot,
 )
 from perfhub.insights.series import AthleteSeries, build_batch, load_athletes
@@ -40,10 +39,6 @@ from perfhub.insights.sleep_debt import DEBT_CATEGORIES, category_for, compute_d
 from perfhub.normalize.models import HrvDaily, SleepDaily
 
 CONSUMER = "insights"
-# The widest window any rule looks back over (60-day baselines + the 7-day mean, 42-day load,
-# 14-night debt): a day's snapshot depends on at most this many earlier days, plus the count
-# of valid HRV days in its segment, which is hashed separately.
-INPUT_WINDOW_DAYS = 68
 
 
 @dataclass
@@ -58,43 +53,7 @@ class AthleteUpdate:
     latest_debt_category: str | None = None
 
 
-def inputs_hash(batch: SeriesBatch, result: ReadinessArrays, row: int, col: int, first_col: int) -> str:
-    """A fingerprint of everything the day's snapshot was computed from.
-
-    It covers the input window back from the day, but never before the athlete's first data
-    (``first_col``), so the same athlete hashes the same in a batch of one or of thousands,
-    whatever the batch's first column.
-    """
-    lo = max(first_col, col - INPUT_WINDOW_DAYS)
-    digest = hashlib.sha256(ALGORITHM_VERSION.encode())
-    digest.update(np.float64(batch.sleep_need_min[row]).tobytes())
-    for array in (
-        batch.ln_hrv,
-        batch.resting_hr,
-        batch.sleep_min,
-        batch.efficiency_pct,
-        batch.latency_min,
-        batch.wake_count,
-        batch.load,
-        batch.hrv_is_sdnn,
-    ):
-        window: np.ndarray = np.ascontiguousarray(array[row, lo : col + 1])
-        if window.dtype == np.float64:
-            window = np.where(np.isnan(window), np.nan, window + 0.0)  # one NaN payload, no -0.0
-        digest.update(window.tobytes())
-    digest.update(np.ascontiguousarray(batch.segment[row, lo : col + 1] - batch.segment[row, col]).tobytes())
-    extra = (
-        int(result.hrv_days[row, col]),
-        min(col - max(int(result.segment_start[row, col]), first_col), INPUT_WINDOW_DAYS + 1),
-        int(result.hrv_age_days[row, col]),
-        int(result.rhr_age_days[row, col]),
-        int(result.reason[row, col]),
-    )
-    digest.update(np.asarray(extra, dtype=np.int64).tobytes())
-    return digest.hexdigest()
-
-
-def snapshot_row(user_id: int, snap: ReadinessSnapshot, digest: str) -> dict[str, Any]:
+def snapshot_row(user_id: int, snap: ReadinessSnapshot) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "date": snap.date,
@@ -107,7 +66,7 @@ def snapshot_row(user_id: int, snap: ReadinessSnapshot, digest: str) -> dict[str
         "drivers": [driver_to_json(d) for d in snap.drivers],
         "components": [{"name": c.name, "score": c.score, "weight": c.weight} for c in snap.components],
         "baselines": {k: (None if v is None or v != v else v) for k, v in snap.baselines.items()},
-        "inputs_hash": digest,
+        "inputs_hash": snap.inputs_hash,
         "computed_at": utcnow(),
     }
 
@@ -224,18 +183,16 @@ def _changed_snapshots(
             update.latest_debt_category = DEBT_CATEGORIES[int(result.debt_category[row, col])]
     rows = []
     first_col = (cast(date, athlete.first_day()) - batch.start).days
-    day = begin
-    while day <= finish:
-        col = (day - batch.start).days
-        digest = inputs_hash(batch, result, row, col, first_col)
+    cols = range((begin - batch.start).days, (finish - batch.start).days + 1)
+    for col, digest in zip(cols, inputs_hashes(batch, result, row, cols, first_col), strict=True):
+        day = batch.start + timedelta(days=col)
         if existing.get(day) != digest:
-            snap = snapshot(batch, result, row, col)
+            snap = snapshot(batch, result, row, col, digest=digest)
             if snap.score is not None or snap.reason in ("calibrating", "no_recent_data"):
-                rows.append(snapshot_row(athlete.user_id, snap, digest))
+                rows.append(snapshot_row(athlete.user_id, snap))
                 update.changed.append(day)
                 if day in existing and day < today:
                     update.revised.append(day)
-        day += timedelta(days=1)
     return update, rows
 
 
