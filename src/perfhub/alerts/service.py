@@ -107,9 +107,8 @@ def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None
         return
     table = cast(Table, Alert.__table__)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
-        insert(table).values(rows).on_conflict_do_nothing(index_elements=["user_id", "kind", "date"])
-    )
+    # Rows passed separately: one cached statement, not a new multi-VALUES compile per batch.
+    session.execute(insert(table).on_conflict_do_nothing(index_elements=["user_id", "kind", "date"]), rows)
 
 
 def list_alerts(session: Session, user_id: int, limit: int = 100) -> list[Alert]:

@@ -9,11 +9,10 @@ highest-priority row.
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import select
@@ -27,8 +26,7 @@ from perfhub.normalize.queries import source_priority
 PRIMARY_LOOKBACK_DAYS = 14
 
 
-@dataclass(frozen=True)
-class HrvReading:
+class HrvReading(NamedTuple):
     day: date
     vendor: str
     rmssd: float | None
@@ -36,8 +34,7 @@ class HrvReading:
     resting_hr: float | None
 
 
-@dataclass(frozen=True)
-class SleepReading:
+class SleepReading(NamedTuple):
     day: date
     vendor: str
     duration_min: float
@@ -46,33 +43,91 @@ class SleepReading:
     wake_count: int | None
 
 
+HRV_COLUMNS = HrvReading._fields
+SLEEP_COLUMNS = SleepReading._fields
+
+
+def _columns(rows: Sequence[Sequence[Any]], names: tuple[str, ...], skip: int = 0) -> dict[str, np.ndarray]:
+    """Readings (oldest first; the first ``skip`` fields ignored) as arrays: days as ordinals
+    (``date.toordinal``: numpy's own date parsing costs microseconds per value), missing
+    numbers as NaN."""
+    arrays = {
+        "day": np.array([row[skip].toordinal() for row in rows], dtype=np.int64),
+        "vendor": np.array([row[skip + 1] for row in rows], dtype=object),
+    }
+    for k, name in enumerate(names[2:], start=skip + 2):
+        arrays[name] = np.array([row[k] for row in rows], dtype=np.float64)  # None becomes NaN
+    return arrays
+
+
 @dataclass
 class AthleteSeries:
-    """One athlete's readings, as loaded from the database."""
+    """One athlete's canonical readings as columns, oldest first (see ``HRV_COLUMNS``)."""
 
     user_id: int
     tz: str
     priority: tuple[str, ...]
     sleep_need_min: float
-    hrv: list[HrvReading]
-    sleep: list[SleepReading]
+    hrv: dict[str, np.ndarray]
+    sleep: dict[str, np.ndarray]
+
+    @classmethod
+    def from_readings(
+        cls,
+        user_id: int,
+        tz: str,
+        priority: tuple[str, ...],
+        sleep_need_min: float,
+        hrv: Sequence[HrvReading],
+        sleep: Sequence[SleepReading],
+    ) -> AthleteSeries:
+        return cls(
+            user_id,
+            tz,
+            priority,
+            sleep_need_min,
+            _columns(sorted(hrv, key=lambda r: r[0]), HRV_COLUMNS),
+            _columns(sorted(sleep, key=lambda r: r[0]), SLEEP_COLUMNS),
+        )
+
+    def _ends(self, index: int) -> list[date]:
+        return [date.fromordinal(int(c["day"][index])) for c in (self.hrv, self.sleep) if len(c["day"])]
 
     def first_day(self) -> date | None:
-        days = [r.day for r in self.hrv] + [r.day for r in self.sleep]
-        return min(days) if days else None
+        return min(self._ends(0), default=None)
 
     def last_day(self) -> date | None:
-        days = [r.day for r in self.hrv] + [r.day for r in self.sleep]
-        return max(days) if days else None
+        return max(self._ends(-1), default=None)
+
+    def last_night(self) -> date | None:
+        """The newest day with sleep data."""
+        return date.fromordinal(int(self.sleep["day"][-1])) if len(self.sleep["day"]) else None
+
+
+def _by_user(rows: Sequence[Sequence[Any]], names: tuple[str, ...]) -> dict[int, dict[str, np.ndarray]]:
+    """Rows of (user_id, *names) ordered by user, as each user's columns (views of one array)."""
+    if not rows:
+        return {}
+    user_ids = np.array([row[0] for row in rows], dtype=np.int64)
+    columns = _columns(rows, names, skip=1)
+    starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    return {
+        int(user_ids[begin]): {name: array[begin:end] for name, array in columns.items()}
+        for begin, end in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
 
 
 def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries]:
+    # Core rows fetched all at once and turned into columns chunk by chunk: this runs for every
+    # athlete of every insights batch, so per-row Python work is kept to the minimum.
+    connection = session.connection()
+    hrv: dict[int, dict[str, np.ndarray]] = {}
+    sleep: dict[int, dict[str, np.ndarray]] = {}
     ids = [user.id for user in users]
-    hrv: dict[int, list[HrvReading]] = defaultdict(list)
-    sleep: dict[int, list[SleepReading]] = defaultdict(list)
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
-        for row in session.execute(
+        hrv_rows = connection.execute(
             select(
                 HrvDaily.user_id,
                 HrvDaily.date,
@@ -80,10 +135,12 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 HrvDaily.rmssd_ms,
                 HrvDaily.sdnn_ms,
                 HrvDaily.resting_hr,
-            ).where(HrvDaily.user_id.in_(chunk))
-        ):
-            hrv[row[0]].append(HrvReading(row[1], row[2], row[3], row[4], row[5]))
-        for sleep_row in session.execute(
+            )
+            .where(HrvDaily.user_id.in_(chunk))
+            .order_by(HrvDaily.user_id, HrvDaily.date)
+        ).all()
+        hrv.update(_by_user(hrv_rows, HRV_COLUMNS))
+        sleep_rows = connection.execute(
             select(
                 SleepDaily.user_id,
                 SleepDaily.date,
@@ -92,112 +149,138 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 SleepDaily.efficiency_pct,
                 SleepDaily.latency_min,
                 SleepDaily.wake_count,
-            ).where(SleepDaily.user_id.in_(chunk))
-        ):
-            sleep[sleep_row[0]].append(SleepReading(*sleep_row[1:]))
+            )
+            .where(SleepDaily.user_id.in_(chunk))
+            .order_by(SleepDaily.user_id, SleepDaily.date)
+        ).all()
+        sleep.update(_by_user(sleep_rows, SLEEP_COLUMNS))
+    no_hrv, no_sleep = _columns([], HRV_COLUMNS), _columns([], SLEEP_COLUMNS)
     return [
         AthleteSeries(
             user_id=user.id,
             tz=user.tz,
             priority=source_priority(user),
             sleep_need_min=float(user.sleep_need_min or 480),
-            hrv=sorted(hrv[user.id], key=lambda r: r.day),
-            sleep=sorted(sleep[user.id], key=lambda r: r.day),
+            hrv=hrv.get(user.id, no_hrv),
+            sleep=sleep.get(user.id, no_sleep),
         )
         for user in users
     ]
 
 
-def _rank(priority: tuple[str, ...], vendor: str) -> tuple[int, str]:
-    return (priority.index(vendor) if vendor in priority else len(priority), vendor)
+def _vendor_ranks(priority: tuple[str, ...], vendors: np.ndarray) -> np.ndarray:
+    """Each reading's vendor as a small integer, 0 the best: the athlete's priority order,
+    unlisted vendors after it by name."""
+    names, inverse = np.unique(vendors, return_inverse=True)
+    order = sorted(
+        range(len(names)),
+        key=lambda k: (priority.index(names[k]) if names[k] in priority else len(priority), names[k]),
+    )
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return rank[inverse]
 
 
-def primary_sources(series: AthleteSeries, days: Sequence[date]) -> list[tuple[str, str] | None]:
-    """(vendor, metric) whose HRV each day uses, or None before any HRV has arrived."""
-    by_day: dict[date, list[HrvReading]] = defaultdict(list)
-    for reading in series.hrv:
-        if reading.rmssd is not None or reading.sdnn is not None:
-            by_day[reading.day].append(reading)
-    result: list[tuple[str, str] | None] = []
-    last: tuple[str, str] | None = None
-    for day in days:
-        candidates: set[tuple[str, str]] = set()
-        for back in range(PRIMARY_LOOKBACK_DAYS):
-            for reading in by_day.get(day - timedelta(days=back), ()):
-                candidates.add((reading.vendor, "rmssd" if reading.rmssd is not None else "sdnn"))
-        if candidates:
-            # rMSSD beats SDNN whatever the vendor: SDNN is the series of last resort.
-            last = min(candidates, key=lambda c: (c[1] != "rmssd", _rank(series.priority, c[0])))
-        result.append(last)
-    return result
+def _best_per_day(cols: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Positions of the best-ranked reading of each day (column)."""
+    order = np.lexsort((ranks, cols))
+    return order[np.unique(cols[order], return_index=True)[1]]
+
+
+def _offsets(days: np.ndarray, start: date) -> np.ndarray:
+    return days - start.toordinal()
+
+
+def primary_sources(
+    series: AthleteSeries, start: date, n_days: int
+) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Index into the returned (vendor, metric) candidates of each day's HRV source, -1 before any.
+
+    The primary is the best candidate with a reading in the trailing ``PRIMARY_LOOKBACK_DAYS``
+    (rMSSD beats SDNN whatever the vendor; then the athlete's priority); without one, the last
+    primary carries on.
+    """
+    hrv = series.hrv
+    has_rmssd = ~np.isnan(hrv["rmssd"])
+    usable = has_rmssd | ~np.isnan(hrv["sdnn"])
+    primary = np.full(n_days, -1, dtype=np.int64)
+    if not usable.any():
+        return primary, []
+    vendors = hrv["vendor"][usable]
+    ranks = _vendor_ranks(series.priority, vendors)
+    # One key per (vendor, metric), ordered best first: any rMSSD before any SDNN.
+    keys = np.where(has_rmssd[usable], 0, len(vendors)) + ranks
+    candidates, which = np.unique(keys, return_inverse=True)
+    first_of = np.unique(which, return_index=True)[1]
+    named = [(str(vendors[p]), "rmssd" if keys[p] < len(vendors) else "sdnn") for p in first_of]
+    lead = PRIMARY_LOOKBACK_DAYS - 1  # readings this long before ``start`` still count
+    cols = _offsets(hrv["day"][usable], start) + lead
+    inside = (cols >= 0) & (cols < n_days + lead)
+    present = np.zeros((len(candidates), n_days + lead + 1), dtype=np.int64)
+    present[which[inside], cols[inside] + 1] = 1
+    seen = np.cumsum(present, axis=1)
+    recent = seen[:, PRIMARY_LOOKBACK_DAYS:] - seen[:, :-PRIMARY_LOOKBACK_DAYS] > 0  # one per day
+    best = np.where(recent.any(axis=0), recent.argmax(axis=0), -1)
+    # Carry the last primary over days without any recent reading.
+    last = np.maximum.accumulate(np.where(best >= 0, np.arange(n_days), -1))
+    primary[last >= 0] = best[last[last >= 0]]
+    return primary, named
 
 
 def build_batch(athletes: Sequence[AthleteSeries], start: date, end: date) -> SeriesBatch:
     """Arrays for ``start..end`` (inclusive) with one row per athlete, NaN where missing."""
     n_days = (end - start).days + 1
-    days = [start + timedelta(days=i) for i in range(n_days)]
     batch = SeriesBatch.empty(len(athletes), n_days, start)
     for row, athlete in enumerate(athletes):
         batch.sleep_need_min[row] = athlete.sleep_need_min
-        primaries = primary_sources(athlete, days)
-        hrv_by_key = {(r.day, r.vendor): r for r in athlete.hrv}
-        segment, previous = 0, None
-        for col, (day, primary) in enumerate(zip(days, primaries, strict=True)):
-            if primary is not None and previous is not None and primary != previous:
-                segment += 1
-            previous = primary or previous
-            batch.segment[row, col] = segment
-            if primary is None:
-                continue
-            reading = hrv_by_key.get((day, primary[0]))
-            if reading is None:
-                continue
-            value = reading.rmssd if primary[1] == "rmssd" else reading.sdnn
-            if value is not None and value > 0:
-                batch.ln_hrv[row, col] = math.log(value)
-                batch.hrv_is_sdnn[row, col] = primary[1] == "sdnn"
-        _fill_by_priority(
-            batch.resting_hr[row],
-            start,
-            n_days,
-            athlete.priority,
-            ((r.day, r.vendor, r.resting_hr) for r in athlete.hrv if r.resting_hr is not None),
-        )
-        best_sleep: dict[date, SleepReading] = {}
-        for night in athlete.sleep:
-            current = best_sleep.get(night.day)
-            if current is None or _rank(athlete.priority, night.vendor) < _rank(
-                athlete.priority, current.vendor
-            ):
-                best_sleep[night.day] = night
-        for day, night in best_sleep.items():
-            col = (day - start).days
-            if 0 <= col < n_days:
-                batch.sleep_min[row, col] = night.duration_min
-                batch.efficiency_pct[row, col] = _nan(night.efficiency_pct)
-                batch.latency_min[row, col] = _nan(night.latency_min)
-                batch.wake_count[row, col] = _nan(night.wake_count)
+        _fill_hrv(batch, row, athlete, start, n_days)
+        _fill_sleep(batch, row, athlete, start, n_days)
     return batch
 
 
-def _nan(value: float | int | None) -> float:
-    return float("nan") if value is None else float(value)
+def _fill_hrv(batch: SeriesBatch, row: int, athlete: AthleteSeries, start: date, n_days: int) -> None:
+    primary, candidates = primary_sources(athlete, start, n_days)
+    if candidates:
+        # A new baseline segment wherever the primary changes.
+        changed = np.zeros(n_days, dtype=np.int64)
+        changed[1:] = (primary[1:] >= 0) & (primary[:-1] >= 0) & (primary[1:] != primary[:-1])
+        batch.segment[row] = np.cumsum(changed)
+    cols = _offsets(athlete.hrv["day"], start)
+    inside = (cols >= 0) & (cols < n_days)
+    if not inside.any():
+        return
+    cols = cols[inside]
+    vendors = athlete.hrv["vendor"][inside]
+    if candidates:
+        # Each candidate's value per day: its vendor's reading of its metric, never another's.
+        values = np.full((len(candidates), n_days), np.nan)
+        for k, (vendor, metric) in enumerate(candidates):
+            mine = vendors == vendor
+            values[k, cols[mine]] = athlete.hrv[metric][inside][mine]
+        days = np.flatnonzero(primary >= 0)
+        value = values[primary[days], days]
+        with np.errstate(invalid="ignore"):
+            good = value > 0
+        batch.ln_hrv[row, days[good]] = np.log(value[good])
+        is_sdnn = np.array([metric == "sdnn" for _, metric in candidates])
+        batch.hrv_is_sdnn[row, days[good]] = is_sdnn[primary[days[good]]]
+    # Resting HR: the day's highest-priority reading that has one.
+    resting = athlete.hrv["resting_hr"][inside]
+    with_rhr = np.flatnonzero(~np.isnan(resting))
+    if len(with_rhr):
+        best = with_rhr[_best_per_day(cols[with_rhr], _vendor_ranks(athlete.priority, vendors[with_rhr]))]
+        batch.resting_hr[row, cols[best]] = resting[best]
 
 
-def _fill_by_priority(
-    target: np.ndarray,
-    start: date,
-    n_days: int,
-    priority: tuple[str, ...],
-    readings: Iterable[tuple[date, str, float | None]],
-) -> None:
-    chosen: dict[int, tuple[tuple[int, str], float]] = {}
-    for day, vendor, value in readings:
-        col = (day - start).days
-        if value is None or not 0 <= col < n_days:
-            continue
-        rank = _rank(priority, vendor)
-        if col not in chosen or rank < chosen[col][0]:
-            chosen[col] = (rank, value)
-    for col, (_, value) in chosen.items():
-        target[col] = value
+def _fill_sleep(batch: SeriesBatch, row: int, athlete: AthleteSeries, start: date, n_days: int) -> None:
+    cols = _offsets(athlete.sleep["day"], start)
+    inside = np.flatnonzero((cols >= 0) & (cols < n_days))
+    if not len(inside):
+        return
+    best = inside[
+        _best_per_day(cols[inside], _vendor_ranks(athlete.priority, athlete.sleep["vendor"][inside]))
+    ]
+    at = cols[best]
+    for name in ("duration_min", "efficiency_pct", "latency_min", "wake_count"):
+        target = batch.sleep_min if name == "duration_min" else getattr(batch, name)
+        target[row, at] = athlete.sleep[name][best]

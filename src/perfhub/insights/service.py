@@ -173,8 +173,8 @@ def _changed_snapshots(
     existing: dict[date, str],
 ) -> tuple[AthleteUpdate, list[dict[str, Any]]]:
     update = AthleteUpdate(athlete.user_id, today)
-    if athlete.sleep:
-        night = athlete.sleep[-1].day
+    night = athlete.last_night()
+    if night is not None:
         col = (night - batch.start).days
         hours = float(result.debt_hours[row, col])
         if hours == hours:  # not NaN: enough nights for a debt
