@@ -1,14 +1,18 @@
 """Production pipeline throughput: API + 3 worker processes on PostgreSQL + NATS JetStream.
 
-N athletes' nightly deliveries (HRV and sleep) are posted to ``/api/v1/ingest/*`` at a fixed
-offered rate (open loop). Reported: sustained events/s (accepted deliveries ÷ time until the
-last one's readiness is persisted), ingest lag p50/p99 from the server's own timestamps
-(landing → the insights commit that included it), loss (deliveries without canonical row or
-readiness), and the ratio against the raw plumbing measured in the same run: the same rows
-bulk-upserted straight into PostgreSQL plus the same number of messages published straight to
-JetStream.
+N athletes' nightly deliveries (HRV and sleep for the night just ended) are posted to
+``/api/v1/ingest/batch`` at a fixed offered rate (open loop). Every athlete already has
+``--history-days`` of canonical data, so each delivery is scored against real baselines. With
+``--nights`` > 1 each athlete delivers several nights, newest first (a backfill: every older
+night rewrites the snapshots of the days after it).
 
-    python bench/bench_pipeline.py [--rate 600] [--seconds 20] [--athletes 300]
+Reported: sustained events/s (accepted deliveries ÷ time until the last one's readiness is
+persisted), ingest lag p50/p99 from the server's own timestamps (landing → the insights commit
+that included it) and where it goes, loss (deliveries without canonical row or readiness), and
+the ratio against the raw plumbing measured in the same run: the same rows bulk-upserted
+straight into PostgreSQL plus the same number of messages published straight to JetStream.
+
+    python bench/bench_pipeline.py [--rate 520] [--seconds 20] [--nights 1] [--history-days 60]
 
 Needs PostgreSQL and NATS (PERFHUB_TEST_DATABASE_URL / PERFHUB_TEST_NATS_URL or the defaults).
 Target (issue 4): ≥ 500 events/s sustained, lag p99 ≤ 2 s, zero loss.
@@ -38,7 +42,8 @@ from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfhub.auth.service import create_user, issue_token
+from perfhub.auth.models import User
+from perfhub.auth.service import issue_token
 from perfhub.core.db import make_engine, make_sessionmaker, session_scope
 from perfhub.core.migrate import upgrade
 
@@ -52,22 +57,63 @@ def database(name: str) -> str:
     return PG_URL.rpartition("/")[0] + "/" + name
 
 
-def seed(url: str, athletes: int) -> tuple[list[int], str]:
+def seed(url: str, athletes: int, history_days: int, nights: int) -> tuple[list[int], str]:
+    """Athletes with ``history_days`` of canonical HRV and sleep before the nights to deliver."""
     upgrade(url)
     engine = make_engine(url)
     with session_scope(make_sessionmaker(engine)) as session:
-        ids = [create_user(session, f"bench{i}@example.org", "athlete")[0].id for i in range(athletes)]
+        users = [
+            User(email=f"bench{i}@example.org", role="athlete", name=f"bench{i}") for i in range(athletes)
+        ]
+        session.add_all(users)
+        session.flush()
+        ids = [user.id for user in users]
         token = issue_token(session, "bench", None, ("ingest",))
     engine.dispose()
+    rng = np.random.default_rng(7)
+    today = datetime.now(UTC).date()
+    captured = datetime.now(UTC) - timedelta(days=1)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy(
+            "COPY hrv_daily (user_id, date, vendor, rmssd_ms, ln_rmssd, resting_hr, captured_at, ingested_at)"
+            " FROM STDIN"
+        ) as copy:
+            for athlete in ids:
+                rmssd = rng.uniform(35, 90, history_days)
+                rhr = rng.uniform(44, 60, history_days)
+                for back in range(history_days):
+                    day = today - timedelta(days=nights + back)
+                    copy.write_row(
+                        (
+                            athlete,
+                            day,
+                            "oura",
+                            rmssd[back],
+                            np.log(rmssd[back]),
+                            rhr[back],
+                            captured,
+                            captured,
+                        )
+                    )
+        with cur.copy(
+            "COPY sleep_daily (user_id, date, vendor, duration_min, efficiency_pct, captured_at, ingested_at)"
+            " FROM STDIN"
+        ) as copy:
+            for athlete in ids:
+                minutes = rng.integers(360, 540, history_days)
+                for back in range(history_days):
+                    day = today - timedelta(days=nights + back)
+                    copy.write_row((athlete, day, "oura", int(minutes[back]), 90.0, captured, captured))
+        conn.commit()
     return ids, token
 
 
-def deliveries(ids: list[int], total: int) -> list[tuple[str, dict[str, Any]]]:
+def deliveries(ids: list[int], nights: int) -> list[tuple[str, dict[str, Any]]]:
+    """Each athlete's HRV and sleep for each night to deliver, newest night first."""
     rng = random.Random(5)
     today = datetime.now(UTC).date()
     out: list[tuple[str, dict[str, Any]]] = []
-    back = 0
-    while len(out) < total:
+    for back in range(nights):
         day = (today - timedelta(days=back)).isoformat()
         for athlete in ids:
             out.append(
@@ -94,8 +140,7 @@ def deliveries(ids: list[int], total: int) -> list[tuple[str, dict[str, Any]]]:
                     },
                 )
             )
-        back += 1
-    return out[:total]
+    return out
 
 
 async def offer(
@@ -135,6 +180,12 @@ async def offer(
                 progress.update(bar, completed=i)
             await asyncio.gather(*tasks)
         return accepted, start
+
+
+def count(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any] | None = None) -> int:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def wait_done(conn: psycopg.Connection[Any], timeout: float = 300) -> None:
@@ -257,7 +308,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=520.0)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--athletes", type=int, default=300)
+    parser.add_argument("--nights", type=int, default=1, help="nights each athlete delivers (newest first)")
+    parser.add_argument(
+        "--history-days", type=int, default=60, help="canonical days each athlete already has"
+    )
     parser.add_argument("--batch", type=int, default=25, help="deliveries per request (1: /ingest/hrv|sleep)")
     args = parser.parse_args()
     tag = uuid.uuid4().hex[:8]
@@ -278,9 +332,11 @@ def main() -> None:
     }
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        console.print(f"seeding {args.athletes} athletes …")
-        ids, token = seed(url, args.athletes)
-        items = deliveries(ids, int(args.rate * args.seconds))
+        # Each athlete delivers HRV + sleep per night: enough athletes for the offered load.
+        athletes = max(1, round(args.rate * args.seconds / (2 * args.nights)))
+        console.print(f"seeding {athletes} athletes with {args.history_days} days of history …")
+        ids, token = seed(url, athletes, args.history_days, args.nights)
+        items = deliveries(ids, args.nights)
         log = (workdir / "processes.log").open("wb")
         cmd = [sys.executable, "-m", "perfhub.cli"]
         processes.append(
@@ -308,10 +364,15 @@ def main() -> None:
             wait_done(conn)
             lag, last = lags(conn)
             breakdown = hops(conn)
-            raw = conn.execute("SELECT count(*) FROM raw_event").fetchone()[0]
-            rows = conn.execute(
-                "SELECT (SELECT count(*) FROM hrv_daily) + (SELECT count(*) FROM sleep_daily)"
-            ).fetchone()[0]
+            raw = count(conn, "SELECT count(*) FROM raw_event")
+            # The delivered nights' canonical rows (the seeded history is older).
+            first_night = min(b["date"] for _, b in items)
+            rows = count(
+                conn,
+                "SELECT (SELECT count(*) FROM hrv_daily WHERE date >= %(d)s)"
+                " + (SELECT count(*) FROM sleep_daily WHERE date >= %(d)s)",
+                {"d": first_night},
+            )
         expected_rows = len({(k, b["userId"], b["date"]) for k, b in items})
         wall = last - (time.time() - (time.monotonic() - start))
         sustained = accepted / wall if wall > 0 else float("nan")
@@ -345,8 +406,9 @@ asyncio.run(m())""",
     lost = len(items) - accepted + (accepted - raw) + (expected_rows - rows) + (raw - len(lag))
     p50, p99 = (float(np.percentile(lag, q)) if lag else float("inf") for q in (50, 99))
     print(
-        f"pipeline: {accepted} deliveries offered at {args.rate:g}/s for {args.seconds:g} s "
-        f"to API + 3 workers (PostgreSQL + NATS JetStream)"
+        f"pipeline: {accepted} deliveries ({len(ids)} athletes × {args.nights} night(s), "
+        f"{args.history_days} days of history) offered at {args.rate:g}/s to API + 3 workers "
+        f"(PostgreSQL + NATS JetStream)"
     )
     print(
         f"  sustained {sustained:.0f} events/s   lag p50 {p50 * 1000:.0f} ms   p99 {p99 * 1000:.0f} ms   "
