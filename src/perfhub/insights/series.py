@@ -168,119 +168,118 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
     ]
 
 
-def _vendor_ranks(priority: tuple[str, ...], vendors: np.ndarray) -> np.ndarray:
-    """Each reading's vendor as a small integer, 0 the best: the athlete's priority order,
-    unlisted vendors after it by name."""
-    names, inverse = np.unique(vendors, return_inverse=True)
-    order = sorted(
-        range(len(names)),
-        key=lambda k: (priority.index(names[k]) if names[k] in priority else len(priority), names[k]),
-    )
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[order] = np.arange(len(names))
-    return rank[inverse]
+class _Readings(NamedTuple):
+    """One signal's readings of every athlete in a batch, side by side."""
+
+    row: np.ndarray  # the athlete's row in the batch
+    col: np.ndarray  # the day's column (negative: before the batch)
+    rank: np.ndarray  # the vendor's place in that athlete's priority, 0 the best
+    vendors: int  # distinct vendors in the batch
+    values: dict[str, np.ndarray]
 
 
-def _best_per_day(cols: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-    """Positions of the best-ranked reading of each day (column)."""
-    order = np.lexsort((ranks, cols))
-    return order[np.unique(cols[order], return_index=True)[1]]
+def _gather(athletes: Sequence[AthleteSeries], signal: str, start: date) -> _Readings:
+    columns = [getattr(athlete, signal) for athlete in athletes]
+    counts = [len(c["day"]) for c in columns]
+    names = [name for name in columns[0] if name not in ("day", "vendor")] if columns else []
+    row = np.repeat(np.arange(len(athletes)), counts)
+    col = np.concatenate([c["day"] for c in columns] or [np.empty(0, np.int64)]) - start.toordinal()
+    values = {name: np.concatenate([c[name] for c in columns]) for name in names}
+    vendor_names = np.concatenate([c["vendor"] for c in columns] or [np.empty(0, object)])
+    vendors, vendor = np.unique(vendor_names, return_inverse=True)
+    # Vendor ranks per distinct priority list (usually one for the whole batch).
+    priorities: dict[tuple[str, ...], int] = {}
+    group = np.array([priorities.setdefault(a.priority, len(priorities)) for a in athletes], dtype=np.int64)
+    ranks = np.zeros((max(1, len(priorities)), len(vendors)), dtype=np.int64)
+    for priority, g in priorities.items():
+        order = sorted(range(len(vendors)), key=lambda k: _rank(priority, str(vendors[k])))
+        ranks[g, order] = np.arange(len(vendors))
+    rank = ranks[group[row], vendor] if len(row) else np.empty(0, np.int64)
+    return _Readings(row, col, rank, len(vendors), values)
 
 
-def _offsets(days: np.ndarray, start: date) -> np.ndarray:
-    return days - start.toordinal()
+def _rank(priority: tuple[str, ...], vendor: str) -> tuple[int, str]:
+    return (priority.index(vendor) if vendor in priority else len(priority), vendor)
 
 
-def primary_sources(
-    series: AthleteSeries, start: date, n_days: int
-) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """Index into the returned (vendor, metric) candidates of each day's HRV source, -1 before any.
+def _best_per_day(readings: _Readings, keep: np.ndarray, n_days: int) -> np.ndarray:
+    """Positions (among ``keep``) of each athlete-day's best-ranked reading."""
+    cell = readings.row[keep] * n_days + readings.col[keep]
+    order = np.lexsort((readings.rank[keep], cell))
+    return keep[order[np.unique(cell[order], return_index=True)[1]]]
 
-    The primary is the best candidate with a reading in the trailing ``PRIMARY_LOOKBACK_DAYS``
-    (rMSSD beats SDNN whatever the vendor; then the athlete's priority); without one, the last
-    primary carries on.
+
+def primary_sources(hrv: _Readings, athletes: int, n_days: int) -> tuple[np.ndarray, int]:
+    """Each athlete-day's HRV source as a key, -1 before any.
+
+    A key ``k < n`` is rMSSD from the vendor ranked ``k`` in that athlete's priority, ``k >= n``
+    SDNN from the vendor ranked ``k - n``; ``n`` is returned with the keys. The primary is the
+    best (vendor, metric) with a reading in the trailing ``PRIMARY_LOOKBACK_DAYS`` (rMSSD beats
+    SDNN whatever the vendor; then the athlete's priority); without one, the last primary
+    carries on.
     """
-    hrv = series.hrv
-    has_rmssd = ~np.isnan(hrv["rmssd"])
-    usable = has_rmssd | ~np.isnan(hrv["sdnn"])
-    primary = np.full(n_days, -1, dtype=np.int64)
-    if not usable.any():
-        return primary, []
-    vendors = hrv["vendor"][usable]
-    ranks = _vendor_ranks(series.priority, vendors)
-    # One key per (vendor, metric), ordered best first: any rMSSD before any SDNN.
-    keys = np.where(has_rmssd[usable], 0, len(vendors)) + ranks
-    candidates, which = np.unique(keys, return_inverse=True)
-    first_of = np.unique(which, return_index=True)[1]
-    named = [(str(vendors[p]), "rmssd" if keys[p] < len(vendors) else "sdnn") for p in first_of]
-    lead = PRIMARY_LOOKBACK_DAYS - 1  # readings this long before ``start`` still count
-    cols = _offsets(hrv["day"][usable], start) + lead
-    inside = (cols >= 0) & (cols < n_days + lead)
-    present = np.zeros((len(candidates), n_days + lead + 1), dtype=np.int64)
-    present[which[inside], cols[inside] + 1] = 1
-    seen = np.cumsum(present, axis=1)
-    recent = seen[:, PRIMARY_LOOKBACK_DAYS:] - seen[:, :-PRIMARY_LOOKBACK_DAYS] > 0  # one per day
-    best = np.where(recent.any(axis=0), recent.argmax(axis=0), -1)
+    n = max(1, hrv.vendors)
+    has_rmssd = ~np.isnan(hrv.values["rmssd"])
+    lead = PRIMARY_LOOKBACK_DAYS - 1  # readings this long before the batch still count
+    usable = np.flatnonzero(
+        (has_rmssd | ~np.isnan(hrv.values["sdnn"])) & (hrv.col >= -lead) & (hrv.col < n_days)
+    )
+    # Keys in preference order: every rMSSD (by rank) before every SDNN.
+    keys = np.where(has_rmssd[usable], 0, n) + hrv.rank[usable]
+    present = np.zeros((athletes, 2 * n, n_days + lead + 1), dtype=np.int32)
+    present[hrv.row[usable], keys, hrv.col[usable] + lead + 1] = 1
+    seen = np.cumsum(present, axis=2)
+    recent = seen[:, :, PRIMARY_LOOKBACK_DAYS:] - seen[:, :, :-PRIMARY_LOOKBACK_DAYS] > 0  # one per day
+    best = np.where(recent.any(axis=1), recent.argmax(axis=1), -1)
     # Carry the last primary over days without any recent reading.
-    last = np.maximum.accumulate(np.where(best >= 0, np.arange(n_days), -1))
-    primary[last >= 0] = best[last[last >= 0]]
-    return primary, named
+    last = np.maximum.accumulate(np.where(best >= 0, np.arange(n_days), -1), axis=1)
+    primary = np.where(last >= 0, np.take_along_axis(best, np.maximum(last, 0), axis=1), -1)
+    return primary, n
+
+
+# Athletes per block of the batch build: bounds the (athletes × sources × days) arrays.
+BUILD_BLOCK = 256
 
 
 def build_batch(athletes: Sequence[AthleteSeries], start: date, end: date) -> SeriesBatch:
     """Arrays for ``start..end`` (inclusive) with one row per athlete, NaN where missing."""
     n_days = (end - start).days + 1
     batch = SeriesBatch.empty(len(athletes), n_days, start)
-    for row, athlete in enumerate(athletes):
-        batch.sleep_need_min[row] = athlete.sleep_need_min
-        _fill_hrv(batch, row, athlete, start, n_days)
-        _fill_sleep(batch, row, athlete, start, n_days)
+    for first in range(0, len(athletes), BUILD_BLOCK):
+        block = athletes[first : first + BUILD_BLOCK]
+        rows = slice(first, first + len(block))
+        batch.sleep_need_min[rows] = [athlete.sleep_need_min for athlete in block]
+        _fill_hrv(batch, rows, _gather(block, "hrv", start), len(block), n_days)
+        _fill_sleep(batch, rows, _gather(block, "sleep", start), n_days)
     return batch
 
 
-def _fill_hrv(batch: SeriesBatch, row: int, athlete: AthleteSeries, start: date, n_days: int) -> None:
-    primary, candidates = primary_sources(athlete, start, n_days)
-    if candidates:
-        # A new baseline segment wherever the primary changes.
-        changed = np.zeros(n_days, dtype=np.int64)
-        changed[1:] = (primary[1:] >= 0) & (primary[:-1] >= 0) & (primary[1:] != primary[:-1])
-        batch.segment[row] = np.cumsum(changed)
-    cols = _offsets(athlete.hrv["day"], start)
-    inside = (cols >= 0) & (cols < n_days)
-    if not inside.any():
-        return
-    cols = cols[inside]
-    vendors = athlete.hrv["vendor"][inside]
-    if candidates:
-        # Each candidate's value per day: its vendor's reading of its metric, never another's.
-        values = np.full((len(candidates), n_days), np.nan)
-        for k, (vendor, metric) in enumerate(candidates):
-            mine = vendors == vendor
-            values[k, cols[mine]] = athlete.hrv[metric][inside][mine]
-        days = np.flatnonzero(primary >= 0)
-        value = values[primary[days], days]
-        with np.errstate(invalid="ignore"):
-            good = value > 0
-        batch.ln_hrv[row, days[good]] = np.log(value[good])
-        is_sdnn = np.array([metric == "sdnn" for _, metric in candidates])
-        batch.hrv_is_sdnn[row, days[good]] = is_sdnn[primary[days[good]]]
+def _fill_hrv(batch: SeriesBatch, rows: slice, hrv: _Readings, athletes: int, n_days: int) -> None:
+    primary, n = primary_sources(hrv, athletes, n_days)
+    # A new baseline segment wherever the primary changes.
+    changed = np.zeros_like(primary)
+    changed[:, 1:] = (primary[:, 1:] >= 0) & (primary[:, :-1] >= 0) & (primary[:, 1:] != primary[:, :-1])
+    batch.segment[rows] = np.cumsum(changed, axis=1)
+    inside = np.flatnonzero((hrv.col >= 0) & (hrv.col < n_days))
+    # Each (vendor, metric)'s value per day, by key: its vendor's reading, never another's.
+    values = np.full((athletes, 2 * n, n_days), np.nan)
+    for offset, metric in ((0, "rmssd"), (n, "sdnn")):
+        values[hrv.row[inside], hrv.rank[inside] + offset, hrv.col[inside]] = hrv.values[metric][inside]
+    value = np.take_along_axis(values, np.maximum(primary, 0)[:, None, :], axis=1)[:, 0, :]
+    with np.errstate(invalid="ignore"):
+        good = (primary >= 0) & (value > 0)
+    ln_hrv = np.full(primary.shape, np.nan)
+    np.log(value, out=ln_hrv, where=good)
+    batch.ln_hrv[rows] = ln_hrv
+    batch.hrv_is_sdnn[rows] = good & (primary >= n)
     # Resting HR: the day's highest-priority reading that has one.
-    resting = athlete.hrv["resting_hr"][inside]
-    with_rhr = np.flatnonzero(~np.isnan(resting))
-    if len(with_rhr):
-        best = with_rhr[_best_per_day(cols[with_rhr], _vendor_ranks(athlete.priority, vendors[with_rhr]))]
-        batch.resting_hr[row, cols[best]] = resting[best]
+    best = _best_per_day(hrv, inside[~np.isnan(hrv.values["resting_hr"][inside])], n_days)
+    batch.resting_hr[rows][hrv.row[best], hrv.col[best]] = hrv.values["resting_hr"][best]
 
 
-def _fill_sleep(batch: SeriesBatch, row: int, athlete: AthleteSeries, start: date, n_days: int) -> None:
-    cols = _offsets(athlete.sleep["day"], start)
-    inside = np.flatnonzero((cols >= 0) & (cols < n_days))
-    if not len(inside):
-        return
-    best = inside[
-        _best_per_day(cols[inside], _vendor_ranks(athlete.priority, athlete.sleep["vendor"][inside]))
-    ]
-    at = cols[best]
-    for name in ("duration_min", "efficiency_pct", "latency_min", "wake_count"):
-        target = batch.sleep_min if name == "duration_min" else getattr(batch, name)
-        target[row, at] = athlete.sleep[name][best]
+def _fill_sleep(batch: SeriesBatch, rows: slice, sleep: _Readings, n_days: int) -> None:
+    best = _best_per_day(sleep, np.flatnonzero((sleep.col >= 0) & (sleep.col < n_days)), n_days)
+    at = (sleep.row[best], sleep.col[best])
+    batch.sleep_min[rows][at] = sleep.values["duration_min"][best]
+    for name in ("efficiency_pct", "latency_min", "wake_count"):
+        getattr(batch, name)[rows][at] = sleep.values[name][best]
