@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Connection, Executable, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
@@ -47,12 +47,16 @@ HRV_COLUMNS = HrvReading._fields
 SLEEP_COLUMNS = SleepReading._fields
 
 
+def _ordinal(day: date | str) -> int:
+    return day.toordinal() if isinstance(day, date) else date.fromisoformat(day).toordinal()
+
+
 def _columns(rows: Sequence[Sequence[Any]], names: tuple[str, ...], skip: int = 0) -> dict[str, np.ndarray]:
     """Readings (oldest first; the first ``skip`` fields ignored) as arrays: days as ordinals
     (``date.toordinal``: numpy's own date parsing costs microseconds per value), missing
     numbers as NaN."""
     arrays = {
-        "day": np.array([row[skip].toordinal() for row in rows], dtype=np.int64),
+        "day": np.array([_ordinal(row[skip]) for row in rows], dtype=np.int64),
         "vendor": np.array([row[skip + 1] for row in rows], dtype=object),
     }
     for k, name in enumerate(names[2:], start=skip + 2):
@@ -118,6 +122,19 @@ def _by_user(rows: Sequence[Sequence[Any]], names: tuple[str, ...]) -> dict[int,
     }
 
 
+def _fetch(connection: Connection, statement: Executable) -> Sequence[Sequence[Any]]:
+    """The driver's own row tuples: building SQLAlchemy rows costs twice the fetch itself here.
+
+    No result processing happens, so dates come back as the driver has them (``date`` from
+    psycopg, ISO text from sqlite3); :func:`_columns` takes both.
+    """
+    result = connection.execute(statement)
+    try:
+        return cast(Sequence[Sequence[Any]], result.cursor.fetchall())
+    finally:
+        result.close()
+
+
 def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries]:
     # Core rows fetched all at once and turned into columns chunk by chunk: this runs for every
     # athlete of every insights batch, so per-row Python work is kept to the minimum.
@@ -127,7 +144,8 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
     ids = [user.id for user in users]
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
-        hrv_rows = connection.execute(
+        hrv_rows = _fetch(
+            connection,
             select(
                 HrvDaily.user_id,
                 HrvDaily.date,
@@ -137,10 +155,11 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 HrvDaily.resting_hr,
             )
             .where(HrvDaily.user_id.in_(chunk))
-            .order_by(HrvDaily.user_id, HrvDaily.date)
-        ).all()
+            .order_by(HrvDaily.user_id, HrvDaily.date),
+        )
         hrv.update(_by_user(hrv_rows, HRV_COLUMNS))
-        sleep_rows = connection.execute(
+        sleep_rows = _fetch(
+            connection,
             select(
                 SleepDaily.user_id,
                 SleepDaily.date,
@@ -151,8 +170,8 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 SleepDaily.wake_count,
             )
             .where(SleepDaily.user_id.in_(chunk))
-            .order_by(SleepDaily.user_id, SleepDaily.date)
-        ).all()
+            .order_by(SleepDaily.user_id, SleepDaily.date),
+        )
         sleep.update(_by_user(sleep_rows, SLEEP_COLUMNS))
     no_hrv, no_sleep = _columns([], HRV_COLUMNS), _columns([], SLEEP_COLUMNS)
     return [
@@ -185,14 +204,16 @@ def _gather(athletes: Sequence[AthleteSeries], signal: str, start: date) -> _Rea
     row = np.repeat(np.arange(len(athletes)), counts)
     col = np.concatenate([c["day"] for c in columns] or [np.empty(0, np.int64)]) - start.toordinal()
     values = {name: np.concatenate([c[name] for c in columns]) for name in names}
-    vendor_names = np.concatenate([c["vendor"] for c in columns] or [np.empty(0, object)])
-    vendors, vendor = np.unique(vendor_names, return_inverse=True)
+    # Vendor names as small codes; a dict beats sorting Python strings with np.unique.
+    codes: dict[str, int] = {}
+    vendor = np.array([codes.setdefault(v, len(codes)) for c in columns for v in c["vendor"]], dtype=np.int64)
+    vendors = list(codes)
     # Vendor ranks per distinct priority list (usually one for the whole batch).
     priorities: dict[tuple[str, ...], int] = {}
     group = np.array([priorities.setdefault(a.priority, len(priorities)) for a in athletes], dtype=np.int64)
     ranks = np.zeros((max(1, len(priorities)), len(vendors)), dtype=np.int64)
     for priority, g in priorities.items():
-        order = sorted(range(len(vendors)), key=lambda k: _rank(priority, str(vendors[k])))
+        order = sorted(range(len(vendors)), key=lambda k: _rank(priority, vendors[k]))
         ranks[g, order] = np.arange(len(vendors))
     rank = ranks[group[row], vendor] if len(row) else np.empty(0, np.int64)
     return _Readings(row, col, rank, len(vendors), values)
