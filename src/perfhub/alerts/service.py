@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from perfhub.alerts.models import Alert, AlertPreference
+from perfhub.core.db import one_of
 
 if TYPE_CHECKING:
     from perfhub.insights.service import AthleteUpdate
@@ -64,10 +65,11 @@ def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None
         return
     # Two queries for the whole batch, not two per athlete.
     ids = [update.user_id for update in due]
+    dialect = session.get_bind().dialect.name
     opted_out = set(
         session.scalars(
             select(AlertPreference.user_id).where(
-                AlertPreference.user_id.in_(ids), AlertPreference.sleep_debt.is_(False)
+                one_of(AlertPreference.user_id, ids, dialect), AlertPreference.sleep_debt.is_(False)
             )
         )
     )
@@ -75,7 +77,7 @@ def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None
     recent: dict[int, list[tuple[date, str]]] = defaultdict(list)
     for user_id, day, severity in session.execute(
         select(Alert.user_id, Alert.date, Alert.severity).where(
-            Alert.user_id.in_(ids),
+            one_of(Alert.user_id, ids, dialect),
             Alert.kind == SLEEP_DEBT,
             Alert.date >= earliest - timedelta(days=REMIND_AFTER_NIGHTS),
         )

@@ -14,12 +14,15 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Result,
+    Row,
     Select,
     String,
     Table,
@@ -32,10 +35,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from perfhub.core.db import Base, JsonType, UTCDateTime, session_scope, utcnow
+from perfhub.core.db import Base, JsonType, UTCDateTime, one_of, session_scope, utcnow
+from perfhub.core.telemetry import current_headers
+from perfhub.core.upsert import insert_rows, insert_statement, parameters
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +117,7 @@ class Event:
     created_at: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: OutboxRow) -> Event:
+    def from_row(cls, row: OutboxRow | Row[*tuple[Any, ...]]) -> Event:
         return cls(row.id, row.subject, dict(row.payload), dict(row.headers or {}), row.created_at)
 
 
@@ -136,14 +140,29 @@ def publish(
 
     The active trace context rides along in the headers so consumers continue the trace.
     """
-    from perfhub.core.telemetry import current_headers
-
     row = OutboxRow(
         subject=subject, payload=payload, headers={**current_headers(), **(headers or {})}, user_id=user_id
     )
     session.add(row)
     session.info["perfhub_published"] = True
     return row
+
+
+def publish_many(session: Session, subject: str, events: Iterable[tuple[dict[str, Any], int | None]]) -> None:
+    """:func:`publish` for many ``(payload, user_id)`` events of one subject, in one INSERT."""
+    headers = current_headers()
+    now = utcnow()
+    rows = [
+        {"subject": subject, "payload": payload, "headers": headers, "user_id": user_id, "created_at": now}
+        for payload, user_id in events
+    ]
+    if not rows:
+        return
+    # The unit of work orders pending ORM rows (say, the athlete) before their events; this
+    # INSERT bypasses it, so those rows go first.
+    session.flush()
+    insert_rows(session, cast(Table, OutboxRow.__table__), rows)
+    session.info["perfhub_published"] = True
 
 
 def dead_letter(
@@ -172,43 +191,71 @@ def dead_letter(
     return row
 
 
-def mark_deliveries(session: Session, consumer: str, event_ids: Sequence[int], status: str) -> None:
-    """Record in the handler's own transaction that ``consumer`` settled these events."""
-    if not event_ids:
-        return
+_DELIVERY_COLUMNS = ("consumer", "outbox_id", "status", "attempts", "updated_at")
+
+
+@lru_cache(maxsize=8)
+def _mark_statement(dialect: str, claim: bool) -> Any:
+    table = cast(Table, OutboxDelivery.__table__)
+    stmt = insert_statement(dialect, table, _DELIVERY_COLUMNS)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["consumer", "outbox_id"],
+        set_={
+            "status": stmt.excluded.status,
+            "attempts": table.c.attempts + 1,
+            "next_attempt_at": None,
+            "updated_at": stmt.excluded.updated_at,
+        },
+        # Not NOT IN: an expanding parameter cannot go with SQLite's executemany.
+        where=and_(table.c.status != "done", table.c.status != "dead") if claim else None,
+    )
+    return upsert.returning(table.c.outbox_id) if claim else upsert
+
+
+def _record_deliveries(
+    session: Session, consumer: str, event_ids: Sequence[int], status: str, claim: bool
+) -> Result[Any]:
     now = utcnow()
+    # Distinct (one statement may not update a row twice) and sorted, so that concurrent
+    # consumers lock shared rows in the same order.
     rows = [
         {"consumer": consumer, "outbox_id": event_id, "status": status, "attempts": 1, "updated_at": now}
-        for event_id in event_ids
+        for event_id in sorted(set(event_ids))
     ]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect = session.get_bind().dialect.name
     table = cast(Table, OutboxDelivery.__table__)
-    stmt = insert(table)
-    # Rows passed separately (executemany): the statement compiles once and is cached.
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["consumer", "outbox_id"],
-            set_={
-                "status": stmt.excluded.status,
-                "attempts": table.c.attempts + 1,
-                "next_attempt_at": None,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        ),
-        rows,
+    return session.execute(
+        _mark_statement(dialect, claim), parameters(dialect, table, _DELIVERY_COLUMNS, rows)
     )
+
+
+def mark_deliveries(session: Session, consumer: str, event_ids: Sequence[int], status: str) -> None:
+    """Record in the handler's own transaction that ``consumer`` settled these events."""
+    if event_ids:
+        _record_deliveries(session, consumer, event_ids, status, claim=False)
+
+
+def claim_deliveries(session: Session, consumer: str, event_ids: Sequence[int]) -> set[int]:
+    """:func:`settled_ids` and :func:`mark_deliveries` ``done`` in one statement, before the
+    handler runs in the same transaction: which of these events are ``consumer``'s to handle
+    now. A concurrent claim of the same event waits for this transaction, then skips it.
+    """
+    if not event_ids:
+        return set()
+    return set(_record_deliveries(session, consumer, event_ids, "done", claim=True).scalars())
 
 
 def settled_ids(session: Session, consumer: str, event_ids: Sequence[int]) -> set[int]:
     """Which of these events ``consumer`` has already handled (redeliveries are skipped)."""
     if not event_ids:
         return set()
+    table = cast(Table, OutboxDelivery.__table__)
     return set(
         session.scalars(
-            select(OutboxDelivery.outbox_id).where(
-                OutboxDelivery.consumer == consumer,
-                OutboxDelivery.outbox_id.in_(list(event_ids)),
-                OutboxDelivery.status.in_(("done", "dead")),
+            select(table.c.outbox_id).where(
+                table.c.consumer == consumer,
+                one_of(table.c.outbox_id, event_ids, session.get_bind().dialect.name),
+                table.c.status.in_(("done", "dead")),
             )
         )
     )
@@ -309,26 +356,28 @@ class EmbeddedBus:
                 total += int(session.scalar(query) or 0)
             return total
 
-    def _due_rows(self, session: Session, consumer: Consumer, limit: int) -> list[OutboxRow]:
-        return list(session.scalars(self._due_query(consumer).limit(limit)))
+    def _due_rows(self, session: Session, consumer: Consumer, limit: int) -> Sequence[Row[Any]]:
+        return session.execute(self._due_query(consumer).limit(limit)).all()
 
     def _due_query(self, consumer: Consumer) -> Select[Any]:
+        # Plain columns, not ORM objects: the rows only become Events.
+        outbox, deliveries = cast(Table, OutboxRow.__table__), cast(Table, OutboxDelivery.__table__)
         settled = exists().where(
             and_(
-                OutboxDelivery.consumer == consumer.name,
-                OutboxDelivery.outbox_id == OutboxRow.id,
+                deliveries.c.consumer == consumer.name,
+                deliveries.c.outbox_id == outbox.c.id,
                 or_(
-                    OutboxDelivery.status.in_(("done", "dead")),
-                    OutboxDelivery.next_attempt_at > utcnow(),
+                    deliveries.c.status.in_(("done", "dead")),
+                    deliveries.c.next_attempt_at > utcnow(),
                 ),
             )
         )
         return (
-            select(OutboxRow)
-            .where(OutboxRow.id > consumer.low_watermark)
-            .where(OutboxRow.subject.in_(consumer.subjects))
+            select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers, outbox.c.created_at)
+            .where(outbox.c.id > consumer.low_watermark)
+            .where(outbox.c.subject.in_(consumer.subjects))
             .where(~settled)
-            .order_by(OutboxRow.id)
+            .order_by(outbox.c.id)
         )
 
     def _deliver_batch(self, consumer: Consumer) -> bool:

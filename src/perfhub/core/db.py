@@ -7,15 +7,15 @@ Services receive a ``Session`` and never commit; the request or job boundary doe
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import JSON, ColumnElement, DateTime, Engine, MetaData, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -58,6 +58,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def one_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Collection[Any], dialect: str
+) -> ColumnElement[bool]:
+    """``column IN values``, for lists of ids whose length changes from call to call."""
+    if dialect == "postgresql":
+        # One array parameter rather than one placeholder per value: the SQL text is the same
+        # for any number of values, so psycopg prepares it once and PostgreSQL plans it once.
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def normalise_url(url: str) -> str:
@@ -117,7 +128,17 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "rollback", lambda conn: _finish(conn, "ROLLBACK"))
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    if engine.dialect.driver == "psycopg":
+        from psycopg.types.array import ListBinaryDumper
+
+        @event.listens_for(engine, "connect")
+        def _binary_arrays(dbapi_connection: Any, _record: Any) -> None:
+            # Bulk writes send each column as one array (core.upsert): in binary, psycopg
+            # need not quote and escape every element in Python.
+            dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
+
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

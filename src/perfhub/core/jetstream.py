@@ -22,17 +22,25 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    PubAck,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.core.bus import (
@@ -41,19 +49,20 @@ from perfhub.core.bus import (
     Handler,
     OutboxRow,
     PermanentError,
+    claim_deliveries,
     dead_letter,
     mark_deliveries,
-    settled_ids,
 )
-from perfhub.core.db import session_scope, utcnow
+from perfhub.core.db import one_of, session_scope, utcnow
 from perfhub.core.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_PROCESSED, FORGED_MESSAGES
 from perfhub.core.signing import SignatureInvalid, Signer
-from perfhub.core.telemetry import span_from
+from perfhub.core.telemetry import current_headers, span_from, tracing_enabled
 from perfhub.settings import Settings
 
 log = logging.getLogger(__name__)
 MSG_ID_HEADER = "Nats-Msg-Id"
 DUPLICATE_WINDOW_S = 600.0
+PUBLISH_TIMEOUT_S = 5.0
 TRACE_HEADERS = ("traceparent", "tracestate")
 
 
@@ -176,17 +185,36 @@ class JetStream:
         return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
     async def publish_event(self, event: Event) -> None:
+        await self.publish_events([event])
+
+    async def publish_events(self, events: Sequence[Event]) -> None:
+        """Publish every event and wait until JetStream has acknowledged them all."""
+        traced = tracing_enabled()
+        acks: list[asyncio.Future[PubAck]] = []
+        try:
+            # Sent back to back, acknowledged together: no task or timer per message.
+            for event in events:
+                acks.append(await self._send(event, traced))
+            await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT_S)
+        finally:
+            for ack in acks:  # after a failure, stop waiting for the rest
+                ack.cancel()
+
+    async def _send(self, event: Event, traced: bool) -> asyncio.Future[PubAck]:
         body = self.envelope(event.id, event.subject, event.payload, event.created_at)
+        subject = self.subject(event.subject)
+        headers = {**self.signer.sign(body), MSG_ID_HEADER: str(event.id)}
+        if not traced:
+            headers.update((k, v) for k, v in event.headers.items() if k in TRACE_HEADERS)
+            return await self.js.publish_async(subject, body, headers=headers)
         with span_from(
             event.headers,
             f"{event.subject} publish",
             SpanKind.PRODUCER,
-            **{"messaging.system": "nats", "messaging.destination.name": self.subject(event.subject)},
+            **{"messaging.system": "nats", "messaging.destination.name": subject},
         ):
-            from perfhub.core.telemetry import current_headers
-
-            headers = {**self.signer.sign(body), **current_headers(), MSG_ID_HEADER: str(event.id)}
-            await self.js.publish(self.subject(event.subject), body, headers=headers, timeout=5)
+            headers.update(current_headers())
+            return await self.js.publish_async(subject, body, headers=headers)
 
     async def publish_dead_letter(
         self, logical: str, body: bytes, headers: dict[str, str], reason: str
@@ -212,37 +240,43 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.wake = asyncio.Event()
 
-    def _claim(self, session: Session) -> list[OutboxRow]:
-        return list(
-            session.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.published_at.is_(None))
-                .order_by(OutboxRow.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
+    def _claim(self, session: Session) -> list[Event]:
+        outbox = cast(Table, OutboxRow.__table__)
+        rows = session.execute(
+            select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers, outbox.c.created_at)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            session.close()  # nothing claimed: end the transaction in this same thread hop
+        return [Event.from_row(row) for row in rows]
+
+    def _mark_published(self, session: Session, ids: list[int]) -> None:
+        outbox = cast(Table, OutboxRow.__table__)
+        try:
+            session.execute(
+                update(outbox)
+                .where(one_of(outbox.c.id, ids, session.get_bind().dialect.name))
+                .values(published_at=utcnow())
             )
-        )
+            session.commit()
+        finally:
+            session.close()
 
     async def relay_once(self) -> int:
         session = self.sessions()
         try:
-            rows = await asyncio.to_thread(self._claim, session)
-            if not rows:
-                await asyncio.to_thread(session.rollback)
-                return 0
-            events = [Event.from_row(row) for row in rows]
-            # Publish concurrently; every publish must be acked before the rows are marked.
-            await asyncio.gather(*(self.bus.publish_event(event) for event in events))
-            now = utcnow()
-            for row in rows:
-                row.published_at = now
-            await asyncio.to_thread(session.commit)
-            return len(rows)
+            events = await asyncio.to_thread(self._claim, session)
+            if events:
+                # Every message must be acked before the rows are marked.
+                await self.bus.publish_events(events)
+                await asyncio.to_thread(self._mark_published, session, [event.id for event in events])
+            return len(events)
         except BaseException:
-            await asyncio.to_thread(session.rollback)
+            await asyncio.to_thread(session.close)  # rolls back: the rows are claimable again
             raise
-        finally:
-            await asyncio.to_thread(session.close)
 
     async def run(self, stop: asyncio.Event, idle_s: float = 0.1) -> None:
         failures = 0
@@ -336,7 +370,8 @@ class StageConsumer:
                 else:
                     await message.ack()
             return
-        await asyncio.gather(*(message.ack() for message, _ in verified))
+        for message, _ in verified:  # an ack is a buffered write: no task per message
+            await message.ack()
 
     def _decode(self, message: Msg) -> Event:
         body = json.loads(message.data)
@@ -355,11 +390,10 @@ class StageConsumer:
         ) as span:
             span.set_attribute("messaging.batch.message_count", len(events))
             with session_scope(self.sessions) as session:
-                done = settled_ids(session, self.spec.name, [e.id for e in events])
-                fresh = [e for e in events if e.id not in done]
+                claimed = claim_deliveries(session, self.spec.name, [e.id for e in events])
+                fresh = [e for e in events if e.id in claimed]
                 if fresh:
                     self.spec.handler(session, fresh)
-                    mark_deliveries(session, self.spec.name, [e.id for e in fresh], "done")
             EVENTS_PROCESSED.labels(self.spec.name).inc(len(fresh))
 
     async def _failed(self, message: Msg, event: Event, exc: Exception) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.core.bus import VENDOR_DATA_RECEIVED, publish
-from perfhub.core.db import utcnow
+from perfhub.core.bus import VENDOR_DATA_RECEIVED, publish, publish_many
+from perfhub.core.db import one_of, utcnow
 from perfhub.core.errors import NotFound
+from perfhub.core.upsert import insert_rows
 from perfhub.ingest.models import RawEvent
 from perfhub.ingest.schemas import HrvIn, SleepIn
 
@@ -37,35 +38,44 @@ def land(
     )
     session.add(raw)
     session.flush()
-    _announce(session, raw)
+    publish(session, VENDOR_DATA_RECEIVED, _announcement(raw), user_id=raw.user_id)
     return raw
 
 
 def accept_batch(session: Session, readings: list[HrvIn | SleepIn], source: str = "api") -> int:
     """Accept many readings in one transaction: each is still its own delivery in the landing log."""
+    users = cast(Table, User.__table__)
     wanted = {reading.user_id for reading in readings}
-    known = set(session.scalars(select(User.id).where(User.id.in_(wanted))))
+    known = set(
+        session.scalars(select(users.c.id).where(one_of(users.c.id, wanted, session.get_bind().dialect.name)))
+    )
     missing = sorted(wanted - known)
     if missing:
         raise NotFound(f"no user with id {', '.join(map(str, missing[:10]))}")
     received_at = utcnow()
-    raws = [
-        RawEvent(
-            source=source,
-            kind=_kind(reading),
-            vendor=reading.vendor,
-            user_id=reading.user_id,
-            payload=_payload(reading, received_at),
-            received_at=received_at,
-        )
+    rows = [
+        {
+            "source": source,
+            "kind": _kind(reading),
+            "vendor": reading.vendor,
+            "user_id": reading.user_id,
+            "payload": _payload(reading, received_at),
+            "received_at": received_at,
+        }
         for reading in readings
     ]
-    # One multi-row INSERT … RETURNING for the landing log, one for the outbox.
-    session.add_all(raws)
-    session.flush()
-    for raw in raws:
-        _announce(session, raw)
-    return len(raws)
+    # One INSERT for the landing log, one for the outbox; no ORM objects to track.
+    landed = insert_rows(
+        session,
+        cast(Table, RawEvent.__table__),
+        rows,
+        returning=("id", "user_id", "kind", "vendor", "source"),
+    )
+    # RETURNING has no set order, but ids are drawn in the readings' order: announce by id, so
+    # the later of two readings for one day still wins a tie in the normalize stage.
+    ordered = sorted(landed, key=lambda raw: raw.id)
+    publish_many(session, VENDOR_DATA_RECEIVED, [(_announcement(raw), raw.user_id) for raw in ordered])
+    return len(rows)
 
 
 def _kind(reading: HrvIn | SleepIn) -> str:
@@ -79,19 +89,14 @@ def _payload(reading: HrvIn | SleepIn, received_at: datetime) -> dict[str, Any]:
     return payload
 
 
-def _announce(session: Session, raw: RawEvent) -> None:
-    publish(
-        session,
-        VENDOR_DATA_RECEIVED,
-        {
-            "rawEventId": raw.id,
-            "userId": raw.user_id,
-            "kind": raw.kind,
-            "vendor": raw.vendor,
-            "source": raw.source,
-        },
-        user_id=raw.user_id,
-    )
+def _announcement(raw: RawEvent | Row[Any]) -> dict[str, Any]:
+    return {
+        "rawEventId": raw.id,
+        "userId": raw.user_id,
+        "kind": raw.kind,
+        "vendor": raw.vendor,
+        "source": raw.source,
+    }
 
 
 def accept_reading(

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Executable, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
+from perfhub.core.db import one_of
 from perfhub.insights.readiness import SeriesBatch
 from perfhub.normalize.models import HrvDaily, SleepDaily
 from perfhub.normalize.queries import source_priority
@@ -139,6 +140,7 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
     # Core rows fetched all at once and turned into columns chunk by chunk: this runs for every
     # athlete of every insights batch, so per-row Python work is kept to the minimum.
     connection = session.connection()
+    dialect = connection.dialect.name
     hrv: dict[int, dict[str, np.ndarray]] = {}
     sleep: dict[int, dict[str, np.ndarray]] = {}
     ids = [user.id for user in users]
@@ -154,7 +156,7 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 HrvDaily.sdnn_ms,
                 HrvDaily.resting_hr,
             )
-            .where(HrvDaily.user_id.in_(chunk))
+            .where(one_of(HrvDaily.user_id, chunk, dialect))
             .order_by(HrvDaily.user_id, HrvDaily.date),
         )
         hrv.update(_by_user(hrv_rows, HRV_COLUMNS))
@@ -169,7 +171,7 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 SleepDaily.latency_min,
                 SleepDaily.wake_count,
             )
-            .where(SleepDaily.user_id.in_(chunk))
+            .where(one_of(SleepDaily.user_id, chunk, dialect))
             .order_by(SleepDaily.user_id, SleepDaily.date),
         )
         sleep.update(_by_user(sleep_rows, SLEEP_COLUMNS))

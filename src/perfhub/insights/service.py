@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from perfhub.alerts.service import nudge_sleep_debt
 from perfhub.auth.models import User
-from perfhub.core.bus import INSIGHTS_UPDATED, Event, publish
+from perfhub.core.bus import INSIGHTS_UPDATED, Event, publish_many
 from perfhub.core.dates import local_today
-from perfhub.core.db import utcnow
+from perfhub.core.db import one_of, utcnow
 from perfhub.core.metrics import INGEST_LAG
 from perfhub.core.upsert import upsert
 from perfhub.insights.drivers import driver_to_json
@@ -123,11 +123,11 @@ def recompute(
             ("user_id", "date", "algorithm_version"),
         )
     if announce:
-        for update in updates:
-            if update.changed:
-                publish(
-                    session,
-                    INSIGHTS_UPDATED,
+        publish_many(
+            session,
+            INSIGHTS_UPDATED,
+            (
+                (
                     {
                         "userId": update.user_id,
                         "dates": [d.isoformat() for d in update.changed],
@@ -135,8 +135,12 @@ def recompute(
                         "revisedDates": [d.isoformat() for d in update.revised],
                         "algorithmVersion": ALGORITHM_VERSION,
                     },
-                    user_id=update.user_id,
+                    update.user_id,
                 )
+                for update in updates
+                if update.changed
+            ),
+        )
     return updates
 
 
@@ -147,12 +151,13 @@ def _existing_hashes(session: Session, spans: dict[int, tuple[date, date]]) -> d
     lowest = min(begin for begin, _ in spans.values())
     found: dict[int, dict[date, str]] = {}
     ids = list(spans)
+    dialect = session.get_bind().dialect.name
     for chunk in range(0, len(ids), 500):
         for user_id, day, digest in session.execute(
             select(
                 ReadinessSnapshotRow.user_id, ReadinessSnapshotRow.date, ReadinessSnapshotRow.inputs_hash
             ).where(
-                ReadinessSnapshotRow.user_id.in_(ids[chunk : chunk + 500]),
+                one_of(ReadinessSnapshotRow.user_id, ids[chunk : chunk + 500], dialect),
                 ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
                 ReadinessSnapshotRow.date >= lowest,
             )
@@ -211,7 +216,10 @@ def handle_normalized(session: Session, events: Sequence[Event]) -> None:
     # FOR NO KEY UPDATE: it does not block the foreign-key checks of concurrent ingest.
     users = list(
         session.scalars(
-            select(User).where(User.id.in_(since)).order_by(User.id).with_for_update(key_share=True)
+            select(User)
+            .where(one_of(User.id, since, session.get_bind().dialect.name))
+            .order_by(User.id)
+            .with_for_update(key_share=True)
         )
     )
     updates = recompute(session, users, since)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Row, Table, select
 from sqlalchemy.orm import Session
 
-from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, publish
-from perfhub.core.db import utcnow
+from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, publish_many
+from perfhub.core.db import one_of, utcnow
 from perfhub.core.metrics import NORMALIZATION_FAILURES
 from perfhub.core.upsert import upsert
 from perfhub.ingest.models import RawEvent
@@ -22,7 +22,7 @@ CONSUMER = "normalize"
 _MAPPERS = {"hrv": (hrv_row, HrvDaily), "sleep": (sleep_row, SleepDaily)}
 
 
-def map_raw(raw: RawEvent) -> list[tuple[str, dict[str, Any]]]:
+def map_raw(raw: RawEvent | Row[Any]) -> list[tuple[str, dict[str, Any]]]:
     """The canonical rows for a landed delivery, or :class:`MappingError`.
 
     Canonical API payloads map one to one; vendor records (kind ``vendor.type``) go through
@@ -58,9 +58,17 @@ def handle_received(session: Session, events: Sequence[Event]) -> None:
     received: dict[int, datetime] = {}
     now = utcnow()
     wanted = [event.payload.get("rawEventId") for event in events]
-    landed = {raw.id: raw for raw in session.scalars(select(RawEvent).where(RawEvent.id.in_(wanted)))}
+    table = cast(Table, RawEvent.__table__)
+    ids = {raw_id for raw_id in wanted if raw_id is not None}
+    # Plain rows, not ORM objects: they are only read.
+    landed = {
+        raw.id: raw
+        for raw in session.execute(
+            select(table).where(one_of(table.c.id, ids, session.get_bind().dialect.name))
+        )
+    }
     for raw_id in wanted:
-        raw = landed.get(raw_id)  # type: ignore[arg-type]
+        raw = landed.get(raw_id)
         if raw is None:
             continue  # erased with its athlete, or pruned by retention: nothing left to do
         try:
@@ -75,27 +83,28 @@ def handle_received(session: Session, events: Sequence[Event]) -> None:
             user_id = row["user_id"]
             received[user_id] = min(received.get(user_id, raw.received_at), raw.received_at)
     for kind, kind_rows in rows.items():
-        table = cast(Table, _MAPPERS[kind][1].__table__)
-        # Several deliveries for one key in a batch: keep the newest, as the upsert would.
-        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for row in kind_rows:
-            key = (row["user_id"], row["date"], row["vendor"])
-            if key not in latest or latest[key]["captured_at"] <= row["captured_at"]:
-                latest[key] = row
+        # Several deliveries for one key in a batch: upsert keeps the newest.
         upsert(
-            session, table, list(latest.values()), ("user_id", "date", "vendor"), newer_column="captured_at"
-        )
-    for user_id, kinds in touched.items():
-        dates = sorted({d for ds in kinds.values() for d in ds})
-        publish(
             session,
-            DATA_NORMALIZED,
-            {
-                "userId": user_id,
-                "signals": sorted(kinds),
-                "dates": [d.isoformat() for d in dates],
-                # For the ingest-lag metric: the oldest delivery this event carries.
-                "receivedAt": received[user_id].isoformat(),
-            },
-            user_id=user_id,
+            cast(Table, _MAPPERS[kind][1].__table__),
+            kind_rows,
+            ("user_id", "date", "vendor"),
+            newer_column="captured_at",
         )
+    publish_many(
+        session,
+        DATA_NORMALIZED,
+        [
+            (
+                {
+                    "userId": user_id,
+                    "signals": sorted(kinds),
+                    "dates": [d.isoformat() for d in sorted({d for ds in kinds.values() for d in ds})],
+                    # For the ingest-lag metric: the oldest delivery this event carries.
+                    "receivedAt": received[user_id].isoformat(),
+                },
+                user_id,
+            )
+            for user_id, kinds in touched.items()
+        ],
+    )
