@@ -202,29 +202,10 @@ def wait_done(conn: psycopg.Connection[Any], timeout: float = 300) -> None:
     raise SystemExit("pipeline did not finish")
 
 
-def lags(conn: psycopg.Connection[Any]) -> tuple[list[float], float]:
-    """Per delivery: landing → first insights commit for that athlete after it was normalised."""
-    rows = conn.execute(
-        "SELECT r.user_id, r.received_at, d.updated_at FROM raw_event r "
-        "JOIN outbox o ON o.subject = 'vendor.data.received' AND (o.payload->>'rawEventId')::int = r.id "
-        "JOIN outbox_delivery d ON d.outbox_id = o.id AND d.consumer = 'normalize'"
-    ).fetchall()
-    updates: dict[int, list[datetime]] = {}
-    for user_id, created in conn.execute(
-        "SELECT user_id, created_at FROM outbox WHERE subject = 'insights.updated' ORDER BY id"
-    ):
-        updates.setdefault(user_id, []).append(created)
-    result, last = [], 0.0
-    for user_id, received, normalized in rows:
-        later = next((t for t in updates.get(user_id, []) if t >= normalized), None)
-        if later is not None:
-            result.append((later - received).total_seconds())
-            last = max(last, later.timestamp())
-    return result, last
-
-
-def hops(conn: psycopg.Connection[Any]) -> list[tuple[str, list[float]]]:
-    """Where the lag goes, per delivery: API commit → relayed → normalised → readiness persisted."""
+def lags(conn: psycopg.Connection[Any]) -> tuple[list[float], float, list[tuple[str, list[float]]]]:
+    """Per delivery: landing → first insights commit for that athlete after it was normalised;
+    the time of the last such commit; and where the lag goes (API commit → relayed →
+    normalised → readiness persisted)."""
     rows = conn.execute(
         "SELECT r.user_id, r.received_at, o.published_at, d.updated_at FROM raw_event r "
         "JOIN outbox o ON o.subject = 'vendor.data.received' AND (o.payload->>'rawEventId')::int = r.id "
@@ -235,18 +216,22 @@ def hops(conn: psycopg.Connection[Any]) -> list[tuple[str, list[float]]]:
         "SELECT user_id, created_at FROM outbox WHERE subject = 'insights.updated' ORDER BY id"
     ):
         updates.setdefault(user_id, []).append(created)
+    result, last = [], 0.0
     relayed, normalized, insights = [], [], []
     for user_id, received, published, handled in rows:
         relayed.append((published - received).total_seconds())
         normalized.append((handled - published).total_seconds())
         later = next((t for t in updates.get(user_id, []) if t >= handled), None)
         if later is not None:
+            result.append((later - received).total_seconds())
             insights.append((later - handled).total_seconds())
-    return [
+            last = max(last, later.timestamp())
+    breakdown = [
         ("API commit → relayed", relayed),
         ("relayed → normalised", normalized),
         ("normalised → readiness", insights),
     ]
+    return result, last, breakdown
 
 
 def plumbing(url: str, items: list[tuple[str, dict[str, Any]]], prefix: str) -> float:
@@ -362,8 +347,7 @@ def main() -> None:
         accepted, start = asyncio.run(offer(f"http://127.0.0.1:{port}", token, items, args.rate, args.batch))
         with psycopg.connect(url) as conn:
             wait_done(conn)
-            lag, last = lags(conn)
-            breakdown = hops(conn)
+            lag, last, breakdown = lags(conn)
             raw = count(conn, "SELECT count(*) FROM raw_event")
             # The delivered nights' canonical rows (the seeded history is older).
             first_night = min(b["date"] for _, b in items)
