@@ -20,13 +20,10 @@ from perfhub.insights.series import (
     SleepReading,
     build_batch,
 )
+from perfhub.normalize.mapping import source_rank
 
 START = datetime.date(2025, 3, 1)
 VENDORS = ("oura", "whoop", "google", "apple", "garmin")
-
-
-def _rank(priority: tuple[str, ...], vendor: str) -> tuple[int, str]:
-    return (priority.index(vendor) if vendor in priority else len(priority), vendor)
 
 
 @dataclass
@@ -59,7 +56,7 @@ def reference_primaries(series: Literal, days: list[datetime.date]) -> list[tupl
             for reading in by_day.get(day - datetime.timedelta(days=back), ())
         }
         if candidates:
-            last = min(candidates, key=lambda c: (c[1] != "rmssd", _rank(series.priority, c[0])))
+            last = min(candidates, key=lambda c: (c[1] != "rmssd", source_rank(series.priority, c[0])))
         result.append(last)
     return result
 
@@ -88,7 +85,7 @@ def reference_batch(athletes: list[Literal], start: datetime.date, end: datetime
 
 def _reference_by_priority(batch: SeriesBatch, row: int, athlete: Literal, days: list[datetime.date]) -> None:
     def rank(reading: HrvReading | SleepReading) -> tuple[int, str]:
-        return _rank(athlete.priority, reading.vendor)
+        return source_rank(athlete.priority, reading.vendor)
 
     for col, day in enumerate(days):
         rhr = [r for r in athlete.hrv if r.day == day and r.resting_hr is not None]

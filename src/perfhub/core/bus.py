@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from perfhub.core.db import Base, JsonType, UTCDateTime, one_of, session_scope, utcnow
+from perfhub.core.db import Base, JsonType, UTCDateTime, session_scope, utcnow
 from perfhub.core.telemetry import current_headers
 from perfhub.core.upsert import insert_rows, insert_statement, parameters
 
@@ -236,29 +236,14 @@ def mark_deliveries(session: Session, consumer: str, event_ids: Sequence[int], s
 
 
 def claim_deliveries(session: Session, consumer: str, event_ids: Sequence[int]) -> set[int]:
-    """:func:`settled_ids` and :func:`mark_deliveries` ``done`` in one statement, before the
-    handler runs in the same transaction: which of these events are ``consumer``'s to handle
-    now. A concurrent claim of the same event waits for this transaction, then skips it.
+    """Record these events ``done`` for ``consumer`` in one statement, before the handler runs
+    in the same transaction, and return which of them are ``consumer``'s to handle now (not
+    already done or dead). A concurrent claim of the same event waits for this transaction,
+    then skips it.
     """
     if not event_ids:
         return set()
     return set(_record_deliveries(session, consumer, event_ids, "done", claim=True).scalars())
-
-
-def settled_ids(session: Session, consumer: str, event_ids: Sequence[int]) -> set[int]:
-    """Which of these events ``consumer`` has already handled (redeliveries are skipped)."""
-    if not event_ids:
-        return set()
-    table = cast(Table, OutboxDelivery.__table__)
-    return set(
-        session.scalars(
-            select(table.c.outbox_id).where(
-                table.c.consumer == consumer,
-                one_of(table.c.outbox_id, event_ids, session.get_bind().dialect.name),
-                table.c.status.in_(("done", "dead")),
-            )
-        )
-    )
 
 
 @dataclass

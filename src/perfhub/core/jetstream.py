@@ -184,9 +184,6 @@ class JetStream:
         }
         return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
-    async def publish_event(self, event: Event) -> None:
-        await self.publish_events([event])
-
     async def publish_events(self, events: Sequence[Event]) -> None:
         """Publish every event and wait until JetStream has acknowledged them all."""
         traced = tracing_enabled()

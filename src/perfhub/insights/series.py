@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from perfhub.auth.models import User
 from perfhub.core.db import one_of
 from perfhub.insights.readiness import SeriesBatch
+from perfhub.normalize.mapping import source_rank
 from perfhub.normalize.models import HrvDaily, SleepDaily
 from perfhub.normalize.queries import source_priority
 
@@ -215,14 +216,10 @@ def _gather(athletes: Sequence[AthleteSeries], signal: str, start: date) -> _Rea
     group = np.array([priorities.setdefault(a.priority, len(priorities)) for a in athletes], dtype=np.int64)
     ranks = np.zeros((max(1, len(priorities)), len(vendors)), dtype=np.int64)
     for priority, g in priorities.items():
-        order = sorted(range(len(vendors)), key=lambda k: _rank(priority, vendors[k]))
+        order = sorted(range(len(vendors)), key=lambda k: source_rank(priority, vendors[k]))
         ranks[g, order] = np.arange(len(vendors))
     rank = ranks[group[row], vendor] if len(row) else np.empty(0, np.int64)
     return _Readings(row, col, rank, len(vendors), values)
-
-
-def _rank(priority: tuple[str, ...], vendor: str) -> tuple[int, str]:
-    return (priority.index(vendor) if vendor in priority else len(priority), vendor)
 
 
 def _best_per_day(readings: _Readings, keep: np.ndarray, n_days: int) -> np.ndarray:

@@ -67,11 +67,14 @@ def _captured(value: datetime | None, payload: dict[str, Any]) -> datetime:
     return value
 
 
+def source_rank(priority: tuple[str, ...] | list[str], vendor: str) -> tuple[int, str]:
+    """Sort key of a source: the athlete's priority order, unlisted vendors after it by name."""
+    return (priority.index(vendor) if vendor in priority else len(priority), vendor)
+
+
 def pick_by_priority(rows_by_vendor: dict[str, Any], priority: tuple[str, ...] | list[str]) -> Any:
     """The winning source for one day and signal: first in the athlete's priority list."""
-    rank = {vendor: index for index, vendor in enumerate(priority)}
-    best = min(rows_by_vendor, key=lambda vendor: (rank.get(vendor, len(rank)), vendor))
-    return rows_by_vendor[best]
+    return rows_by_vendor[min(rows_by_vendor, key=lambda vendor: source_rank(priority, vendor))]
 
 
 def day_key(row: dict[str, Any]) -> tuple[int, date]:
