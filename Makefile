@@ -32,7 +32,7 @@ test: dev
 	$(BIN)/python -m pytest
 
 lint: dev
-	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
 bench: bench-readiness bench-latency bench-pipeline bench-apple

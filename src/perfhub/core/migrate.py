@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
 from perfhub.core.db import make_engine, normalise_url
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
-
 
 def alembic_config(database_url: str) -> Config:
+    """Point Alembic at the migrations shipped inside the package (so a wheel can migrate)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", "perfhub:migrations")
     config.set_main_option("sqlalchemy.url", normalise_url(database_url).replace("%", "%%"))
     return config
 

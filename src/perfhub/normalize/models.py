@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perfhub.core.db import Base, UTCDateTime, utcnow
@@ -24,6 +24,8 @@ class HrvDaily(Base):
     sdnn_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     resting_hr: Mapped[float | None] = mapped_column(Float, nullable=True)
     readiness_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The vendor says its own score is not final yet (WHOOP ``user_calibrating``).
+    vendor_calibrating: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     source_device: Mapped[str | None] = mapped_column(String(200), nullable=True)
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

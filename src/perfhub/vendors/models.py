@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perfhub.core.db import Base, UTCDateTime, utcnow
@@ -26,6 +26,15 @@ class VendorConnection(Base):
     linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # History backfill started by a link: progress the athlete can watch in ``GET /connections``.
+    backfill_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # queued|running|done|failed
+    backfill_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    backfill_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    backfill_days_done: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    backfill_records: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    backfill_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    backfill_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    backfill_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class OAuthState(Base):
