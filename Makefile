@@ -25,7 +25,7 @@ dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/perfhub db upgrade
-	$(BIN)/perfhub demo --if-missing
+	$(BIN)/perfhub demo --if-missing --url "$${PERFHUB_BASE_URL:-http://127.0.0.1:$(PORT)}"
 	$(BIN)/perfhub serve --port $(PORT)
 
 test: dev

@@ -119,11 +119,24 @@ def serve(
     from perfhub.core.migrate import upgrade as upgrade_schema
 
     settings = get_settings()
+    served = served_url(host, port)
+    if "base_url" not in settings.model_fields_set:
+        # OAuth redirects and printed links must name the port actually served.
+        settings = settings.model_copy(update={"base_url": served})
     try:
         upgrade_schema(settings.database_url)
     except Exception as exc:
         fail(f"cannot prepare the database {_redact(settings.database_url)}: {exc}".splitlines()[0])
+    err.print(f"perfhub serving at {served}  (API docs: {served}/docs)", highlight=False)
     uvicorn.run(create_app(settings, run_workers=not no_workers), host=host, port=port, log_level="info")
+
+
+def served_url(host: str, port: int) -> str:
+    """The address a person on this machine opens for ``host:port`` (a wildcard bind is local too)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 # -- workers -------------------------------------------------------------------------------
@@ -340,6 +353,21 @@ def user_add(
     emit(in_transaction(_do))
 
 
+@user_app.command("token")
+def user_token(
+    email: str,
+    name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+) -> None:
+    """Issue another API token for an existing user (shown once; earlier tokens keep working)."""
+    from perfhub.auth.service import issue_token, user_by_email
+
+    def _do(session: Any) -> dict[str, Any]:
+        user = user_by_email(session, email)
+        return {"email": user.email, "token": issue_token(session, name, user.id, ())}
+
+    emit(in_transaction(_do))
+
+
 @team_app.command("add")
 def team_add(name: str, coach: Annotated[str, typer.Option(help="the coach's email")]) -> None:
     """Create a team run by COACH."""
@@ -392,37 +420,42 @@ def demo(
     athletes: Annotated[int, typer.Option(min=1, max=500)] = 12,
     days: Annotated[int, typer.Option(min=1, max=730)] = 120,
     if_missing: Annotated[bool, typer.Option("--if-missing", help="do nothing if the demo exists")] = False,
+    url: Annotated[
+        str | None, typer.Option(help="address the demo will be served at (default PERFHUB_BASE_URL)")
+    ] = None,
 ) -> None:
-    """Seed a demo team with nightly history, then print how to log in."""
-    from perfhub.demo.seed import COACH_EMAIL, demo_exists, save_credentials, seed_demo
+    """Seed a demo team with nightly history (all or nothing), then print how to log in."""
+    from perfhub.demo.seed import COACH_EMAIL, credentials_path, demo_exists, seed_demo
 
     settings = get_settings()
+    base = (url or settings.base_url).rstrip("/")
     with runtime() as rt:
         if demo_exists(rt.sessions):
             if not if_missing:
-                saved = settings.var_dir / "demo-credentials.json"
-                fail(f"the demo team exists already; log in with the tokens in {saved}")
-            _print_login(settings, None)
+                fail(
+                    f"the demo team exists already; log in with the tokens in {credentials_path(settings.var_dir)}"
+                )
+            _print_login(settings, None, base)
             return
         with progress_bar() as bar:
             task = bar.add_task("ingesting demo athletes", total=athletes)
             try:
                 credentials = seed_demo(
                     rt.sessions,
+                    settings.var_dir,
                     athletes=athletes,
                     days=days,
                     progress=lambda done, _total: bar.update(task, completed=done),
                 )
             except PerfhubError as exc:
-                fail(exc.detail)
+                fail(f"the demo could not be seeded (nothing was kept): {exc.detail}")
             pending = rt.bus.pending()
             drain = bar.add_task("normalising", total=pending)
             while rt.bus.run_once():
                 bar.update(drain, completed=pending - rt.bus.pending())
             bar.update(drain, completed=pending)
-        path = save_credentials(settings.var_dir, credentials)
-        _print_login(settings, credentials.to_json())
-        err.print(f"(saved to {path}; coach is {COACH_EMAIL})", highlight=False)
+        _print_login(settings, credentials.to_json(), base)
+        err.print(f"(saved to {credentials_path(settings.var_dir)}; coach is {COACH_EMAIL})", highlight=False)
 
 
 @app.command()
@@ -471,14 +504,16 @@ def recompute(
     emit({"athletes": len(ids), "snapshots": changed})
 
 
-def _print_login(settings: Settings, credentials: dict[str, Any] | None) -> None:
-    path = settings.var_dir / "demo-credentials.json"
+def _print_login(settings: Settings, credentials: dict[str, Any] | None, base: str) -> None:
+    from perfhub.demo.seed import COACH_EMAIL, credentials_path
+
+    path = credentials_path(settings.var_dir)
     if credentials is None:
         credentials = json.loads(path.read_text()) if path.exists() else None
-    base = settings.base_url.rstrip("/")
     print(f"perfhub demo ready at {base}  (API docs: {base}/docs)")
     if credentials is None:
-        print(f"demo tokens were shown when the demo was created; see {path}")
+        print(f"  the demo's tokens were saved to {path} when it was created, and that file is gone;")
+        print(f"  issue a new one with: perfhub user token {COACH_EMAIL}")
         return
     coach = credentials["coach"]
     first = credentials["athletes"][0]

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 
 from perfhub.core.db import make_engine, normalise_url
+
+MIGRATION_LOCK_KEY = 0x70666875620001  # "pfhub" + 1: any constant no other tool on the server uses
 
 
 def alembic_config(database_url: str) -> Config:
@@ -22,6 +25,9 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     try:
         # SQLite: BEGIN IMMEDIATE from our engine events; migrations run in that transaction.
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # API and workers start together and all upgrade: one at a time, the rest then see head.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config = alembic_config(database_url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

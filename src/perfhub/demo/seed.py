@@ -7,16 +7,24 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.service import create_user, issue_token
 from perfhub.core.db import session_scope
-from perfhub.demo.synthetic import generate_nights, make_profiles, to_ingest_payloads
+from perfhub.demo.synthetic import (
+    AthleteProfile,
+    HrvNight,
+    SleepNight,
+    generate_nights,
+    make_profiles,
+    to_ingest_payloads,
+)
 from perfhub.ingest.schemas import HrvIn, SleepIn
 from perfhub.ingest.service import accept_reading
 from perfhub.teams.models import SIGNALS, Team
@@ -48,49 +56,80 @@ def demo_exists(sessions: sessionmaker[Session]) -> bool:
         return session.scalar(select(Team.id).where(Team.name == DEMO_TEAM)) is not None
 
 
+def ended_nights(
+    profile: AthleteProfile, days: int, now: datetime, seed: int
+) -> tuple[list[HrvNight], list[SleepNight]]:
+    """The profile's nights up to its local today, without any whose capture is still ahead.
+
+    Before an athlete's local morning their night has not ended: ingest would rightly refuse a
+    capture time in the future, so the history ends at the last night that is over at ``now``.
+    """
+    today = now.astimezone(ZoneInfo(profile.tz)).date()
+    hrv, sleep = generate_nights(profile, days, today, seed=seed)
+    return [n for n in hrv if n.captured_at <= now], [n for n in sleep if n.captured_at <= now]
+
+
 def seed_demo(
     sessions: sessionmaker[Session],
+    var_dir: Path,
     *,
     athletes: int = 12,
     days: int = 120,
-    end: date | None = None,
+    now: datetime | None = None,
     seed: int = 7,
+    profiles: list[AthleteProfile] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoCredentials:
-    """Create the demo team and ingest its history; returns the tokens (shown once)."""
-    end = end or date.today()
-    profiles = make_profiles(athletes, seed=seed)
-    with session_scope(sessions) as session:
-        coach, coach_token = create_user(session, COACH_EMAIL, "coach", name="Demo Coach", tz="Europe/London")
-        team = create_team(session, DEMO_TEAM, coach)
-        credentials = DemoCredentials(
-            coach={"email": coach.email, "id": coach.id, "token": coach_token}, team_id=team.id
-        )
-        credentials.ingest_token = issue_token(session, "demo ingest", None, ("ingest",))
-        people = []
-        for profile in profiles:
-            user, token = create_user(
-                session, f"{profile.email_local}@{DEMO_DOMAIN}", "athlete", name=profile.name, tz=profile.tz
-            )
-            join_team(session, team.id, user, set(SIGNALS))
-            credentials.athletes.append(
-                {"email": user.email, "id": user.id, "name": user.name, "token": token}
-            )
-            people.append((user.id, profile))
-    for index, (user_id, profile) in enumerate(people):
-        hrv, sleep = generate_nights(profile, days, end - timedelta(days=0), seed=seed + index)
+    """Create the demo team and ingest its history in one transaction; returns the tokens.
+
+    All or nothing: the credentials file is written last inside the transaction and removed
+    again if the commit fails, so a demo in the database always has its tokens on disk.
+    """
+    now = now or datetime.now(UTC)
+    profiles = profiles if profiles is not None else make_profiles(athletes, seed=seed)
+    path = credentials_path(var_dir)
+    try:
         with session_scope(sessions) as session:
-            for kind, body in to_ingest_payloads(user_id, hrv, sleep):
-                model = HrvIn if kind == "hrv" else SleepIn
-                accept_reading(session, model.model_validate(body), source="demo")
-        if progress:
-            progress(index + 1, len(people))
+            coach, coach_token = create_user(
+                session, COACH_EMAIL, "coach", name="Demo Coach", tz="Europe/London"
+            )
+            team = create_team(session, DEMO_TEAM, coach)
+            credentials = DemoCredentials(
+                coach={"email": coach.email, "id": coach.id, "token": coach_token}, team_id=team.id
+            )
+            credentials.ingest_token = issue_token(session, "demo ingest", None, ("ingest",))
+            for index, profile in enumerate(profiles):
+                user, token = create_user(
+                    session,
+                    f"{profile.email_local}@{DEMO_DOMAIN}",
+                    "athlete",
+                    name=profile.name,
+                    tz=profile.tz,
+                )
+                join_team(session, team.id, user, set(SIGNALS))
+                credentials.athletes.append(
+                    {"email": user.email, "id": user.id, "name": user.name, "token": token}
+                )
+                hrv, sleep = ended_nights(profile, days, now, seed + index)
+                for kind, body in to_ingest_payloads(user.id, hrv, sleep):
+                    model = HrvIn if kind == "hrv" else SleepIn
+                    accept_reading(session, model.model_validate(body), source="demo")
+                if progress:
+                    progress(index + 1, len(profiles))
+            save_credentials(var_dir, credentials)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     return credentials
+
+
+def credentials_path(var_dir: Path) -> Path:
+    return var_dir / "demo-credentials.json"
 
 
 def save_credentials(var_dir: Path, credentials: DemoCredentials) -> Path:
     var_dir.mkdir(parents=True, exist_ok=True)
-    path = var_dir / "demo-credentials.json"
+    path = credentials_path(var_dir)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(credentials.to_json(), handle, indent=2)

@@ -161,6 +161,8 @@ _REGIONS: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] =
     (tuple(zones.split()), tuple(firsts.split()), tuple(lasts.split()))
     for zones, firsts, lasts in _REGION_TEXT
 )
+# Every zone a demo athlete can live in (tests seed at every hour in each of them).
+DEMO_ZONES: tuple[str, ...] = tuple(zone for zones, _, _ in _REGIONS for zone in zones)
 
 _TRANSLIT = str.maketrans({"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "ß": "ss", "đ": "d", "ł": "l"})
 
