@@ -432,9 +432,8 @@ def demo(
     with runtime() as rt:
         if demo_exists(rt.sessions):
             if not if_missing:
-                fail(
-                    f"the demo team exists already; log in with the tokens in {credentials_path(settings.var_dir)}"
-                )
+                saved = credentials_path(settings.var_dir)
+                fail(f"the demo team exists already; log in with the tokens in {saved}")
             _print_login(settings, None, base)
             return
         with progress_bar() as bar:

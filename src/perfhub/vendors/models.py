@@ -27,7 +27,8 @@ class VendorConnection(Base):
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     # History backfill started by a link: progress the athlete can watch in ``GET /connections``.
-    backfill_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # queued|running|done|failed
+    # queued | running | done | failed
+    backfill_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     backfill_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     backfill_to: Mapped[date | None] = mapped_column(Date, nullable=True)
     backfill_days_done: Mapped[int | None] = mapped_column(Integer, nullable=True)
