@@ -41,6 +41,33 @@ def services_required() -> bool:
     return os.environ.get("CI", "").lower() == "true" or os.environ.get("PERFHUB_REQUIRE_SERVICES") == "1"
 
 
+UNREACHABLE = "unreachable at"  # every service skip says it, so the summary can count them
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """A green run that skipped the PostgreSQL/NATS tests must not look like a full one."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if UNREACHABLE in str(getattr(report, "longrepr", ""))
+    ]
+    if not skipped:
+        return
+    reasons = sorted({str(report.longrepr[2]).removeprefix("Skipped: ") for report in skipped})
+    bar = "!" * 78
+    terminalreporter.write_line(bar, red=True, bold=True)
+    terminalreporter.write_line(
+        f"{len(skipped)} TESTS DID NOT RUN: the services they need are down.", red=True, bold=True
+    )
+    for reason in reasons:
+        terminalreporter.write_line(f"  {reason}", red=True)
+    terminalreporter.write_line(
+        "  Start PostgreSQL and NATS (see README), or set PERFHUB_REQUIRE_SERVICES=1 to make this a failure.",
+        red=True,
+    )
+    terminalreporter.write_line(bar, red=True, bold=True)
+
+
 def _server_url(database: str) -> str:
     base, _, _ = PG_URL.rpartition("/")
     return f"{base}/{database}"
