@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from perfhub.core.bus import DATA_NORMALIZED, VENDOR_DATA_RECEIVED, WEBHOOK_RECEIVED, EmbeddedBus
+from perfhub.core.bus import (
+    BACKFILL_REQUESTED,
+    DATA_NORMALIZED,
+    VENDOR_DATA_RECEIVED,
+    WEBHOOK_RECEIVED,
+    EmbeddedBus,
+)
 from perfhub.core.jetstream import ConsumerSpec
 from perfhub.ingest.webhooks import CONSUMER as INGEST
 from perfhub.ingest.webhooks import handle_webhook
@@ -10,16 +16,23 @@ from perfhub.insights.service import CONSUMER as INSIGHTS
 from perfhub.insights.service import handle_normalized
 from perfhub.normalize.service import CONSUMER as NORMALIZE
 from perfhub.normalize.service import handle_received
+from perfhub.vendors.backfill import CONSUMER as BACKFILL
+from perfhub.vendors.backfill import handle_backfill_requested
 
-# Every process relays the outbox rows it commits; the ingest stage also fetches the records
-# vendor webhooks point at.
+# Every process relays the outbox rows it commits; the ingest stage also fetches from vendors:
+# the records webhooks point at, and a new link's history, chunk by chunk.
 STAGES: dict[str, list[ConsumerSpec]] = {
-    "ingest": [ConsumerSpec(INGEST, WEBHOOK_RECEIVED, handle_webhook)],
+    "ingest": [
+        ConsumerSpec(INGEST, WEBHOOK_RECEIVED, handle_webhook),
+        ConsumerSpec(BACKFILL, BACKFILL_REQUESTED, handle_backfill_requested),
+    ],
     "normalize": [ConsumerSpec(NORMALIZE, VENDOR_DATA_RECEIVED, handle_received)],
     "insights": [ConsumerSpec(INSIGHTS, DATA_NORMALIZED, handle_normalized)],
 }
 # Readiness over a whole history is cheap per athlete; a larger batch means fewer recomputes.
-EMBEDDED_BATCH = {INSIGHTS: 500}
+# One backfill chunk per transaction: a chunk holds SQLite's write lock while it fetches, and
+# normalize and insights get their turn on each chunk before the next.
+EMBEDDED_BATCH = {INSIGHTS: 500, BACKFILL: 1}
 
 
 def consumers(stages: list[str] | None = None) -> list[ConsumerSpec]:

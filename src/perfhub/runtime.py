@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.core.bus import EmbeddedBus
-from perfhub.core.db import make_engine, make_sessionmaker
+from perfhub.core.db import make_engine, make_sessionmaker, utcnow
 from perfhub.pipeline import register_consumers
 from perfhub.settings import Settings, use_settings
+from perfhub.vendors.backfill import resume_due, resume_stalled
+
+log = logging.getLogger(__name__)
+# How often deferred backfill chunks are checked for being due, and how often the database is
+# searched for backfills whose deferral was lost.
+BACKFILL_RESUME_POLL_S = 1.0
+BACKFILL_STALL_SWEEP_S = 60.0
 
 
 @dataclass
@@ -24,6 +34,9 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     bus: EmbeddedBus
+    # "Now" for what depends on the calendar date, such as the days a link backfills (tests
+    # fix it so that they pass at any hour).
+    clock: Callable[[], datetime] = utcnow
     _stop_reconciler: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -56,7 +69,9 @@ class Runtime:
         return self.bus.healthy()
 
     def start_reconciler(self) -> None:
-        """The embedded deployment's schedule for :func:`reconcile_all` (a daemon thread)."""
+        """The embedded deployment's schedules, as daemon threads: :func:`reconcile_all` every
+        ``reconcile_interval_s``, and link backfills resumed once a vendor rate limit has passed."""
+        threading.Thread(target=self._resume_backfills, name="perfhub-backfill-resume", daemon=True).start()
         interval = self.settings.reconcile_interval_s
         if interval <= 0:
             return
@@ -69,9 +84,20 @@ class Runtime:
                     reconcile_all(self.sessions, self.settings)
                     self.bus.wake()
                 except Exception:  # keep the schedule alive; the next run retries
-                    logging.getLogger(__name__).exception("reconciliation failed")
+                    log.exception("reconciliation failed")
 
         threading.Thread(target=loop, name="perfhub-reconcile", daemon=True).start()
+
+    def _resume_backfills(self) -> None:
+        sweep_at = 0.0  # first sweep at once: backfills a previous run left waiting
+        while not self._stop_reconciler.wait(BACKFILL_RESUME_POLL_S):
+            try:
+                resume_due(self.sessions)
+                if time.monotonic() >= sweep_at:
+                    sweep_at = time.monotonic() + BACKFILL_STALL_SWEEP_S
+                    resume_stalled(self.sessions)
+            except Exception:  # the next poll retries
+                log.exception("resuming backfills failed")
 
     def close(self) -> None:
         self._stop_reconciler.set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import event, func, select
@@ -19,7 +20,9 @@ from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
 from perfhub.core.signing import Signer
 from perfhub.insights.service import coverage
 from perfhub.pipeline import consumers
+from perfhub.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S
 from perfhub.settings import Settings
+from perfhub.vendors.backfill import resume_due, resume_stalled
 
 log = logging.getLogger(__name__)
 GAUGE_INTERVAL_S = 15.0
@@ -50,6 +53,8 @@ class BusRuntime:
         for consumer in self.consumers:
             self._tasks.append(asyncio.create_task(consumer.run(self.stop_event), name=consumer.spec.name))
         self._tasks.append(asyncio.create_task(self._gauges(), name="gauges"))
+        if "ingest" in self.stages:
+            self._tasks.append(asyncio.create_task(self._resume_backfills(), name="backfill-resume"))
         if "ingest" in self.stages and self.settings.reconcile_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._reconcile(), name="reconcile"))
 
@@ -73,6 +78,22 @@ class BusRuntime:
                 await asyncio.to_thread(reconcile_all, self.sessions, self.settings)
             except Exception as exc:
                 log.warning("reconciliation failed: %s", exc)
+
+    async def _resume_backfills(self) -> None:
+        """Link backfills this worker deferred for a rate limit, once it has passed; and any
+        whose deferral went with a process that stopped (first sweep at start)."""
+        sweep_at = 0.0
+        while not self.stop_event.is_set():
+            await wait_or_stop(self.stop_event, BACKFILL_RESUME_POLL_S)
+            if self.stop_event.is_set():
+                return
+            try:
+                await asyncio.to_thread(resume_due, self.sessions)
+                if time.monotonic() >= sweep_at:
+                    sweep_at = time.monotonic() + BACKFILL_STALL_SWEEP_S
+                    await asyncio.to_thread(resume_stalled, self.sessions)
+            except Exception as exc:  # the next poll retries
+                log.warning("resuming backfills failed: %s", exc)
 
     @property
     def healthy(self) -> bool:

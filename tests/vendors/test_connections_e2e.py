@@ -74,6 +74,9 @@ def link(harness: Harness, fake: FakeOura, athlete: dict[str, object]) -> str:
         "/api/v1/connections/oura/callback", params={"code": query["code"][0], "state": query["state"][0]}
     )
     assert again.status_code == 400  # single use
+    # The link queued a history backfill (nothing at the fake yet): let it finish, so that it
+    # does not race what each test does next.
+    harness.drain()
     return oura_user
 
 
@@ -88,6 +91,8 @@ def test_link_webhook_and_data_visible(oura_harness: Harness, fake: FakeOura) ->
     oura_user = link(harness, fake, athlete)
     listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
     assert [(c["vendor"], c["status"]) for c in listed] == [("oura", "linked")]
+    assert set(listed[0]) == {"vendor", "status", "linkedAt", "lastSyncAt", "backfill"}
+    assert listed[0]["backfill"]["status"] == "done" and listed[0]["backfill"]["records"] == 0
     with harness.runtime.sessions() as session:
         stored = session.scalars(select(VendorConnection)).one()
         assert stored.vendor_user_id == oura_user and "oura" not in (stored.access_token or "oura")

@@ -47,7 +47,9 @@ VENDOR_DATA_RECEIVED = "vendor.data.received"
 DATA_NORMALIZED = "data.normalized"
 INSIGHTS_UPDATED = "insights.updated"
 WEBHOOK_RECEIVED = "vendor.webhook.received"
-SUBJECTS = (WEBHOOK_RECEIVED, VENDOR_DATA_RECEIVED, DATA_NORMALIZED, INSIGHTS_UPDATED)
+# A link asks the ingest stage for the athlete's history; each chunk it lands asks for the next.
+BACKFILL_REQUESTED = "connection.backfill.requested"
+SUBJECTS = (WEBHOOK_RECEIVED, BACKFILL_REQUESTED, VENDOR_DATA_RECEIVED, DATA_NORMALIZED, INSIGHTS_UPDATED)
 
 
 class OutboxRow(Base):

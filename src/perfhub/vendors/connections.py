@@ -5,19 +5,27 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
+from perfhub.core.bus import BACKFILL_REQUESTED, publish
 from perfhub.core.crypto import SecretBox
+from perfhub.core.dates import local_today
 from perfhub.core.db import utcnow
 from perfhub.core.errors import BadRequest, Conflict, NotFound
 from perfhub.settings import Settings
 from perfhub.vendors import base
 from perfhub.vendors.models import OAuthState, VendorConnection
 from perfhub.vendors.registry import http_client, make_client, vendor_config
+
+# How much history a new link fetches: the longest window readiness looks back over (60 days
+# for the normal range) plus a month, so the first full score needs no wait at all.
+LINK_BACKFILL_DAYS = 90
+BACKFILL_ACTIVE = ("queued", "running")
 
 
 def redirect_uri(settings: Settings, vendor: str) -> str:
@@ -54,9 +62,17 @@ def start_link(session: Session, settings: Settings, user: User, vendor: str) ->
 
 
 def complete_link(
-    session: Session, settings: Settings, vendor: str, code: str, state: str
+    session: Session,
+    settings: Settings,
+    vendor: str,
+    code: str,
+    state: str,
+    *,
+    now: datetime | None = None,
 ) -> VendorConnection:
-    """Exchange the code for tokens (stored encrypted) and record who the athlete is at the vendor."""
+    """Exchange the code for tokens (stored encrypted), record who the athlete is at the vendor
+    and queue the backfill of the last :data:`LINK_BACKFILL_DAYS` days ending on the athlete's
+    local date at ``now``. Only the request is recorded here; the ingest stage fetches."""
     config = _config(settings, vendor)
     pending = session.scalar(
         select(OAuthState).where(OAuthState.state_hash == _hash(state)).with_for_update()
@@ -89,9 +105,54 @@ def complete_link(
     _store_tokens(connection, tokens, box)
     connection.status = "linked"
     connection.vendor_user_id = vendor_user_id
+    # Always the real time, whatever ``now`` says: it tells this link's backfill from an
+    # earlier link's, whose chunks may still be in flight.
     connection.linked_at = utcnow()
-    session.flush()
+    user = session.get(User, pending.user_id)
+    assert user is not None
+    request_backfill(session, connection, local_today(user.tz, now))
     return connection
+
+
+def request_backfill(
+    session: Session, connection: VendorConnection, last_day: date, days: int = LINK_BACKFILL_DAYS
+) -> None:
+    """Reset the progress to a new backfill of ``days`` wake dates ending ``last_day`` and ask
+    the ingest stage for it, in the caller's transaction (so a link is never without one)."""
+    connection.backfill_status = "queued"
+    connection.backfill_from = last_day - timedelta(days=days - 1)
+    connection.backfill_to = last_day
+    connection.backfill_days_done = 0
+    connection.backfill_records = 0
+    connection.backfill_error = None
+    connection.backfill_started_at = None
+    connection.backfill_finished_at = None
+    session.flush()  # a first link's id goes into the event
+    publish(session, BACKFILL_REQUESTED, backfill_cursor(connection), user_id=connection.user_id)
+
+
+def backfill_cursor(connection: VendorConnection) -> dict[str, Any]:
+    """The event asking for the next chunk: which link's backfill, and how far it had come.
+
+    A handler acts on it only while both still hold, which makes redeliveries, replays and a
+    previous link's leftovers no-ops.
+    """
+    assert connection.linked_at is not None
+    return {
+        "connectionId": connection.id,
+        "userId": connection.user_id,
+        "vendor": connection.vendor,
+        "linkedAt": connection.linked_at.isoformat(),
+        "daysDone": connection.backfill_days_done or 0,
+    }
+
+
+def stop_backfill(connection: VendorConnection, reason: str) -> None:
+    """End a queued or running backfill as failed with ``reason`` (its landed days stay)."""
+    if connection.backfill_status in BACKFILL_ACTIVE:
+        connection.backfill_status = "failed"
+        connection.backfill_error = reason
+        connection.backfill_finished_at = utcnow()
 
 
 def _store_tokens(connection: VendorConnection, tokens: base.TokenSet, box: SecretBox) -> None:
@@ -129,9 +190,12 @@ def access_token(session: Session, settings: Settings, connection: VendorConnect
 
 
 def disconnect(session: Session, settings: Settings, user: User, vendor: str) -> None:
-    """Revoke at the vendor where it can, forget the tokens, stop ingest at once."""
+    """Revoke at the vendor where it can, forget the tokens, stop ingest (and the backfill) at once."""
+    # Locked: a backfill chunk in flight finishes first, so its progress is what gets stopped.
     connection = session.scalar(
-        select(VendorConnection).where(VendorConnection.user_id == user.id, VendorConnection.vendor == vendor)
+        select(VendorConnection)
+        .where(VendorConnection.user_id == user.id, VendorConnection.vendor == vendor)
+        .with_for_update()
     )
     if connection is None or connection.status == "revoked":
         raise NotFound(f"{vendor} is not linked")
@@ -146,6 +210,7 @@ def disconnect(session: Session, settings: Settings, user: User, vendor: str) ->
     connection.access_token = None
     connection.refresh_token = None
     connection.expires_at = None
+    stop_backfill(connection, "stopped: the connection was unlinked")
 
 
 def connections_of(session: Session, user: User) -> list[VendorConnection]:

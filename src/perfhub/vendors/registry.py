@@ -60,6 +60,13 @@ def use_retry_policy(policy: RetryPolicy | None) -> None:
     _policy = policy or DEFAULT_RETRY
 
 
-def make_client(vendor: str, token: str, config: VendorConfig) -> ApiClient:
-    """A data client for ``vendor`` over the shared HTTP client and retry policy."""
-    return CLIENTS[vendor](http_client(), token, config, policy=_policy)
+def retry_policy() -> RetryPolicy:
+    """How vendor calls retry in this process (callers derive stricter variants from it)."""
+    return _policy
+
+
+def make_client(
+    vendor: str, token: str, config: VendorConfig, policy: RetryPolicy | None = None
+) -> ApiClient:
+    """A data client for ``vendor`` over the shared HTTP client and (unless given) retry policy."""
+    return CLIENTS[vendor](http_client(), token, config, policy=policy or _policy)

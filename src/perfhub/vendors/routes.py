@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -18,16 +18,51 @@ from perfhub.core.bus import WEBHOOK_RECEIVED, publish
 from perfhub.core.deps import CurrentUser, UowDep
 from perfhub.core.errors import BadRequest, NotFound, Unauthorized
 from perfhub.vendors import base
+from perfhub.vendors.backfill import days_total
 from perfhub.vendors.connections import complete_link, connections_of, disconnect, start_link
 from perfhub.vendors.models import VendorConnection, WebhookReceipt
 from perfhub.vendors.registry import MODULES, vendor_config
 
 router = APIRouter(tags=["connections"])
 LinkableVendor = Literal["oura", "whoop", "google"]
+BackfillStatus = Literal["queued", "running", "done", "failed"]
 
 
 class LinkOut(BaseModel):
     auth_url: str = Field(serialization_alias="authUrl")
+
+
+class BackfillOut(BaseModel):
+    """The history backfill the last link started: ``daysDone`` of ``daysTotal`` wake dates
+    (``from``..``to``, newest first). While a vendor rate limit is waited out ``status`` stays
+    ``running`` and ``error`` says until when."""
+
+    status: BackfillStatus
+    from_: date = Field(serialization_alias="from")
+    to: date
+    days_done: int = Field(serialization_alias="daysDone")
+    days_total: int = Field(serialization_alias="daysTotal")
+    records: int
+    error: str | None
+    started_at: datetime | None = Field(serialization_alias="startedAt")
+    finished_at: datetime | None = Field(serialization_alias="finishedAt")
+
+    @classmethod
+    def of(cls, connection: VendorConnection) -> BackfillOut | None:
+        if connection.backfill_status is None or connection.backfill_from is None:
+            return None  # linked before link backfills existed
+        assert connection.backfill_to is not None
+        return cls(
+            status=cast(BackfillStatus, connection.backfill_status),
+            from_=connection.backfill_from,
+            to=connection.backfill_to,
+            days_done=connection.backfill_days_done or 0,
+            days_total=days_total(connection),
+            records=connection.backfill_records or 0,
+            error=connection.backfill_error,
+            started_at=connection.backfill_started_at,
+            finished_at=connection.backfill_finished_at,
+        )
 
 
 class ConnectionOut(BaseModel):
@@ -35,6 +70,7 @@ class ConnectionOut(BaseModel):
     status: str
     linked_at: datetime | None = Field(serialization_alias="linkedAt")
     last_sync_at: datetime | None = Field(serialization_alias="lastSyncAt")
+    backfill: BackfillOut | None = None
 
 
 @router.post(
@@ -61,7 +97,10 @@ def callback(
     if not code or not state:
         raise BadRequest("code and state are required")
     with uow() as session:
-        complete_link(session, request.app.state.settings, vendor, code, state)
+        # Fetches nothing: the backfill is only queued here, and runs in the ingest stage.
+        complete_link(
+            session, request.app.state.settings, vendor, code, state, now=request.app.state.runtime.clock()
+        )
     if "text/html" in request.headers.get("accept", ""):
         return RedirectResponse(f"/?linked={vendor}", status_code=303)
     return {"vendor": vendor, "status": "linked"}
@@ -69,10 +108,15 @@ def callback(
 
 @router.get("/connections", response_model=list[ConnectionOut], response_model_by_alias=True)
 def list_connections(uow: UowDep, user: CurrentUser) -> list[ConnectionOut]:
+    """Your linked wearables, each with the progress of the history backfill its link started."""
     with uow() as session:
         return [
             ConnectionOut(
-                vendor=c.vendor, status=c.status, linked_at=c.linked_at, last_sync_at=c.last_sync_at
+                vendor=c.vendor,
+                status=c.status,
+                linked_at=c.linked_at,
+                last_sync_at=c.last_sync_at,
+                backfill=BackfillOut.of(c),
             )
             for c in connections_of(session, user)
         ]
