@@ -12,6 +12,11 @@ Sleep is written the way the devices overlap in practice: the Watch writes stage
 InBed interval, and a third-party app writes InBed plus overlapping AsleepUnspecified pieces. Some
 nights have no Watch (charging), some afternoons a nap, a few nights HRV but no sleep tracking.
 
+``ExportSpec.export_version=12`` writes the DOCTYPE of iOS 16 (HealthKit Export Version 12), whose
+internal DTD has declarations without their closing ``>``: no conforming XML parser accepts it, while
+every record after it is intact. ``stray_controls`` puts a vertical tab (U+000B, which XML forbids)
+into a metadata value of other apps' records now and then, as real exports carry.
+
 Everything is a function of the seed (string-seeded ``random.Random`` per day and record kind), so
 the same spec gives the same bytes in either record order, and the file is written in small pieces
 to a stream: a year is never held in memory. ``GeneratedExport.expected`` holds the per-day values
@@ -177,6 +182,38 @@ DOCTYPE = """<?xml version="1.0" encoding="UTF-8"?>
 ]>
 """
 
+# iOS 16 (HealthKit Export Version 12): the same DTD plus the vision-prescription declarations it
+# introduced, written broken: the ATTLIST of VisionPrescription and the ELEMENT of Attachment lack their
+# closing '>', so the next declaration starts inside them ("syntax error" from expat, libxml2 and
+# every other conforming parser).
+DOCTYPE_V12 = DOCTYPE.replace("HealthKit Export Version: 13", "HealthKit Export Version: 12").replace(
+    "]>\n",
+    """<!ELEMENT VisionPrescription ((RightEye|LeftEye|Attachment|MetadataEntry)*)>
+<!ATTLIST VisionPrescription
+  type             CDATA #REQUIRED
+  dateIssued       CDATA #REQUIRED
+  expirationDate   CDATA #IMPLIED
+  brand            CDATA #IMPLIED
+<!ELEMENT RightEye EMPTY>
+<!ATTLIST RightEye
+  sphere           CDATA #IMPLIED
+  sphereUnit       CDATA #IMPLIED
+  cylinder         CDATA #IMPLIED
+  cylinderUnit     CDATA #IMPLIED
+  axis             CDATA #IMPLIED
+  axisUnit         CDATA #IMPLIED
+>
+<!ELEMENT Attachment EMPTY
+<!ATTLIST Attachment
+  identifier       CDATA #IMPLIED
+>
+]>
+""",
+)
+assert DOCTYPE_V12 != DOCTYPE and DOCTYPE_V12.count("]>") == 1
+
+USER_ENTERED = '  <MetadataEntry key="HKWasUserEntered" value="1"/>\n'
+
 CDA_XML = """<?xml version="1.0"?>
 <ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
  <realmCode code="US"/>
@@ -200,6 +237,8 @@ class ExportSpec:
     watch_missing_rate: float = 0.06  # Watch on the charger: the app and iPhone only, no night HRV
     app_rate: float = 0.5  # nights the third-party app also tracks
     sleep_off_rate: float = 0.04  # Watch worn (night HRV) but nobody records sleep
+    export_version: Literal[12, 13] = 13  # 12: iOS 16's broken internal DTD
+    stray_controls: bool = False  # U+000B in a metadata value of the first heart-rate record of a day
 
 
 @dataclass(frozen=True)
@@ -316,9 +355,15 @@ def record_xml(
     return "".join(parts)
 
 
-def export_document(records: Iterable[str], *, root: str = "HealthData", doctype: bool = True) -> str:
-    """A small, complete export around hand-written records (for focused tests)."""
-    head = DOCTYPE if doctype else '<?xml version="1.0" encoding="UTF-8"?>\n'
+def export_document(records: Iterable[str], *, root: str = "HealthData", doctype: bool | str = True) -> str:
+    """A small, complete export around hand-written records (for focused tests).
+
+    ``doctype``: True for the current Health app's, False for none, or the prolog to write instead.
+    """
+    if isinstance(doctype, str):
+        head = doctype
+    else:
+        head = DOCTYPE if doctype else '<?xml version="1.0" encoding="UTF-8"?>\n'
     return (
         f'{head}<{root} locale="en_US">\n'
         ' <ExportDate value="2024-06-01 10:00:00 -0700"/>\n' + _me() + "".join(records) + f"</{root}>\n"
@@ -546,6 +591,9 @@ def _filler_writer(index: int) -> Writer:
                 f'{head} creationDate="{fmt(end + 40)}" startDate="{fmt(start)}" endDate="{end_text}"'
                 f' value="{value}"{tail}'
             )
+        if spec.stray_controls and child and out:
+            # The motion-context value of the day's first heart-rate sample gets a vertical tab.
+            out[0] = out[0].replace('value="0"/>', 'value="0\x0b"/>', 1)
         counts[type_] += n
         return "".join(out)
 
@@ -703,7 +751,8 @@ def _chunks(spec: ExportSpec, result: GeneratedExport) -> Iterator[str]:
         return _plan(spec, clock, day)
 
     end = clock.midnight(spec.start + timedelta(days=spec.days)) + 10 * 3600
-    yield DOCTYPE + '<HealthData locale="en_US">\n' + f' <ExportDate value="{clock.fmt(end)}"/>\n' + _me()
+    doctype = DOCTYPE_V12 if spec.export_version == 12 else DOCTYPE
+    yield doctype + '<HealthData locale="en_US">\n' + f' <ExportDate value="{clock.fmt(end)}"/>\n' + _me()
     writers = _record_writers()
     records = result.records_by_type
     if spec.order == "by_type":

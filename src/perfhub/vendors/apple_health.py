@@ -6,14 +6,21 @@ raises :class:`AppleHealthError`.
 
 How the file is read
     Exports run to hundreds of MB, almost all of it records we do not use (heart rate, energy, steps,
-    each with a long ``device`` string, plus beat-to-beat lists under every SDNN record). Every byte
-    still goes through expat, which checks that the document is well-formed and that its root is
-    ``HealthData``, but expat runs without per-element Python callbacks: that costs ~30 % of the
-    throughput (measured 105 vs 137 MB/s; ``ElementTree.iterparse`` 95 MB/s). The few ``Record`` start
-    tags of the three types we use are found in the same bytes by searching for their type names, and
-    parsed with a strict start-tag pattern. Comments, CDATA sections and processing instructions in the
-    body are tracked so that nothing inside them is taken for a record. Memory stays flat: one 1 MiB
-    chunk, expat's own buffer, and compact per-record columns of the records we keep.
+    each with a long ``device`` string, plus beat-to-beat lists under every SDNN record). A file is an
+    export when its prolog and root start tag are XML and the root is ``HealthData``: expat checks
+    that much, with the internal DTD subset blanked out first (iOS 16 writes it with broken
+    declarations, and nothing declared in it is ever expanded or fetched). The body is not parsed as
+    a whole: real exports carry stray control characters and broken tags in records of other apps,
+    and one of them must not refuse years of data. The ``Record`` start tags of the three types we use
+    are found by searching the bytes for their type names and parsed with strict patterns; each one
+    is checked as expat would check it (characters, references, attributes, its children up to
+    ``</Record>``), and a broken one is skipped with its line number. Comments, CDATA sections and
+    processing instructions are tracked so that nothing inside them is taken for a record, and the
+    file must end with ``</HealthData>``, so a cut-off download is refused rather than half imported.
+    Memory stays flat: one 1 MiB chunk and compact per-record columns of the records we keep.
+
+    A record with ``<MetadataEntry key="HKWasUserEntered" value="1"/>`` was typed in by the athlete:
+    its nights and days are emitted with vendor ``manual``, apart from what the devices measured.
 
 How nights become days (DESIGN.md §2)
     Sleep: per source (``sourceName``), records less than :data:`BLOCK_GAP` apart form a block whose
@@ -24,9 +31,11 @@ How nights become days (DESIGN.md §2)
     less than half the sleep of the longest one (a Watch that ran flat), else the longest asleep time.
     The episode belongs to the local date, in the records' own UTC offset, on which the winner's last
     asleep interval ends (the wake date); of two episodes waking on one date the longer is the night.
-    Of the winner: ``inBedMin`` is its InBed span (widened to cover its asleep time), else its first to
-    last record; ``latencyMin`` only when an InBed or a leading Awake record says when bedtime was;
-    ``wakeCount`` counts interruptions between asleep intervals that are marked Awake or last ≥ 5 min.
+    Of the winner: ``inBedMin``, ``efficiencyPct`` and ``latencyMin`` only when its own InBed records
+    say when bedtime was (the span widened to cover its asleep time); never made up from the asleep
+    span, which would make any hand-entered night 100 % efficient. ``wakeCount`` counts interruptions
+    between asleep intervals that are marked Awake or last ≥ 5 min (not for hand-entered nights, which
+    say nothing about them).
     HRV: Apple's ``HeartRateVariabilitySDNN`` is SDNN and is only ever emitted as ``sdnn``. Nightly SDNN
     is the **median** of the samples inside the chosen night's in-bed window (median, because a night
     has 1–4 samples and one motion-corrupted reading should not move the value), from the night's own
@@ -46,7 +55,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -71,8 +80,13 @@ SLEEP_TYPE = "HKCategoryTypeIdentifierSleepAnalysis"
 USED_TYPES = frozenset({SDNN_TYPE, RESTING_HR_TYPE, SLEEP_TYPE})
 
 VENDOR = "apple"
+MANUAL = "manual"
 CHUNK_BYTES = 1 << 20
 MAX_ERRORS = 20
+MAX_PROLOG_BYTES = 4 << 20  # Apple's DTD is about 10 KB
+MAX_TAG_BYTES = 1 << 20
+TAIL_BYTES = 64 << 10
+MAX_SNIFFED_MEMBERS = 64
 
 SDNN_RANGE = (1.0, 300.0)
 RESTING_HR_RANGE = (25.0, 120.0)
@@ -107,6 +121,7 @@ class ImportSummary:
     days: int  # distinct wake dates with at least one payload
     skipped: int  # records, nights and days left out
     errors: list[str]  # why, for the first MAX_ERRORS of them
+    message: str | None = None  # set when nothing could be imported, saying why
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +132,127 @@ class AppleRecord:
     end: datetime
     value: str | None
     unit: str | None
+    user_entered: bool = False  # HKWasUserEntered: typed in by the athlete, not measured
+
+
+# --------------------------------------------------------------------------------------------
+# The prolog: everything before the root start tag, internal DTD subset blanked out
+# --------------------------------------------------------------------------------------------
+
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_START_TAG = re.compile(rb"<([^\s/>!?<]+)(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*(/?)>")
+_SUBSET_MARK = re.compile(rb"\]|<!--|<\?")
+_SUBSET_END = re.compile(rb"\][ \t\r\n]*>")
+# Same length, same line breaks: expat's line and column numbers still point into the real file.
+_BLANK = bytes(c if c in b"\r\n" else 0x20 for c in range(256))
+
+
+@dataclass(frozen=True, slots=True)
+class _Prolog:
+    root_start: int  # where the root start tag is, or whatever stands where it should be
+    root_end: int  # just past the root start tag; -1 when root_start holds something else
+    name: bytes
+    empty: bool  # <HealthData/>
+    doctype: tuple[int, int] | None
+
+
+def _skip_space(buf: bytes, pos: int) -> int:
+    space = _SPACE.match(buf, pos)
+    return pos if space is None else space.end()
+
+
+def _after(buf: bytes, token: bytes, start: int) -> int:
+    at = buf.find(token, start)
+    return -1 if at < 0 else at + len(token)
+
+
+def _doctype_end(buf: bytes, pos: int) -> int:
+    """End of the ``<!DOCTYPE`` whose name starts at ``pos``; -1 when it does not end in ``buf``.
+
+    Inside the internal subset only comments and processing instructions are stepped over, not
+    declarations: iOS 16 writes declarations without their closing ``>``, and a subset is never read,
+    only skipped. A ``]>`` inside a quoted entity value ends it early; what follows is then junk in
+    the prolog, which expat refuses.
+    """
+    i = pos
+    while i < len(buf):
+        byte = buf[i]
+        if byte in b"\"'":  # a SYSTEM or PUBLIC literal may hold '[' or '>'
+            i = buf.find(buf[i : i + 1], i + 1)
+            if i < 0:
+                return -1
+        elif byte == 0x3E:  # '>': no internal subset
+            return i + 1
+        elif byte == 0x5B:  # '['
+            break
+        i += 1
+    else:
+        return -1
+    i += 1
+    while (mark := _SUBSET_MARK.search(buf, i)) is not None:
+        if mark.group() == b"]":
+            end = _SUBSET_END.match(buf, mark.start())
+            if end is not None:
+                return end.end()
+            if _skip_space(buf, mark.end()) == len(buf):
+                return -1  # "]   " then the chunk ends: the '>' may follow
+            i = mark.end()
+        else:
+            i = _after(buf, b"-->" if mark.group() == b"<!--" else b"?>", mark.end())
+            if i < 0:
+                return -1
+    return -1
+
+
+def _find_prolog(buf: bytes, *, final: bool) -> _Prolog | None:
+    """Step over the prolog to the root start tag; None: ``buf`` ends before it is known (unless final)."""
+    pos = 3 if buf.startswith(b"\xef\xbb\xbf") else 0
+    doctype: tuple[int, int] | None = None
+    while True:
+        pos = _skip_space(buf, pos)
+        if not final and len(buf) - pos < len(b"<!DOCTYPE"):
+            return None
+        if buf.startswith(b"<?", pos):
+            end = _after(buf, b"?>", pos + 2)
+        elif buf.startswith(b"<!--", pos):
+            end = _after(buf, b"-->", pos + 4)
+        elif buf.startswith(b"<!DOCTYPE", pos) and doctype is None:
+            end = _doctype_end(buf, pos + len(b"<!DOCTYPE"))
+            if end >= 0:
+                doctype = (pos, end)
+        else:
+            tag = _START_TAG.match(buf, pos)
+            if tag is not None:
+                return _Prolog(pos, tag.end(), tag.group(1), tag.group(2) == b"/", doctype)
+            # A start tag cut by the chunk boundary; anything else is left to expat to describe.
+            if not final and buf.startswith(b"<", pos) and len(buf) - pos < MAX_TAG_BYTES:
+                return None
+            return _Prolog(pos, -1, b"", False, doctype)
+        if end < 0:
+            if not final and len(buf) - pos < MAX_PROLOG_BYTES:
+                return None
+            return _Prolog(pos, -1, b"", False, doctype)
+        pos = end
+
+
+def _blank_doctype(head: bytes, prolog: _Prolog) -> bytes:
+    if prolog.doctype is None:
+        return head
+    start, end = prolog.doctype
+    return head[:start] + head[start:end].translate(_BLANK) + head[end:]
+
+
+def _root_name(stream: BinaryIO) -> bytes | None:
+    """The root element's name of an XML stream, reading only as far as its start tag."""
+    head = b""
+    while True:
+        piece = stream.read(1 << 16)
+        head += piece
+        prolog = _find_prolog(head, final=not piece)
+        if prolog is not None:
+            return prolog.name if prolog.root_end >= 0 else None
+        if len(head) > MAX_PROLOG_BYTES:
+            return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,29 +277,52 @@ def _open(path: Path) -> Iterator[tuple[BinaryIO, int]]:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError) as exc:
             # RuntimeError: an encrypted member; NotImplementedError: an unsupported compression.
             raise AppleHealthError(f"{path.name} is not a readable zip archive: {exc}") from None
+        except (zlib.error, EOFError) as exc:
+            raise AppleHealthError(f"{path.name} is damaged: {exc}") from None
         except OSError as exc:
             raise AppleHealthError(f"cannot read {path}: {exc.strerror or exc}") from None
         yield stream, size
 
 
+def _member_rank(info: zipfile.ZipInfo) -> tuple[bool, bool, bool, bool, int, str]:
+    path = info.filename
+    base = path.rsplit("/", 1)[-1].lower()
+    return (
+        path != "apple_health_export/export.xml",
+        base != "export.xml",
+        not path.startswith("apple_health_export/"),
+        base == "export_cda.xml",
+        path.count("/"),
+        path,
+    )
+
+
 def _export_member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
-    candidates = [
-        info
-        for info in archive.infolist()
-        if info.filename.rsplit("/", 1)[-1].lower() == "export.xml"
-        and not info.filename.startswith("__MACOSX/")
-    ]
-    if not candidates:
-        found = ", ".join(archive.namelist()[:5]) or "nothing"
-        raise AppleHealthError(f"{name} contains no export.xml (found: {found}); is it a Health app export?")
-    # The Health app writes apple_health_export/export.xml; prefer the shallowest otherwise.
-    return min(
-        candidates, key=lambda i: (i.filename != "apple_health_export/export.xml", i.filename.count("/"))
+    # The member is named after the phone's language (export.xml, 导出.xml, …), and export_cda.xml
+    # next to it is a clinical document: the export is the .xml whose root is <HealthData>.
+    candidates = sorted(
+        (
+            info
+            for info in archive.infolist()
+            if not info.is_dir()
+            and info.filename.lower().endswith(".xml")
+            and not info.filename.startswith("__MACOSX/")
+        ),
+        key=_member_rank,
+    )
+    for info in candidates[:MAX_SNIFFED_MEMBERS]:
+        with archive.open(info) as member:
+            if _root_name(cast(BinaryIO, member)) == b"HealthData":
+                return info
+    found = ", ".join(archive.namelist()[:5]) or "nothing"
+    raise AppleHealthError(
+        f"{name} holds no Apple Health export: none of its .xml files has a <HealthData> root "
+        f"(found: {found}); is it a Health app export?"
     )
 
 
 def open_export(path: Path) -> AbstractContextManager[BinaryIO]:
-    """``export.xml`` or ``export.zip`` (its ``apple_health_export/export.xml``) as a binary stream.
+    """``export.xml`` or ``export.zip`` (its ``HealthData`` document) as a binary stream.
 
     A zip member is decompressed as it is read, never extracted. Errors are :class:`AppleHealthError`.
     """
@@ -177,7 +336,7 @@ def open_export(path: Path) -> AbstractContextManager[BinaryIO]:
 
 
 # --------------------------------------------------------------------------------------------
-# Scanning: expat checks every byte, a byte search finds the records we use
+# Scanning: expat checks the prolog, a byte search finds the records we use
 # --------------------------------------------------------------------------------------------
 
 # A used type name followed by its closing quote; whether it is a Record's type attribute is checked
@@ -186,32 +345,86 @@ _CANDIDATE = re.compile(
     rb"HK(?:QuantityTypeIdentifier(?:HeartRateVariabilitySDNN|RestingHeartRate)"
     rb"|CategoryTypeIdentifierSleepAnalysis)[\"']"
 )
-_RECORD_TAG = re.compile(rb"<Record((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*/?>")
+_USED_TYPE_BYTES = frozenset(t.encode() for t in USED_TYPES)
+_ATTRIBUTES = rb"((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*"
+_RECORD_OPEN = re.compile(rb"<Record[\s/>]")
+_RECORD_TAG = re.compile(rb"<Record" + _ATTRIBUTES + rb"(/?)>")
+_TYPE_BEFORE = re.compile(rb"\stype\s*=\s*[\"']\Z")
+_CONTENT_MARK = re.compile(rb"<(/?)(?:Record|MetadataEntry)(?=[\s/>])")
+_CLOSE_RECORD = re.compile(rb"</Record\s*>")
+_METADATA_TAG = re.compile(rb"<MetadataEntry" + _ATTRIBUTES + rb"/?>")
 _ATTRIBUTE = re.compile(rb"([^\s=/>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_NOT_IN_TAG = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f<]")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_NOT_XML_CHAR = re.compile("[\ud800-\udfff\ufffe\uffff]")
 _OPENER = re.compile(rb"<[!?]")
 _OPAQUE = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
-_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|lt|gt|amp|quot|apos);")
+_REFERENCE = re.compile(r"&([^;&\s]*)(;?)")
+_NUMERIC = re.compile(r"#(?:x([0-9A-Fa-f]+)|([0-9]+))")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _SPACES = str.maketrans("\t\n\r", "   ")
+# After the root's end tag only white space, comments and processing instructions may follow.
+_DOCUMENT_END = re.compile(rb"</HealthData\s*>(?:\s+|<!--.*?-->|<\?.*?\?>)*\Z", re.DOTALL)
+_USER_ENTERED = (b"1", b"true")
 
 
-def _entity(match: re.Match[str]) -> str:
-    ref = match.group(1)
-    if ref[0] != "#":
-        return _NAMED[ref]
-    return chr(int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:]))
+class _Broken(ValueError):
+    """A used record that is not well-formed XML; the message says why."""
+
+
+def _xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code > 0xFFFF
+
+
+def _reference(match: re.Match[str]) -> str:
+    ref, semicolon = match.groups()
+    if not semicolon:
+        raise _Broken("an '&' that is not escaped as &amp;")
+    named = _NAMED.get(ref)
+    if named is not None:
+        return named
+    numeric = _NUMERIC.fullmatch(ref)
+    if numeric is None:
+        # Entities declared in the DTD are never expanded: the DTD is not read at all.
+        raise _Broken(f"undefined entity &{ref};")
+    code = int(numeric.group(1), 16) if numeric.group(1) else int(numeric.group(2))
+    if code > 0x10FFFF or not _xml_char(code):
+        raise _Broken(f"character reference &{ref}; is not allowed in XML")
+    return chr(code)
 
 
 def _attribute_value(raw: bytes) -> str:
-    text = raw.decode("utf-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Broken("bytes that are not UTF-8") from None
+    if _NOT_XML_CHAR.search(text):
+        raise _Broken("a character that is not allowed in XML")
     if "&" in text or "\n" in text or "\t" in text or "\r" in text:
         # XML attribute-value normalisation: literal whitespace becomes spaces, references expand after.
-        text = _ENTITY.sub(_entity, text.translate(_SPACES))
+        text = _REFERENCE.sub(_reference, text.translate(_SPACES))
     return text
 
 
+def _attributes(raw: bytes) -> dict[bytes, bytes]:
+    """The attributes of a matched tag; raises :class:`_Broken` for what expat would refuse in them."""
+    bad = _NOT_IN_TAG.search(raw)
+    if bad is not None:
+        found = bad.group()
+        raise _Broken(
+            "a '<' inside an attribute value" if found == b"<" else f"control character U+{found[0]:04X}"
+        )
+    pairs = [
+        (m.group(1), m.group(2) if m.group(2) is not None else m.group(3)) for m in _ATTRIBUTE.finditer(raw)
+    ]
+    attributes = dict(pairs)
+    if len(attributes) != len(pairs):
+        raise _Broken("an attribute written twice")
+    return attributes
+
+
 class _Invalid:
-    """A used record that cannot be read (bad date); counted as skipped by import_days."""
+    """A used record that cannot be read; counted as skipped by import_days."""
 
     __slots__ = ("reason",)
 
@@ -219,94 +432,148 @@ class _Invalid:
         self.reason = reason
 
 
+class _Open:
+    """A used ``Record`` whose children (up to ``</Record>``) are not all read yet."""
+
+    __slots__ = ("problem", "record", "scan_from", "user_entered", "where")
+
+    def __init__(self, record: AppleRecord, where: str, scan_from: int) -> None:
+        self.record = record
+        self.where = where
+        self.scan_from = scan_from  # absolute offset the children are read up to
+        self.user_entered = record.user_entered
+        self.problem: str | None = None
+
+    def result(self) -> AppleRecord | _Invalid:
+        if self.problem is not None:
+            return _Invalid(f"{self.where}: {self.problem}")
+        return replace(self.record, user_entered=True) if self.user_entered else self.record
+
+
 class _Scanner:
-    """Feeds chunks to expat and pulls the used ``Record`` start tags out of the same bytes.
+    """Finds the used ``Record`` elements in the chunks of an export.
+
+    expat reads the prolog and the root start tag only (with the internal DTD subset blanked, so
+    nothing declared there is ever expanded or fetched), which is what makes a file an export. The
+    body is not run through a parser: a stray control character or a broken tag in a record we do
+    not use must not cost the athlete the whole file, and the used records are checked one by one.
 
     ``buf`` = the carried tail of the previous chunk + the new chunk; only ``buf[:cut]`` is searched,
-    where ``cut`` is the last ``<``, so every tag in the searched part is complete (``<`` cannot occur
-    inside a tag) and was already accepted by expat.
+    where ``cut`` is the last ``<``, so every tag that starts in the searched part is complete there
+    (``<`` cannot occur inside a well-formed tag).
     """
 
     def __init__(self, zone: ZoneInfo | timezone) -> None:
-        parser = expat.ParserCreate()
-        parser.XmlDeclHandler = self._declaration
-        parser.EntityDeclHandler = self._entity_declaration
-        parser.StartElementHandler = self._root
-        self._parser = parser
         self._zone = zone
-        self._root_at = -1  # absolute offset of "<HealthData"; nothing before it is searched
+        self._body_from = -1  # absolute offset just past the root start tag; nothing before is searched
+        self._empty_root = False
         self._base = 0  # absolute offset of carry[0]
+        self._line = 1  # line number at _base
+        self._mark = 0  # an offset in the current buf whose line number is known: _mark_line
+        self._mark_line = 1
         self._carry = b""
+        self._tail = b""  # the file's last bytes, to check that it ends with </HealthData>
         self._fed = 0
         self._opaque_until = 0  # absolute end of the comment/CDATA/PI the search is inside
         self._pending_close: bytes | None = None  # its terminator when that end is not seen yet
         self._pending_from = 0
+        self._pending_line = 0
+        self._open: _Open | None = None
 
-    # expat callbacks, active only until the root element is seen ------------------------------
+    # The prolog ----------------------------------------------------------------------------------
+
+    def _check_prolog(self, buf: bytes, prolog: _Prolog) -> None:
+        complete = prolog.root_end >= 0
+        if not complete and buf.startswith(b"<!DOCTYPE", prolog.root_start):
+            # Never handed to expat: an internal subset is not to be read, even to describe an error.
+            raise AppleHealthError("not an Apple Health export: its <!DOCTYPE> declaration does not end")
+        root: list[str] = []
+        parser = expat.ParserCreate()
+        parser.XmlDeclHandler = self._declaration
+        parser.StartElementHandler = lambda name, attributes: root.append(name)
+        # Up to the root start tag; or up to a little past the junk, where expat stops and says why.
+        head = buf[: prolog.root_end] if complete else buf[: prolog.root_start + MAX_TAG_BYTES]
+        try:
+            parser.Parse(_blank_doctype(head, prolog), not complete)
+        except expat.ExpatError as exc:
+            reason = expat.ErrorString(exc.code)
+            where = f"line {exc.lineno}, column {exc.offset + 1}"
+            raise AppleHealthError(f"not an Apple Health export: not XML ({reason} at {where})") from None
+        finally:
+            parser.XmlDeclHandler = None
+            parser.StartElementHandler = None
+        if not complete or not root:
+            raise AppleHealthError("not an Apple Health export: no root element")
+        if root[0] != "HealthData":
+            raise AppleHealthError(
+                f"not an Apple Health export: the root element is <{root[0]}>, not <HealthData>"
+            )
 
     def _declaration(self, version: str, encoding: str | None, standalone: int) -> None:
         if encoding and encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii", "ascii"):
             raise AppleHealthError(f"export.xml declares encoding {encoding}; Apple Health exports are UTF-8")
 
-    def _entity_declaration(self, name: str, is_parameter: int, value: str | None, *rest: Any) -> None:
-        # Markup hidden in an entity would reach expat but not the byte search; Apple declares none.
-        if not is_parameter and value and "<" in value:
-            raise AppleHealthError(f"not an Apple Health export: its DTD declares markup in entity {name!r}")
-
-    def _root(self, name: str, attributes: dict[str, str]) -> None:
-        if name != "HealthData":
-            raise AppleHealthError(
-                f"not an Apple Health export: the root element is <{name}>, not <HealthData>"
-            )
-        self._root_at = self._parser.CurrentByteIndex
-        self._parser.StartElementHandler = None  # from here on expat runs without Python callbacks
-
     # ------------------------------------------------------------------------------------------
 
-    def feed(self, chunk: bytes) -> list[AppleRecord | _Invalid]:
+    def feed(self, chunk: bytes, *, final: bool = False) -> list[AppleRecord | _Invalid]:
         if self._fed == 0 and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
             raise AppleHealthError("export.xml is UTF-16; Apple Health exports are UTF-8")
-        self._parse(chunk, final=False)
         self._fed += len(chunk)
+        self._tail = (self._tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk[-TAIL_BYTES:]
         buf = self._carry + chunk if self._carry else chunk
         base = self._base
-        cut = buf.rfind(b"<")
-        if cut < 0:  # inside one long token (or text); keep it all until a tag starts
-            self._carry = buf
-            return []
-        found: list[AppleRecord | _Invalid] = []
-        if self._root_at >= 0:
-            lo = max(0, self._root_at - base)
-            found = self._search(buf, base, lo, cut)
+        if self._body_from < 0:
+            prolog = _find_prolog(buf, final=final)
+            if prolog is None:
+                self._carry = buf
+                return []
+            self._check_prolog(buf, prolog)
+            self._body_from = base + prolog.root_end
+            self._empty_root = prolog.empty
+        lo = max(0, self._body_from - base)
+        cut = len(buf) if final else buf.rfind(b"<")
+        if cut < lo or len(buf) - cut > MAX_TAG_BYTES:
+            # No tag starts in the body part, or one runs on for a megabyte (no tag is that long): search
+            # nearly all of it so that junk never piles up in the carry; the few bytes kept may hold
+            # the start of a comment's terminator.
+            cut = max(lo, len(buf) - 16)
+        found = self._search(buf, base, lo, cut)
+        self._line = self._line_at(buf, cut)
+        self._mark, self._mark_line = 0, self._line
         self._carry = buf[cut:]
         self._base = base + cut
         return found
 
-    def close(self) -> None:
+    def close(self) -> list[AppleRecord | _Invalid]:
         if self._fed == 0:
             raise AppleHealthError("the file is empty; expected an Apple Health export.xml")
-        self._parse(b"", final=True)
-        if self._root_at < 0:  # pragma: no cover - expat reports "no element found" first
-            raise AppleHealthError("not an Apple Health export: no <HealthData> element")
+        found = self.feed(b"", final=True)
+        if self._pending_close is not None:
+            raise AppleHealthError(
+                f"export.xml is damaged: the comment or section opened at line {self._pending_line} "
+                "never ends, so what follows cannot be told from data"
+            )
+        if self._open is not None or not (self._empty_root or _DOCUMENT_END.search(self._tail)):
+            raise AppleHealthError(
+                "the export ends early (it does not end with </HealthData>): an incomplete download or "
+                "copy? Export it again from the Health app"
+            )
+        return found
 
     def release(self) -> None:
-        # The handlers are bound methods of self, a cycle that would keep expat's buffer (about a
-        # chunk) alive until the cyclic GC runs.
-        self._parser.XmlDeclHandler = None
-        self._parser.EntityDeclHandler = None
-        self._parser.StartElementHandler = None
         self._carry = b""
+        self._tail = b""
+        self._open = None
 
-    def _parse(self, data: bytes, *, final: bool) -> None:
-        try:
-            self._parser.Parse(data, final)
-        except expat.ExpatError as exc:
-            reason = expat.ErrorString(exc.code)
-            where = f"line {exc.lineno}, column {exc.offset + 1}"
-            if self._root_at < 0:
-                raise AppleHealthError(f"not an Apple Health export: not XML ({reason} at {where})") from None
-            hint = " (the file ends early: an incomplete download or copy?)" if final else ""
-            raise AppleHealthError(f"malformed XML at {where}: {reason}{hint}") from None
+    # The body ------------------------------------------------------------------------------------
+
+    def _line_at(self, buf: bytes, pos: int) -> int:
+        # Asked in increasing order nearly always, so a chunk's newlines are counted about once.
+        if pos >= self._mark:
+            self._mark_line += buf.count(b"\n", self._mark, pos)
+            self._mark = pos
+            return self._mark_line
+        return self._mark_line - buf.count(b"\n", pos, self._mark)
 
     def _opaque_spans(self, buf: bytes, base: int, lo: int, cut: int) -> list[tuple[int, int]]:
         """Spans of ``buf[lo:cut]`` inside comments, CDATA sections or processing instructions."""
@@ -332,58 +599,149 @@ class _Scanner:
                     end = buf.find(closer, start + len(opener))
                     if end < 0:
                         self._pending_close, self._pending_from = closer, base + start + len(opener)
+                        self._pending_line = self._line_at(buf, start)
                         spans.append((start, len(buf)))
                         return spans
                     pos = end + len(closer)
                     self._opaque_until = base + pos
                     spans.append((start, pos))
                     break
-            else:  # "<!" of a declaration cannot occur after the root; expat has accepted these bytes
+            else:  # "<!" of some declaration, which has no place in the body: not ours to judge
                 pos = start + 2
         return spans
 
     def _search(self, buf: bytes, base: int, lo: int, cut: int) -> list[AppleRecord | _Invalid]:
         spans = self._opaque_spans(buf, base, lo, cut)
         out: list[AppleRecord | _Invalid] = []
+        pos = lo
+        if self._open is not None:
+            pos = self._children(buf, base, max(lo, self._open.scan_from - base), cut, spans, out)
+            if pos < 0:
+                return out
         last_tag = -1
         span_index = 0
-        for match in _CANDIDATE.finditer(buf, lo, cut):
+        for match in _CANDIDATE.finditer(buf, pos, cut):
             at = match.start()
             while span_index < len(spans) and spans[span_index][1] <= at:
                 span_index += 1
             if span_index < len(spans) and spans[span_index][0] <= at:
                 continue
             tag_start = buf.rfind(b"<", 0, at)
-            if tag_start == last_tag or tag_start < 0:
+            if tag_start == last_tag or tag_start < pos or not _RECORD_OPEN.match(buf, tag_start):
                 continue
             last_tag = tag_start
             tag = _RECORD_TAG.match(buf, tag_start)
             if tag is None:
+                # Report it only when the name found is this Record's type, not another attribute's.
+                if _TYPE_BEFORE.search(buf, max(tag_start, at - 64), at):
+                    name = _short(match.group()[:-1].decode())
+                    line = self._line_at(buf, tag_start)
+                    out.append(_Invalid(f"{name} at line {line}: the Record tag is not well-formed XML"))
                 continue
-            attributes = {
-                m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
-                for m in _ATTRIBUTE.finditer(tag.group(1))
-            }
-            type_ = attributes.get(b"type")
-            if type_ is None or _attribute_value(type_) not in USED_TYPES:
+            item = self._record(buf, tag, tag_start)
+            if item is None:
                 continue
-            out.append(self._record(attributes))
+            if isinstance(item, _Invalid) or tag.group(2) == b"/":
+                out.append(item)
+                continue
+            line = self._line_at(buf, tag_start)
+            self._open = _Open(item, f"{_short(item.type)} at line {line}", base + tag.end())
+            if self._children(buf, base, tag.end(), cut, spans, out) < 0:
+                break  # the rest of what is searched is this record's children
         return out
 
-    def _record(self, attributes: dict[bytes, bytes]) -> AppleRecord | _Invalid:
-        def text(key: bytes) -> str | None:
-            raw = attributes.get(key)
-            return None if raw is None else _attribute_value(raw)
+    def _children(
+        self,
+        buf: bytes,
+        base: int,
+        start: int,
+        cut: int,
+        spans: list[tuple[int, int]],
+        out: list[AppleRecord | _Invalid],
+    ) -> int:
+        """Read the open record's children in ``buf[start:cut]``: where it ends, or -1 if not yet."""
+        record = self._open
+        assert record is not None
+        end = after = -1
+        for mark in _CONTENT_MARK.finditer(buf, start, cut):
+            at = mark.start()
+            if any(lo <= at < hi for lo, hi in spans):
+                continue
+            if mark.group(1):  # </Record
+                close = _CLOSE_RECORD.match(buf, at)
+                if close is None:
+                    record.problem = record.problem or "its </Record> tag is not well-formed XML"
+                end, after = at, at if close is None else close.end()
+                break
+            if buf.startswith(b"<Record", at):
+                record.problem = record.problem or "it does not end before the next Record starts"
+                end = after = at
+                break
+            self._metadata(record, buf, at)
+        else:
+            end = cut
+        control = _CONTROL.search(buf, start, end)
+        if control is not None:
+            record.problem = record.problem or f"control character U+{control.group()[0]:04X}"
+        if after < 0:
+            record.scan_from = base + cut
+            return -1
+        self._open = None
+        out.append(record.result())
+        return after
 
-        type_ = text(b"type") or ""
-        source = text(b"sourceName") or "unknown source"
-        start_text, end_text = text(b"startDate"), text(b"endDate")
+    def _metadata(self, record: _Open, buf: bytes, at: int) -> None:
+        tag = _METADATA_TAG.match(buf, at)
+        try:
+            if tag is None:
+                raise _Broken("a MetadataEntry that is not well-formed XML")
+            attributes = _attributes(tag.group(1))
+            key = attributes.get(b"key")
+            value = attributes.get(b"value")
+            if key is not None and _attribute_value(key) == "HKWasUserEntered" and value is not None:
+                record.user_entered = _attribute_value(value).strip().lower().encode() in _USER_ENTERED
+        except _Broken as exc:
+            record.problem = record.problem or str(exc)
+
+    def _record(self, buf: bytes, tag: re.Match[bytes], tag_start: int) -> AppleRecord | _Invalid | None:
+        """The record of a matched ``Record`` start tag; None when its type is not one we use."""
+        raw = tag.group(1)
+        try:
+            attributes = _attributes(raw)
+        except _Broken as exc:
+            attributes, problem = {}, str(exc)
+        else:
+            problem = ""
+        type_raw = attributes.get(b"type")
+        if type_raw is None:
+            if not problem:
+                return None
+            # The attributes cannot be split reliably; the candidate that led here names the type.
+            found = _CANDIDATE.search(raw)
+            if found is None or not _TYPE_BEFORE.search(raw, max(0, found.start() - 64), found.start()):
+                return None
+            type_raw = found.group()[:-1]
+        if type_raw not in _USED_TYPE_BYTES:
+            return None
+        type_ = type_raw.decode()
+        line = self._line_at(buf, tag_start)
+        where = f"{_short(type_)} at line {line}"
+        if problem:
+            return _Invalid(f"{where}: {problem}")
+        try:
+            text = {key: _attribute_value(value) for key, value in attributes.items()}
+        except _Broken as exc:
+            return _Invalid(f"{where}: {exc}")
+        source = text.get(b"sourceName") or "unknown source"
+        start_text, end_text = text.get(b"startDate"), text.get(b"endDate")
         try:
             start = _parse_when(start_text, self._zone)
             end = _parse_when(end_text, self._zone)
         except ValueError:
-            return _Invalid(f"{_short(type_)} from {source}: unreadable date {start_text!r}/{end_text!r}")
-        return AppleRecord(type_, source, start, end, text(b"value"), text(b"unit"))
+            return _Invalid(f"{where} from {source}: unreadable date {start_text!r}/{end_text!r}")
+        # Exports from before iOS 9 wrote metadata as attributes of the Record itself.
+        entered = text.get(b"HKWasUserEntered", "").strip().lower().encode() in _USER_ENTERED
+        return AppleRecord(type_, source, start, end, text.get(b"value"), text.get(b"unit"), entered)
 
 
 def _parse_when(text: str | None, zone: ZoneInfo | timezone) -> datetime:
@@ -428,7 +786,7 @@ def _scan(
             yield from scanner.feed(chunk)
             if on_read is not None:
                 on_read(len(chunk))
-        scanner.close()
+        yield from scanner.close()
     finally:
         scanner.release()
 
@@ -437,9 +795,10 @@ def iter_records(stream: BinaryIO, *, default_tz: str = "UTC") -> Iterator[Apple
     """The SDNN, resting-HR and sleep ``Record`` elements of an export, in document order, streaming.
 
     Dates keep their own UTC offset; a date written without one is read in ``default_tz``. Records
-    whose dates cannot be read are left out (:func:`import_days` counts them). Raises
-    :class:`AppleHealthError` for a file that is not a well-formed ``HealthData`` document, when the
-    problem is reached: records yielded before it come from a file that turned out to be broken.
+    that are not well-formed or whose dates cannot be read are left out (:func:`import_days` counts
+    them). Raises :class:`AppleHealthError` for a file that is not a ``HealthData`` document or that
+    ends before ``</HealthData>``, when the problem is reached: records yielded before it come from a
+    file that turned out to be unusable.
     """
     for item in _scan(stream, _zone(default_tz), None):
         if isinstance(item, AppleRecord):
@@ -511,6 +870,7 @@ class _Night:
     latency: int | None
     wakes: int
     staged: bool
+    bedtime_known: bool  # the source wrote InBed records: in_bed_start is a real bedtime
 
 
 class _SleepColumns:
@@ -526,20 +886,13 @@ class _SleepColumns:
 
 
 class _Days:
+    """Counts and skip reasons of one import; the records go to one :class:`_Signals` per vendor."""
+
     def __init__(self) -> None:
         self.records = 0
         self.skipped = 0
         self.errors: list[str] = []
-        self._sources: list[str] = []
-        self._source_ids: dict[str, int] = {}
-        self._sleep: dict[str, _SleepColumns] = {}
-        self._hrv_start = array.array("q")
-        self._hrv_offset = array.array("i")
-        self._hrv_end = array.array("q")
-        self._hrv_end_offset = array.array("i")
-        self._hrv_value = array.array("d")
-        self._hrv_source = array.array("i")
-        self._rhr: dict[date, tuple[float, int, int, str]] = {}
+        self._vendors: dict[str, _Signals] = {}
 
     def skip(self, reason: str) -> None:
         self.skipped += 1
@@ -551,9 +904,48 @@ class _Days:
         if isinstance(item, _Invalid):
             self.skip(item.reason)
             return
+        vendor = MANUAL if item.user_entered else VENDOR
+        signals = self._vendors.get(vendor)
+        if signals is None:
+            signals = self._vendors[vendor] = _Signals(vendor, self.skip)
+        signals.add(item)
+
+    def payloads(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        hrv: list[dict[str, Any]] = []
+        sleep: list[dict[str, Any]] = []
+        for vendor in sorted(self._vendors):
+            vendor_hrv, vendor_sleep = self._vendors[vendor].payloads()
+            hrv += vendor_hrv
+            sleep += vendor_sleep
+        # By date; a stable sort keeps apple before manual within one.
+        hrv.sort(key=lambda p: str(p["date"]))
+        sleep.sort(key=lambda p: str(p["date"]))
+        return hrv, sleep
+
+
+class _Signals:
+    """The SDNN, resting-HR and sleep records of one vendor (measured or typed in), and their days."""
+
+    def __init__(self, vendor: str, skip: Callable[[str], None]) -> None:
+        self.vendor = vendor
+        self.skip = skip
+        self._sources: list[str] = []
+        self._source_ids: dict[str, int] = {}
+        self._sleep: dict[str, _SleepColumns] = {}
+        self._hrv_start = array.array("q")
+        self._hrv_offset = array.array("i")
+        self._hrv_end = array.array("q")
+        self._hrv_end_offset = array.array("i")
+        self._hrv_value = array.array("d")
+        self._hrv_source = array.array("i")
+        self._rhr: dict[date, tuple[float, int, int, str]] = {}
+
+    def add(self, item: AppleRecord) -> None:
         start, start_offset = _epoch(item.start)
         end, end_offset = _epoch(item.end)
         where = f"{item.start.isoformat(sep=' ')} from {item.source_name}"
+        if self.vendor == MANUAL:
+            where += " (entered by hand)"
         if end < start:
             self.skip(f"{_short(item.type)} at {where}: ends before it starts")
             return
@@ -728,7 +1120,7 @@ class _Days:
                 continue
             night = nights.get(day)
             if night is not None:
-                sleep_out.append(_sleep_payload(day, night))
+                sleep_out.append(_sleep_payload(day, night, self.vendor))
             hrv = sdnn.get(day)
             rhr = self._rhr.get(day)
             if hrv is None and rhr is None:
@@ -738,7 +1130,7 @@ class _Days:
                 payload["sdnn"] = round(hrv[0], 2)
             if rhr is not None:
                 payload["restingHr"] = rhr[0]
-            payload["vendor"] = VENDOR
+            payload["vendor"] = self.vendor
             if night is not None:
                 captured, offset = night.wake, night.wake_offset
             else:
@@ -800,8 +1192,9 @@ def _night(source: str, columns: _SleepColumns, block: list[int]) -> _Night | No
         in_bed_start, in_bed_end = min(in_bed[0][0], asleep[0][0]), max(in_bed[-1][1], wake)
     else:
         in_bed_start, in_bed_end = block_start, block_end
-    # Latency is only known when something says the athlete was in bed before falling asleep.
-    latency = asleep[0][0] - in_bed_start if in_bed_raw or in_bed_start < asleep[0][0] else None
+    # Bedtime is only known from InBed: a leading Awake or the first record says when tracking began,
+    # and for a night typed in by hand the asleep span is all there is.
+    latency = asleep[0][0] - in_bed_start if in_bed_raw else None
     wakes = 0
     j = 0
     for (_, gap_start), (gap_end, _) in itertools.pairwise(asleep):
@@ -821,6 +1214,7 @@ def _night(source: str, columns: _SleepColumns, block: list[int]) -> _Night | No
         latency=latency,
         wakes=wakes,
         staged=staged,
+        bedtime_known=bool(in_bed_raw),
     )
 
 
@@ -829,17 +1223,19 @@ def _is_nap(night: _Night) -> bool:
     return night.asleep < NAP_MAX_ASLEEP and NAP_END_WINDOW[0] <= seconds <= NAP_END_WINDOW[1]
 
 
-def _sleep_payload(day: date, night: _Night) -> dict[str, Any]:
+def _sleep_payload(day: date, night: _Night, vendor: str) -> dict[str, Any]:
     asleep_min = night.asleep / 60
     in_bed_min = (night.in_bed_end - night.in_bed_start) / 60
     payload: dict[str, Any] = {"date": day.isoformat(), "durationMin": round(asleep_min, 1)}
-    if in_bed_min > 0:
+    if night.bedtime_known and in_bed_min > 0:
         payload["efficiencyPct"] = round(min(100.0, asleep_min / in_bed_min * 100), 1)
     if night.latency is not None:
         payload["latencyMin"] = round(night.latency / 60, 1)
-    payload["wakeCount"] = night.wakes
-    payload["inBedMin"] = round(in_bed_min, 1)
-    payload["vendor"] = VENDOR
+    if vendor != MANUAL:
+        payload["wakeCount"] = night.wakes
+    if night.bedtime_known:
+        payload["inBedMin"] = round(in_bed_min, 1)
+    payload["vendor"] = vendor
     payload["capturedAt"] = _iso(night.wake, night.wake_offset)
     payload["sourceDevice"] = night.source
     return payload
@@ -850,10 +1246,13 @@ def import_days(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], ImportSummary]:
     """Read a whole export and return ``(hrv_payloads, sleep_payloads, summary)``, by date.
 
-    Payloads are in the ingest API's shape without ``userId`` (optional fields left out when unknown).
+    Payloads are in the ingest API's shape without ``userId`` (optional fields left out when unknown),
+    vendor ``apple`` for what the devices measured and ``manual`` for what the athlete typed in.
     ``progress(bytes_read, total_bytes)`` is called after every chunk (total = uncompressed size).
-    Raises :class:`AppleHealthError` for anything that is not a complete, well-formed export; nothing is
-    returned from a file that fails part-way.
+    Broken records of the used types are skipped and counted; an export without usable HRV, resting
+    HR or sleep gives no payloads and a ``summary.message`` that says so. Raises
+    :class:`AppleHealthError` for a file that is not an export or is cut off; nothing is returned from
+    a file that fails part-way.
     """
     zone = _zone(default_tz)
     days = _Days()
@@ -869,10 +1268,19 @@ def import_days(
         for item in _scan(stream, zone, on_read):
             days.add(item)
     hrv, sleep = days.payloads()
+    day_count = len({p["date"] for p in hrv} | {p["date"] for p in sleep})
+    message = None
+    if days.records == 0:
+        message = (
+            "this export holds no HRV (SDNN), resting heart rate or sleep records, so nothing was "
+            "imported: are they recorded in the Health app (Apple Watch, or an app that writes them)?"
+        )
+    elif day_count == 0:
+        message = (
+            f"none of this export's {days.records} HRV, resting heart rate and sleep records gave a "
+            f"night or day ({days.skipped} skipped), so nothing was imported"
+        )
     summary = ImportSummary(
-        records=days.records,
-        days=len({p["date"] for p in hrv} | {p["date"] for p in sleep}),
-        skipped=days.skipped,
-        errors=list(days.errors),
+        records=days.records, days=day_count, skipped=days.skipped, errors=list(days.errors), message=message
     )
     return hrv, sleep, summary
