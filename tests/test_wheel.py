@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    )
     return result.stdout
 
 
@@ -42,7 +44,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (ROOT / name).is_file():  # a tracked file deleted in the work tree is not in a clone
             (checkout / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, checkout / name)
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work / "dist"), str(checkout)], work)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work / "dist"), str(checkout)],
+        work,
+    )
     wheel = next((work / "dist").glob("perfhub-*.whl"))
     venv = work / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], work)
@@ -69,7 +74,9 @@ def test_wheel_upgrades_seeds_and_serves(installed: Path, tmp_path: Path) -> Non
     }
     _run([perfhub, "db", "upgrade"], tmp_path, env)
     out = _run(
-        [perfhub, "demo", "--athletes", "2", "--days", "14", "--url", f"http://127.0.0.1:{port}"], tmp_path, env
+        [perfhub, "demo", "--athletes", "2", "--days", "14", "--url", f"http://127.0.0.1:{port}"],
+        tmp_path,
+        env,
     )
     assert f"http://127.0.0.1:{port}" in out
     credentials = json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
@@ -90,7 +97,9 @@ def test_wheel_upgrades_seeds_and_serves(installed: Path, tmp_path: Path) -> Non
             assert time.monotonic() < deadline, "serve did not become ready"
             time.sleep(0.2)
         token = credentials["athletes"][0]["token"]
-        nights = httpx.get(f"{base}/api/v1/hrv/daily", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        nights = httpx.get(
+            f"{base}/api/v1/hrv/daily", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         assert nights.status_code == 200 and len(nights.json()) >= 7
     finally:
         server.terminate()
