@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test install dev lint bench bench-readiness bench-latency bench-pipeline bench-apple clean
+.PHONY: run test install dev lint bench bench-readiness bench-latency bench-pipeline bench-apple bench-link clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfhub needs Python >= 3.11")'
@@ -35,7 +35,7 @@ lint: dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-bench: bench-readiness bench-latency bench-pipeline bench-apple
+bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link
 
 bench-readiness: dev
 	$(BIN)/python bench/bench_readiness.py
@@ -48,6 +48,9 @@ bench-pipeline: dev
 
 bench-apple: dev
 	$(BIN)/python bench/bench_apple_import.py
+
+bench-link: dev
+	$(BIN)/python bench/bench_link_backfill.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
