@@ -250,7 +250,7 @@ def import_apple(
 ) -> None:
     """Stream an Apple Health export into the athlete's nights (constant memory)."""
     from perfhub.auth.service import user_by_email
-    from perfhub.ingest.apple import import_apple_health
+    from perfhub.ingest.apple import import_apple_health, result_of
 
     if not path.is_file():
         fail(f"no such file: {path}")
@@ -269,9 +269,8 @@ def import_apple(
             fail(exc.detail)
         if not rt.uses_nats:
             rt.bus.drain()
-    for message in summary.errors[:5]:
-        err.print(f"skipped: {message}", highlight=False)
-    emit({"records": summary.records, "days": summary.days})
+    # The same result as the upload endpoint's: the skip reasons and any message are in it.
+    emit(result_of(summary))
 
 
 @app.command("backfill")

@@ -6,16 +6,87 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from tests.conftest import Harness
-from tests.vendors.apple_export import ExportSpec, write_export_xml, write_export_zip
+from tests.vendors.apple_export import (
+    DOCTYPE_V12,
+    RESTING_HR,
+    SDNN,
+    SLEEP,
+    USER_ENTERED,
+    ExportSpec,
+    export_document,
+    record_xml,
+    write_export_xml,
+    write_export_zip,
+)
 
 from perfhub.ingest.models import RawEvent
+from perfhub.normalize.models import HrvDaily, SleepDaily
 
 START = date.today() - timedelta(days=40)
+DAY = date.today() - timedelta(days=3)
+
+
+def at(day: date, clock: str) -> str:
+    return f"{day.isoformat()} {clock} -0800"
+
+
+def iphone_export_zip(path: Path) -> Path:
+    """What an iOS 16 phone set to Chinese sends: 导出.xml in the zip, the broken DTD, a stray control
+    character in another app's record and in one SDNN sample, and the athlete's own entries."""
+    night = DAY - timedelta(days=1)
+    records = [
+        record_xml(
+            SLEEP, at(night, "23:00:00"), at(DAY, "06:30:00"), "HKCategoryValueSleepAnalysisAsleepCore"
+        ),
+        record_xml(SDNN, at(DAY, "02:00:00"), at(DAY, "02:01:00"), 52, unit="ms"),
+        record_xml(SDNN, at(DAY, "03:00:00"), at(DAY, "03:01:00"), 99, source="Watch\x0b", unit="ms"),
+        record_xml(
+            "HKQuantityTypeIdentifierStepCount",
+            at(DAY, "09:00:00"),
+            at(DAY, "09:10:00"),
+            80,
+            source="Pedo\x0b",
+        ),
+        record_xml(
+            RESTING_HR, at(DAY, "07:00:00"), at(DAY, "07:00:00"), 46, source="Health", children=USER_ENTERED
+        ),
+        record_xml(
+            SLEEP,
+            at(DAY, "21:00:00"),
+            at(DAY + timedelta(days=1), "07:00:00"),
+            "HKCategoryValueSleepAnalysisAsleepUnspecified",
+            source="Health",
+            children=USER_ENTERED,
+        ),
+    ]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("apple_health_export/export_cda.xml", "<ClinicalDocument/>")
+        archive.writestr("apple_health_export/导出.xml", export_document(records, doctype=DOCTYPE_V12))
+    return path
+
+
+def stored(harness: Harness, user_id: int) -> list[tuple[str, str, str, tuple[object, object]]]:
+    with harness.runtime.sessions() as session:
+        hrv = session.execute(
+            select(HrvDaily.date, HrvDaily.vendor, HrvDaily.sdnn_ms, HrvDaily.resting_hr).where(
+                HrvDaily.user_id == user_id
+            )
+        ).all()
+        sleep = session.execute(
+            select(
+                SleepDaily.date, SleepDaily.vendor, SleepDaily.duration_min, SleepDaily.efficiency_pct
+            ).where(SleepDaily.user_id == user_id)
+        ).all()
+    rows = [("hrv", d.isoformat(), v, (a, b)) for d, v, a, b in hrv]
+    rows += [("sleep", d.isoformat(), v, (a, b)) for d, v, a, b in sleep]
+    return sorted(rows, key=str)
 
 
 def test_upload_lands_sdnn_and_sleep_and_feeds_readiness(harness: Harness, tmp_path: Path) -> None:
@@ -103,9 +174,81 @@ def test_cli_import_prints_summary(tmp_path: Path) -> None:
             conn.execute("SELECT count(*) FROM hrv_daily").fetchone()[0]
             == conn.execute("SELECT count(DISTINCT date) FROM hrv_daily").fetchone()[0]
         )
+    assert summary["skipped"] == 0 and summary["skippedReasons"] == [] and summary["message"] is None
+    iphone = cli(
+        "import", "apple-health", str(iphone_export_zip(tmp_path / "iphone.zip")), "--user", "a@example.org"
+    )
+    assert iphone.returncode == 0, iphone.stderr
+    result = json.loads(iphone.stdout)
+    assert (result["records"], result["days"], result["skipped"]) == (5, 2, 1)
+    assert "control character U+000B" in result["skippedReasons"][0] and result["message"] is None
+    (tmp_path / "steps.xml").write_text(export_document([]), encoding="utf-8")
+    nothing = cli("import", "apple-health", str(tmp_path / "steps.xml"), "--user", "a@example.org")
+    assert nothing.returncode == 0, nothing.stderr
+    result = json.loads(nothing.stdout)
+    assert (result["records"], result["days"], result["skipped"], result["skippedReasons"]) == (0, 0, 0, [])
+    assert "nothing was imported" in result["message"]
     (tmp_path / "bad.xml").write_text("<HealthData><Record type='x'")
     bad = cli("import", "apple-health", str(tmp_path / "bad.xml"), "--user", "a@example.org")
     errors = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
     assert bad.returncode == 1 and len(errors) == 1 and "Apple Health" in errors[0]
     missing = cli("import", "apple-health", str(tmp_path / "nope.zip"), "--user", "a@example.org")
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_an_ios16_chinese_export_with_damage_and_hand_entries(harness: Harness, tmp_path: Path) -> None:
+    athlete = harness.user(tz="America/Los_Angeles")
+    response = harness.client.post(
+        "/api/v1/import/apple-health",
+        content=iphone_export_zip(tmp_path / "export.zip").read_bytes(),
+        headers={**athlete["headers"], "content-type": "application/zip"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["records"] == 5 and body["days"] == 2 and body["skipped"] == 1 and body["message"] is None
+    assert len(body["skippedReasons"]) == 1 and "control character U+000B" in body["skippedReasons"][0]
+    harness.drain()
+    tomorrow = (DAY + timedelta(days=1)).isoformat()
+    assert stored(harness, athlete["id"]) == [
+        ("hrv", DAY.isoformat(), "apple", (52.0, None)),
+        ("hrv", DAY.isoformat(), "manual", (None, 46.0)),
+        ("sleep", DAY.isoformat(), "apple", (450.0, None)),
+        ("sleep", tomorrow, "manual", (600.0, None)),  # hand-entered: no efficiency made up
+    ]
+
+
+def test_an_export_without_signals_says_so_and_keeps_what_is_stored(harness: Harness, tmp_path: Path) -> None:
+    athlete = harness.user(tz="America/Los_Angeles")
+    headers = {**athlete["headers"], "content-type": "application/zip"}
+    first = harness.client.post(
+        "/api/v1/import/apple-health",
+        content=iphone_export_zip(tmp_path / "export.zip").read_bytes(),
+        headers=headers,
+    )
+    assert first.status_code == 201
+    harness.drain()
+    before = stored(harness, athlete["id"])
+    landed = harness.count(RawEvent)
+    steps = record_xml(
+        "HKQuantityTypeIdentifierStepCount", at(DAY, "09:00:00"), at(DAY, "09:10:00"), 80, unit="count"
+    )
+    empty = harness.client.post(
+        "/api/v1/import/apple-health",
+        content=export_document([steps], doctype=DOCTYPE_V12).encode(),
+        headers={**athlete["headers"], "content-type": "application/xml"},
+    )
+    assert empty.status_code == 201, empty.text
+    result = empty.json()
+    assert (result["records"], result["days"], result["skipped"]) == (0, 0, 0)
+    assert "no HRV (SDNN), resting heart rate or sleep records" in result["message"]
+    with zipfile.ZipFile(iphone_export_zip(tmp_path / "again.zip")) as archive:
+        whole = archive.read("apple_health_export/导出.xml")
+    cut = harness.client.post(
+        "/api/v1/import/apple-health",
+        content=whole[: whole.rindex(b"</HealthData>")],
+        headers={**athlete["headers"], "content-type": "application/xml"},
+    )
+    assert cut.status_code == 422 and cut.headers["content-type"].startswith("application/problem+json")
+    assert "ends early" in cut.json()["detail"]
+    harness.drain()
+    assert stored(harness, athlete["id"]) == before and harness.count(RawEvent) == landed

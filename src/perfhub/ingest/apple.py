@@ -1,13 +1,15 @@
 """Apple Health export import: stream the file, map it, land every night like any delivery.
 
 Shared by ``perfhub import apple-health`` and the upload endpoint. Parsing finishes before
-anything is written, so a broken file stores nothing; the landing happens in one transaction.
+anything is written, so a broken file stores nothing and leaves what is stored as it was; the
+landing happens in one transaction. Both report the same result, :func:`result_of`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -42,3 +44,14 @@ def import_apple_health(
     for start in range(0, len(readings), 1000):
         accept_batch(session, readings[start : start + 1000], source="import")
     return summary
+
+
+def result_of(summary: ImportSummary) -> dict[str, Any]:
+    """The import's result as the CLI prints it and the API returns it."""
+    return {
+        "records": summary.records,
+        "days": summary.days,
+        "skipped": summary.skipped,
+        "skippedReasons": list(summary.errors),
+        "message": summary.message,
+    }
