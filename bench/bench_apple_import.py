@@ -1,6 +1,7 @@
 """Benchmark: streaming Apple Health import vs ``xml.etree.ElementTree.parse`` on a large export.xml.
 
     python bench/bench_apple_import.py [--size-mb 300] [--repeat 3] [--seed 1] [--keep]
+    python bench/bench_apple_import.py --ios16       # iOS 16's broken DTD + stray control characters
     python bench/bench_apple_import.py --export path/to/export.xml   # a real export instead
 
 Generates a realistic export of about ``--size-mb`` (tests/vendors/apple_export.py: records grouped
@@ -9,7 +10,8 @@ temporary directory, with a progress bar. Then, each in its own subprocess so th
 
 (a) ours — ``perfhub.vendors.apple_health.import_days``: parse, map and day aggregation, everything
     but the database write; best and median of ``--repeat`` runs;
-(b) ``ElementTree.parse`` of the same file (the whole document in memory), once.
+(b) ``ElementTree.parse`` of the same file (the whole document in memory), once. Not with ``--ios16``:
+    no conforming parser reads that file at all, which is the point of importing it.
 
 Throughput is in ``Record`` elements of the file per second (all of them: each one is read, whether
 or not it is one of the three types we keep), wall clock of the call, interpreter start excluded.
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +114,7 @@ def run_worker(kind: str, path: Path, repeat: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def generate(path: Path, size_mb: float, seed: int) -> Any:
+def generate(path: Path, size_mb: float, seed: int, ios16: bool) -> Any:
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -124,7 +127,10 @@ def generate(path: Path, size_mb: float, seed: int) -> Any:
     sys.path.insert(0, str(ROOT / "tests" / "vendors"))
     import apple_export
 
-    spec = apple_export.spec_for_size(int(size_mb * 1e6), apple_export.ExportSpec(seed=seed))
+    base = apple_export.ExportSpec(seed=seed)
+    if ios16:
+        base = replace(base, export_version=12, stray_controls=True)
+    spec = apple_export.spec_for_size(int(size_mb * 1e6), base)
     columns = (
         TextColumn("generating {task.fields[name]}"),
         BarColumn(),
@@ -171,6 +177,11 @@ def main() -> int:
     parser.add_argument("--export", type=Path, help="benchmark this export.xml instead of generating one")
     parser.add_argument("--keep", action="store_true", help="keep the generated file (its path is printed)")
     parser.add_argument("--skip-etree", action="store_true", help="do not run the ElementTree baseline")
+    parser.add_argument(
+        "--ios16",
+        action="store_true",
+        help="generate an iOS 16 export (broken internal DTD, stray control characters); no baseline",
+    )
     parser.add_argument("--worker", choices=["ours", "etree"], help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -190,7 +201,7 @@ def main() -> int:
             path = args.export
         else:
             path = workdir / "export.xml"
-            generated = generate(path, args.size_mb, args.seed)
+            generated = generate(path, args.size_mb, args.seed, args.ios16)
             expected_days = len(generated.expected)
         size = path.stat().st_size
         records = count_records(path)
@@ -200,7 +211,7 @@ def main() -> int:
         with console.status(f"ours: import_days × {args.repeat}"):
             ours = run_worker("ours", path, args.repeat)
         etree = None
-        if not args.skip_etree:
+        if not (args.skip_etree or args.ios16):
             with console.status("baseline: ElementTree.parse"):
                 etree = run_worker("etree", path, 1)
             if etree["records"] != records:
