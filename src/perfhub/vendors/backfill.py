@@ -175,14 +175,16 @@ def reconcile_all(sessions: sessionmaker[Session], settings: Settings, days: int
 # --------------------------------------------------------------------------- link backfill
 #
 # A link publishes ``connection.backfill.requested`` with its connection (see
-# connections.request_backfill). Each delivery runs one chunk in the consumer's transaction:
+# connections.request_backfill). Each request is one chunk, run in the consumer's transaction:
 # fetch, land, advance the progress columns and publish the request for the next chunk, all
-# committed together. A crash therefore resumes at the first chunk not committed, a chunk is
-# never half-counted, and between two chunks the bus runs normalize and insights on what was
-# landed. Chunks go newest first: today's readiness needs the most recent nights, so the first
-# chunk alone gives the athlete a score (30 nights: provisional). The recompute costs the same
-# either way — every chunk rewrites the snapshots from its oldest night to today, because
-# readiness windows only look back — so the order only decides how soon a score is there.
+# committed together (a JetStream batch may carry several athletes' requests into one
+# transaction). A crash therefore resumes at the first chunk not committed, a chunk is never
+# half-counted, and between two chunks the bus runs normalize and insights on what was landed.
+# Chunks go newest first: today's readiness needs the most recent nights, so the first chunk
+# alone gives the athlete a score (30 nights: provisional). The recompute costs the same either
+# way — each chunk rewrites the snapshots from its oldest night to today, because readiness
+# windows only look back (bench_link_backfill: 180 snapshot writes for 90 days in both orders)
+# — so the order only decides how soon a score is there.
 
 
 def next_chunk(connection: VendorConnection) -> tuple[date, date] | None:
@@ -256,9 +258,9 @@ def run_chunk(session: Session, settings: Settings, event: Event) -> None:
         connection.backfill_status = "running"
         connection.backfill_started_at = connection.backfill_started_at or now
         connection.backfill_finished_at = None
-    policy = dataclasses.replace(
-        retry_policy(), max_retry_after_s=min(INLINE_RATE_LIMIT_WAIT_S, retry_policy().max_retry_after_s)
-    )
+    usual = retry_policy()
+    inline = min(INLINE_RATE_LIMIT_WAIT_S, usual.max_retry_after_s)
+    policy = dataclasses.replace(usual, max_retry_after_s=inline)
     done, total = connection.backfill_days_done or 0, days_total(connection)
     try:
         landed = land_range(session, settings, connection, user, *chunk, source="backfill", policy=policy)
@@ -379,7 +381,7 @@ def resume_stalled(
                 VendorConnection.backfill_status.in_(BACKFILL_ACTIVE),
                 VendorConnection.updated_at < now - stalled_after,
             )
-        )
+        ).all()
         for connection in stalled:
             if connection.id in waiting:
                 continue
