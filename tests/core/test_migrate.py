@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -11,7 +12,7 @@ from sqlalchemy import create_engine, text
 from tests.conftest import RUN_ID, _admin, _server_url
 
 from perfhub.core.db import normalise_url
-from perfhub.core.migrate import alembic_config, upgrade
+from perfhub.core.migrate import alembic_config
 
 
 def head() -> str:
@@ -31,10 +32,16 @@ def test_concurrent_upgrades_of_a_fresh_postgres_database(pg_template: str) -> N
         admin.execute(f'CREATE DATABASE "{name}"')
     url = _server_url(name)
     try:
-        # API and three workers starting together each run the upgrade.
-        with ThreadPoolExecutor(4) as pool:
-            for future in [pool.submit(upgrade, url) for _ in range(4)]:
-                future.result()
+        # API and three workers starting together each run the upgrade (separate processes, as
+        # in production: Alembic's context is process-global).
+        code = f"from perfhub.core.migrate import upgrade; upgrade({url!r})"
+        processes = [
+            subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
+        for process in processes:
+            _, stderr = process.communicate(timeout=120)
+            assert process.returncode == 0, stderr[-2000:]
         engine = create_engine(normalise_url(url))
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT version_num FROM alembic_version")) == head()
