@@ -6,7 +6,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 VENDORS = ("oura", "whoop", "google", "apple", "manual")
 Vendor = Literal["oura", "whoop", "google", "apple", "manual"]
@@ -51,6 +51,8 @@ class HrvIn(_IngestBody):
     sdnn: float | None = Field(default=None, ge=1, le=300)
     resting_hr: float | None = Field(default=None, alias="restingHr", ge=25, le=120)
     readiness_score: float | None = Field(default=None, alias="readinessScore", ge=0, le=100)
+    # The vendor says its own scores for this night are not final yet (WHOOP ``user_calibrating``).
+    vendor_calibrating: StrictBool | None = Field(default=None, alias="vendorCalibrating")
 
     @model_validator(mode="after")
     def _consistent(self) -> HrvIn:

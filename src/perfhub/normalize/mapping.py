@@ -40,6 +40,7 @@ def hrv_row(payload: dict[str, Any]) -> dict[str, Any]:
         "sdnn_ms": body.sdnn,
         "resting_hr": body.resting_hr,
         "readiness_score": body.readiness_score,
+        "vendor_calibrating": body.vendor_calibrating,
         "source_device": body.source_device,
         "captured_at": _captured(body.captured_at, payload),
     }

@@ -35,6 +35,8 @@ class HrvDayOut(_Out):
     sdnn_ms: float | None = Field(serialization_alias="sdnn")
     resting_hr: float | None = Field(serialization_alias="restingHr")
     readiness_score: float | None = Field(serialization_alias="readinessScore")
+    # True while the vendor's own scores for the night are not final (WHOOP is still calibrating).
+    vendor_calibrating: bool | None = Field(serialization_alias="vendorCalibrating")
     vendor: str
     captured_at: datetime = Field(serialization_alias="capturedAt")
 
