@@ -13,7 +13,7 @@ import hmac
 import json
 import secrets
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -103,12 +103,17 @@ def sleep_doc(
     efficiency: int | None = 91,
     readiness_score: int | None = 82,
 ) -> dict[str, Any]:
-    """A ``sleep`` document with every documented field; defaults are a plausible night ending ``day``."""
+    """A ``sleep`` document with every documented field; defaults are a plausible night ending ``day``.
+
+    Without ``bedtime_start`` the period starts ``time_in_bed`` before it ends, as Oura's do.
+    """
     end = bedtime_end or f"{day}T07:05:00+01:00"
+    span = timedelta(seconds=time_in_bed or total_sleep_duration or 29_700)
+    start = bedtime_start or (datetime.fromisoformat(end) - span).isoformat()
     return {
         "id": id or str(uuid.uuid4()),
         "day": day,
-        "bedtime_start": bedtime_start or f"{day}T23:00:00+01:00",
+        "bedtime_start": start,
         "bedtime_end": end,
         "type": type,
         "average_hrv": average_hrv,

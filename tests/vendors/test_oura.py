@@ -12,14 +12,20 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from tests.conftest import Harness
 from tests.fakes import in_process
 from tests.fakes.oura import FakeOura, readiness_doc, signed_delivery, sleep_doc, webhook_payload
 
+from perfhub.auth.models import User
+from perfhub.core.bus import DeadLetter, replay_dead_letters
+from perfhub.core.db import session_scope
 from perfhub.ingest.schemas import HrvIn, SleepIn
+from perfhub.ingest.webhooks import land_record
 from perfhub.vendors import base, oura
 from perfhub.vendors.base import (
     Deletion,
@@ -27,6 +33,7 @@ from perfhub.vendors.base import (
     MappingError,
     RateLimited,
     RecordNotFound,
+    Refused,
     RetryPolicy,
     SignatureError,
     TokenSet,
@@ -51,6 +58,11 @@ class Sleeps:
 
 def quick(sleeps: Sleeps, attempts: int = 4) -> RetryPolicy:
     return RetryPolicy(max_attempts=attempts, base_delay_s=1.0, sleep=sleeps, random=lambda: 0.5)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
@@ -532,22 +544,71 @@ def test_score_only_documents_make_no_rows() -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"average_hrv": "48"}, "average_hrv must be a number"),
-        ({"lowest_heart_rate": -3}, "lowest_heart_rate"),
         ({"bedtime_end": None}, "bedtime_end"),
         ({"bedtime_end": "2026-01-05T07:00:00"}, "no UTC offset"),
         ({"day": "2026-02-30"}, "not a real date"),
         ({"type": "hibernation"}, "unknown sleep type"),
         ({"type": None}, "type is missing"),
-        ({"efficiency": 140}, "above 100"),
-        ({"time_in_bed": 60}, "shorter than total_sleep_duration"),
-        ({"readiness": 80}, "expected an object"),
     ],
 )
-def test_malformed_documents_raise_mapping_error(change: dict[str, Any], reason: str) -> None:
+def test_what_every_part_needs_refuses_the_whole_document(change: dict[str, Any], reason: str) -> None:
     doc = {**sleep_doc("2026-01-05"), **change}
     with pytest.raises(MappingError, match=reason):
         oura.map_records("sleep", doc, "UTC")
+
+
+def split(mapped: list[Any]) -> tuple[dict[str, dict[str, Any]], list[Refused]]:
+    """The payloads by signal, and the refused parts."""
+    refused = [item for item in mapped if isinstance(item, Refused)]
+    return payloads([item for item in mapped if not isinstance(item, Refused)]), refused
+
+
+def test_a_sandbox_period_keeps_its_hrv_when_its_sleep_is_inconsistent() -> None:
+    # Oura's sandbox serves periods with less time in bed than sleep; the night's rMSSD and resting
+    # HR are fine and must not be lost with the impossible durations.
+    doc = sleep_doc("2026-01-05", total_sleep_duration=27_900, time_in_bed=26_100, efficiency=88)
+    rows, [refused] = split(oura.map_records("sleep", doc, "UTC"))
+    assert set(rows) == {"hrv"}
+    assert rows["hrv"]["rMSSD"] == 48.0 and rows["hrv"]["restingHr"] == 51.0
+    assert refused.signal == "sleep" and refused.date == "2026-01-05"
+    assert "time_in_bed 26100.0s is shorter than total_sleep_duration 27900.0s" in refused.reason
+    assert refused.part == {
+        "id": doc["id"],
+        "day": "2026-01-05",
+        "total_sleep_duration": 27_900,
+        "time_in_bed": 26_100,
+        "efficiency": 88,
+        "latency": 540,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "kept", "refused_signal", "reason"),
+    [
+        ({"average_hrv": "48"}, "sleep", "hrv", "average_hrv must be a number"),
+        ({"lowest_heart_rate": -3}, "sleep", "hrv", "lowest_heart_rate"),
+        ({"efficiency": 140}, "hrv", "sleep", "efficiency 140.0 is above 100"),
+        ({"time_in_bed": 60}, "hrv", "sleep", "shorter than total_sleep_duration"),
+        ({"total_sleep_duration": "long"}, "hrv", "sleep", "total_sleep_duration must be a number"),
+    ],
+)
+def test_one_bad_signal_is_refused_and_the_other_kept(
+    change: dict[str, Any], kept: str, refused_signal: str, reason: str
+) -> None:
+    rows, [refused] = split(oura.map_records("sleep", {**sleep_doc("2026-01-05"), **change}, "UTC"))
+    assert set(rows) == {kept}
+    assert refused.signal == refused_signal and reason in refused.reason
+    assert refused.vendor == "oura" and refused.date == "2026-01-05"
+
+
+@pytest.mark.parametrize("readiness", [{"score": 140}, 80, {"score": "high"}])
+def test_a_bad_readiness_score_is_dropped_not_the_night(readiness: Any) -> None:
+    doc = {**sleep_doc("2026-01-05"), "readiness": readiness}
+    rows, [refused] = split(oura.map_records("sleep", doc, "UTC"))
+    assert "readinessScore" not in rows["hrv"] and rows["hrv"]["rMSSD"] == 48.0
+    assert "sleep" in rows
+    assert refused.signal == "hrv" and "kept without a readiness score" in refused.reason
+    assert refused.part == {"id": doc["id"], "readiness": readiness}
 
 
 def test_unsupported_kinds_and_non_objects() -> None:
@@ -564,3 +625,121 @@ def test_main_sleep_selection() -> None:
     b = sleep_doc("2026-01-06", type="sleep", total_sleep_duration=9_000, time_in_bed=9_500)
     deleted = sleep_doc("2026-01-07", type="deleted")
     assert oura.main_sleeps([longer_short, a, long_sleep, b, deleted]) == [long_sleep, b]
+
+
+def short(day: str, start: str, end: str, seconds: int) -> dict[str, Any]:
+    """A ``sleep`` (under three hours) period between two local wall times in +01:00."""
+    return sleep_doc(
+        day,
+        type="sleep",
+        bedtime_start=f"{start}+01:00",
+        bedtime_end=f"{end}+01:00",
+        total_sleep_duration=seconds,
+        time_in_bed=seconds + 600,
+    )
+
+
+def test_a_daytime_nap_never_becomes_the_night() -> None:
+    # No long_sleep on the 5th (a night out, then 80 minutes on the sofa after lunch): the nap is
+    # Oura's short ``sleep`` type but it is not a night, so the day has no sleep and no HRV row.
+    nap = short("2026-01-05", "2026-01-05T14:10:00", "2026-01-05T15:40:00", 4_800)
+    assert oura.main_sleeps([nap]) == []
+    assert oura.map_records("sleep", nap, "UTC") == []
+    assert not oura.is_overnight(nap)
+
+
+def test_a_short_overnight_sleep_is_the_night() -> None:
+    # 2.5 hours before an early flight, ending in the morning: the only sleep of the night.
+    night = short("2026-01-05", "2026-01-05T03:50:00", "2026-01-05T06:20:00", 8_400)
+    nap = short("2026-01-05", "2026-01-05T13:00:00", "2026-01-05T15:30:00", 8_900)  # longer, daytime
+    assert oura.is_overnight(night)
+    assert oura.main_sleeps([nap, night]) == [night]
+    rows, refused = split(oura.map_records("sleep", night, "UTC"))
+    assert refused == [] and rows["sleep"]["durationMin"] == 140.0 and rows["hrv"]["date"] == "2026-01-05"
+
+
+def test_a_long_sleep_still_wins_over_a_short_overnight_one() -> None:
+    long_sleep = sleep_doc("2026-01-05", total_sleep_duration=12_000, time_in_bed=13_000)
+    night = short("2026-01-05", "2026-01-05T00:30:00", "2026-01-05T02:30:00", 6_600)
+    assert oura.main_sleeps([night, long_sleep]) == [long_sleep]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "overnight"),
+    [
+        ("2026-01-04T21:00:00", "2026-01-04T22:30:00", True),  # into the night window
+        ("2026-01-05T05:30:00", "2026-01-05T07:30:00", True),  # ends the night
+        ("2026-01-05T06:00:00", "2026-01-05T08:30:00", False),  # starts as the night ends
+        ("2026-01-05T11:00:00", "2026-01-05T13:00:00", False),
+        ("2026-01-05T19:00:00", "2026-01-05T21:59:00", False),
+    ],
+)
+def test_the_night_window(start: str, end: str, overnight: bool) -> None:
+    assert oura.is_overnight(short("2026-01-05", start, end, 3_600)) is overnight
+
+
+def test_the_night_window_is_the_rings_local_clock() -> None:
+    # 13:00–15:00 in Tokyo is 04:00–06:00 UTC: still an afternoon nap for the athlete.
+    nap = sleep_doc(
+        "2026-01-05",
+        type="sleep",
+        bedtime_start="2026-01-05T13:00:00+09:00",
+        bedtime_end="2026-01-05T15:00:00+09:00",
+        total_sleep_duration=6_600,
+        time_in_bed=7_200,
+    )
+    assert not oura.is_overnight(nap)
+
+
+def test_an_update_on_a_nap_only_day_fetches_nothing(http: httpx.Client, fake: FakeOura) -> None:
+    nap = fake.put(
+        "oura-user-1", "sleep", short("2026-01-05", "2026-01-05T14:10:00", "2026-01-05T15:40:00", 4_800)
+    )
+    event = oura.parse_webhook(webhook_payload("update", "sleep", nap["id"], "oura-user-1"))
+    assert client(http, fake).fetch_for_event(event) == []
+
+
+# --------------------------------------------------------------------------- through the pipeline
+
+
+def test_sandbox_nights_give_hrv_rows_and_dead_letter_their_sleep_once(harness: Harness) -> None:
+    # What a developer sees against Oura's sandbox: every night has less time in bed than sleep.
+    athlete = harness.user(tz="Europe/Berlin")
+    days = [(datetime.now(UTC).date() - timedelta(days=back)).isoformat() for back in (2, 1)]
+    docs = [
+        sleep_doc(day, average_hrv=50.0 + i, total_sleep_duration=27_900, time_in_bed=26_100)
+        for i, day in enumerate(days)
+    ]
+    for _ in range(2):  # the reconciliation poll lands the same records again a few hours later
+        with session_scope(harness.runtime.sessions) as session:
+            user = session.get(User, athlete["id"])
+            assert user is not None
+            for doc in docs:
+                land_record(session, "oura", "sleep", doc, user, source="poll")
+        harness.drain()
+    params = {"from": days[0], "to": days[-1]}
+    hrv = harness.client.get("/api/v1/hrv/daily", params=params, headers=athlete["headers"]).json()
+    assert [(r["date"], r["rMSSD"], r["restingHr"]) for r in hrv] == [
+        (days[0], 50.0, 51),
+        (days[1], 51.0, 51),
+    ]
+    assert harness.client.get("/api/v1/sleep/summary", params=params, headers=athlete["headers"]).json() == []
+    with harness.runtime.sessions() as session:
+        letters = session.scalars(select(DeadLetter).order_by(DeadLetter.id)).all()
+        assert len(letters) == 2  # one per refused night, not one per poll
+        for letter, doc in zip(letters, docs, strict=True):
+            assert letter.user_id == athlete["id"] and letter.consumer == "normalize"
+            assert letter.reason.startswith(
+                f"refused part of oura.sleep: oura sleep {doc['id']}: time_in_bed"
+            )
+            refused = letter.payload["refused"]
+            assert refused["signal"] == "sleep" and refused["date"] == doc["day"]
+            assert refused["part"]["time_in_bed"] == 26_100
+            assert letter.payload["rawEventId"]
+    # Replaying one re-normalises its landed record: the HRV row stays, the refusal is filed anew.
+    with session_scope(harness.runtime.sessions) as session:
+        replay_dead_letters(session, letters[0].id)
+    harness.drain()
+    with harness.runtime.sessions() as session:
+        assert len(session.scalars(select(DeadLetter).where(DeadLetter.replayed_at.is_(None))).all()) == 2
+    assert len(harness.client.get("/api/v1/hrv/daily", params=params, headers=athlete["headers"]).json()) == 2

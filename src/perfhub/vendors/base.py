@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import time as clock_time
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -156,7 +157,24 @@ class Deletion:
     date: str | None = None
 
 
-Mapped = tuple[str, dict[str, Any]] | Deletion
+@dataclass(frozen=True)
+class Refused:
+    """One part of a vendor record that cannot become canonical, and why; the rest of the record maps.
+
+    A vendor document carries several signals (a night's HRV and resting HR, its sleep, a vendor
+    score); one inconsistent field must not cost the others. ``signal`` names the canonical payload
+    the part would have fed (``"hrv"`` or ``"sleep"``), ``part`` the vendor's own fields it was built
+    from, so that the dead letter the pipeline files for it shows what was refused.
+    """
+
+    signal: Literal["hrv", "sleep"]
+    vendor: str
+    reason: str
+    part: dict[str, Any] = field(default_factory=dict)
+    date: str | None = None
+
+
+Mapped = tuple[str, dict[str, Any]] | Deletion | Refused
 
 
 # --------------------------------------------------------------------------- retrying requests
@@ -588,3 +606,43 @@ def iso(instant: datetime) -> str:
 
 def drop_none(payload: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in payload.items() if value is not None}
+
+
+# The local night a short sleep must touch to stand for the night rather than a nap.
+NIGHT_STARTS = clock_time(22, 0)
+NIGHT_ENDS = clock_time(6, 0)
+
+
+def overlaps_night(start: datetime, end: datetime) -> bool:
+    """Whether ``start..end`` (wall-clock times, naive or in one offset) touches a local night
+    (22:00–06:00). Vendors file short sleeps the same whatever the hour, so this is what tells a
+    short night (02:30–05:00 before an early flight) from an afternoon nap."""
+    start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    day = start.date() - timedelta(days=1)
+    while day <= end.date():
+        night_starts = datetime.combine(day, NIGHT_STARTS)
+        night_ends = datetime.combine(day + timedelta(days=1), NIGHT_ENDS)
+        if start < night_ends and end > night_starts:
+            return True
+        day += timedelta(days=1)
+    return False
+
+
+def fields_of(record: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The vendor fields a payload is built from, as they came (for a refusal's ``part``)."""
+    return {key: record[key] for key in keys if key in record}
+
+
+def signal_part(
+    signal: Literal["hrv", "sleep"],
+    vendor: str,
+    build: Callable[[], list[Mapped]],
+    *,
+    part: dict[str, Any],
+    day: str | None,
+) -> list[Mapped]:
+    """Build one signal's payload on its own: a ``MappingError`` refuses that signal, not the record."""
+    try:
+        return build()
+    except MappingError as exc:
+        return [Refused(signal, vendor, str(exc), part, day)]
