@@ -76,8 +76,11 @@ def sleep_record(
     no_data_ms: int = 0,
     disturbance_count: int = 7,
     efficiency: float = 91.5,
+    in_bed_ms: int | None = None,
 ) -> dict[str, Any]:
-    """A v2 sleep with every documented field; ``start``/``end`` are UTC instants like WHOOP sends."""
+    """A v2 sleep with every documented field; ``start``/``end`` are UTC instants like WHOOP sends.
+
+    Time in bed is the sum of the stages unless ``in_bed_ms`` says otherwise (a broken record)."""
     record: dict[str, Any] = {
         "id": id or str(uuid.uuid4()),
         "cycle_id": cycle_id,
@@ -96,7 +99,11 @@ def sleep_record(
     if score_state == "SCORED":
         record["score"] = {
             "stage_summary": {
-                "total_in_bed_time_milli": light_ms + slow_wave_ms + rem_ms + awake_ms + no_data_ms,
+                "total_in_bed_time_milli": (
+                    in_bed_ms
+                    if in_bed_ms is not None
+                    else light_ms + slow_wave_ms + rem_ms + awake_ms + no_data_ms
+                ),
                 "total_awake_time_milli": awake_ms,
                 "total_no_data_time_milli": no_data_ms,
                 "total_light_sleep_time_milli": light_ms,
@@ -129,6 +136,7 @@ def recovery_record(
     recovery_score: float = 64.0,
     resting_heart_rate: float = 52.0,
     hrv_rmssd_milli: float = 61.3,
+    user_calibrating: bool = False,
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
         "cycle_id": cycle_id,
@@ -140,7 +148,7 @@ def recovery_record(
     }
     if score_state == "SCORED":
         record["score"] = {
-            "user_calibrating": False,
+            "user_calibrating": user_calibrating,
             "recovery_score": recovery_score,
             "resting_heart_rate": resting_heart_rate,
             "hrv_rmssd_milli": hrv_rmssd_milli,
@@ -218,6 +226,7 @@ class FakeWhoop(FakeVendor):
         end: str,
         timezone_offset: str | None = "-05:00",
         recovery_state: str = "SCORED",
+        user_calibrating: bool = False,
         **sleep_fields: Any,
     ) -> dict[str, Any]:
         """A cycle with its main sleep and recovery, linked the way WHOOP links them."""
@@ -250,6 +259,7 @@ class FakeWhoop(FakeVendor):
             sleep_id=sleep["id"],
             created_at=created,
             score_state=recovery_state,
+            user_calibrating=user_calibrating,
         )
         self.recoveries[cycle_id] = recovery
         return {"cycle": self.cycles[cycle_id], "sleep": sleep, "recovery": recovery}

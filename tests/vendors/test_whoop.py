@@ -35,6 +35,7 @@ from perfhub.vendors.base import (
     Mapped,
     MappingError,
     RecordNotFound,
+    Refused,
     RetryPolicy,
     SignatureError,
     TokenSet,
@@ -224,6 +225,7 @@ def test_recovery_webhook_resolves_through_the_sleeps_cycle(http: httpx.Client, 
         "rMSSD": 61.3,
         "restingHr": 52.0,
         "readinessScore": 64.0,
+        "vendorCalibrating": False,
         "vendor": "whoop",
         "capturedAt": "2026-03-09T06:55:00-05:00",
     }
@@ -454,14 +456,10 @@ def test_recovery_without_its_sleep_uses_the_athletes_zone() -> None:
         ("sleep", {"nap": "no"}, "nap must be"),
         ("sleep", {"timezone_offset": "EST"}, "not ±HH:MM"),
         ("sleep", {"end": "yesterday"}, "not an ISO 8601"),
-        ("sleep", {"score": {"stage_summary": {"total_light_sleep_time_milli": 1}}}, "missing"),
         ("recovery", {"score": None}, "SCORED without a score"),
-        ("recovery", {"score": {"recovery_score": 50}}, "without hrv_rmssd_milli"),
-        ("recovery", {"score": {"hrv_rmssd_milli": "60"}}, "must be a number"),
-        ("recovery", {"score": {"hrv_rmssd_milli": 60, "recovery_score": 180}}, "above 100"),
     ],
 )
-def test_malformed_records_raise_mapping_error(kind: str, change: dict[str, Any], reason: str) -> None:
+def test_what_dates_a_record_refuses_it_whole(kind: str, change: dict[str, Any], reason: str) -> None:
     if kind == "sleep":
         record = {**a_sleep(), **change}
     else:
@@ -473,6 +471,108 @@ def test_malformed_records_raise_mapping_error(kind: str, change: dict[str, Any]
         whoop.map_records(kind, record, "UTC")
     with pytest.raises(MappingError):
         whoop.map_records("cycles", {}, "UTC")
+
+
+def refusal(mapped: list[Mapped]) -> Refused:
+    [refused] = [item for item in mapped if isinstance(item, Refused)]
+    return refused
+
+
+@pytest.mark.parametrize(
+    ("kind", "score", "reason"),
+    [
+        ("sleep", {"stage_summary": {"total_light_sleep_time_milli": 1}}, "missing"),
+        ("sleep", {"stage_summary": None}, "expected an object"),
+        ("recovery", {"recovery_score": 50}, "without hrv_rmssd_milli"),
+        ("recovery", {"hrv_rmssd_milli": "60"}, "must be a number"),
+    ],
+)
+def test_a_payload_that_cannot_be_built_is_refused_with_its_reason(
+    kind: str, score: dict[str, Any], reason: str
+) -> None:
+    if kind == "sleep":
+        record = {**a_sleep(), "score": score}
+    else:
+        base_record = recovery_record(
+            user_id=USER, cycle_id=1, sleep_id="s", created_at="2026-03-10T01:33:00Z"
+        )
+        record = {**base_record, "score": score, "sleep": a_sleep()}
+    mapped = whoop.map_records(kind, record, "UTC")
+    refused = refusal(mapped)
+    assert len(mapped) == 1 and reason in refused.reason
+    assert refused.signal == ("sleep" if kind == "sleep" else "hrv") and refused.date == "2026-03-09"
+
+
+def impossible_night() -> dict[str, Any]:
+    # Stages that add up to nothing next to 420 minutes in bed at 91 % efficiency.
+    return a_sleep(light_ms=0, slow_wave_ms=0, rem_ms=0, awake_ms=0, in_bed_ms=25_200_000, efficiency=91.0)
+
+
+def test_a_night_with_no_staged_sleep_but_hours_in_bed_is_refused() -> None:
+    sleep = impossible_night()
+    mapped = whoop.map_records("sleep", sleep, "UTC")
+    refused = refusal(mapped)
+    assert len(mapped) == 1 and refused.signal == "sleep"
+    assert refused.reason.endswith(
+        "light + slow wave + REM add up to 0 min, but 420 min in bed at 91 % efficiency "
+        "means about 382 min asleep"
+    )
+    assert refused.part["stage_summary"]["total_in_bed_time_milli"] == 25_200_000
+    assert refused.part["sleep_efficiency_percentage"] == 91.0
+
+
+def test_the_recovery_of_an_impossible_night_still_gives_hrv_and_resting_hr() -> None:
+    recovery = recovery_record(user_id=USER, cycle_id=1, sleep_id="s", created_at="2026-03-10T01:33:00Z")
+    [(signal, payload)] = rows(
+        whoop.map_records("recovery", {**recovery, "sleep": impossible_night()}, "UTC")
+    )
+    assert signal == "hrv" and payload["rMSSD"] == 61.3 and payload["restingHr"] == 52.0
+    assert payload["date"] == "2026-03-09"
+
+
+@pytest.mark.parametrize(
+    ("stages", "awake_min", "no_data_min", "efficiency"),
+    [
+        ((240, 90, 105), 30, 0, 91.5),  # a plain night
+        ((200, 60, 80), 80, 0, 81.0),  # restless
+        ((180, 70, 70), 0, 100, 92.0),  # 100 minutes WHOOP could not stage explain the gap
+    ],
+)
+def test_plausible_nights_pass_the_cross_check(
+    stages: tuple[int, int, int], awake_min: int, no_data_min: int, efficiency: float
+) -> None:
+    light, deep, rem = (minutes * 60_000 for minutes in stages)
+    sleep = a_sleep(
+        light_ms=light,
+        slow_wave_ms=deep,
+        rem_ms=rem,
+        awake_ms=awake_min * 60_000,
+        no_data_ms=no_data_min * 60_000,
+        efficiency=efficiency,
+    )
+    [(signal, payload)] = rows(whoop.map_records("sleep", sleep, "UTC"))
+    assert signal == "sleep" and payload["durationMin"] == sum(stages)
+
+
+def test_a_calibrating_recovery_is_marked() -> None:
+    recovery = recovery_record(
+        user_id=USER, cycle_id=1, sleep_id="s", created_at="2026-03-10T01:33:00Z", user_calibrating=True
+    )
+    [(_, payload)] = rows(whoop.map_records("recovery", {**recovery, "sleep": a_sleep()}, "UTC"))
+    assert payload["vendorCalibrating"] is True
+    assert HrvIn.model_validate({**payload, "userId": 1}).vendor_calibrating is True
+
+
+def test_a_bad_recovery_score_or_flag_is_dropped_and_the_hrv_kept() -> None:
+    recovery = recovery_record(user_id=USER, cycle_id=1, sleep_id="s", created_at="2026-03-10T01:33:00Z")
+    recovery["score"] = {**recovery["score"], "recovery_score": 180, "user_calibrating": "yes"}
+    mapped = whoop.map_records("recovery", {**recovery, "sleep": a_sleep()}, "UTC")
+    [(_, payload)] = [item for item in mapped if isinstance(item, tuple)]
+    assert payload["rMSSD"] == 61.3 and "readinessScore" not in payload and "vendorCalibrating" not in payload
+    reasons = [item.reason for item in mapped if isinstance(item, Refused)]
+    assert len(reasons) == 2
+    assert "recovery_score 180.0 is above 100" in reasons[0]
+    assert "user_calibrating must be true or false" in reasons[1]
 
 
 @settings(max_examples=100, deadline=None)
@@ -488,3 +588,11 @@ def test_the_day_is_always_the_local_date_of_the_wake_time(end: datetime, offset
     sleep = a_sleep(start=start_text, end=end_text, timezone_offset=offset)
     expected = (end + timedelta(minutes=offset_minutes)).date().isoformat()
     assert rows(whoop.map_records("sleep", sleep, "UTC"))[0][1]["date"] == expected
+
+
+def test_the_ingest_contract_takes_the_calibrating_flag_as_a_boolean_only() -> None:
+    body = {"userId": 1, "date": "2026-03-09", "rMSSD": 61.3, "vendor": "whoop", "vendorCalibrating": True}
+    assert HrvIn.model_validate(body).vendor_calibrating is True
+    assert HrvIn.model_validate({**body, "vendorCalibrating": None}).vendor_calibrating is None
+    with pytest.raises(ValueError, match="vendorCalibrating"):
+        HrvIn.model_validate({**body, "vendorCalibrating": "yes"})
