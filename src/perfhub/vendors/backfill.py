@@ -55,7 +55,11 @@ def fetch_range(
             ("recovery", r) for r in client.list_recoveries(lo, hi)
         ]
     if isinstance(client, google.GoogleHealthClient):
-        return [(google.DAILY_HRV, point) for point in client.daily_hrv(start, end)]
+        # HRV and resting HR come bundled per date (one canonical row each day); sleep is the one
+        # main session per wake date.
+        return [(google.DAILY, day) for day in client.daily_records(start, end)] + [
+            (google.SLEEP, point) for point in client.main_sleeps(start, end)
+        ]
     raise ValueError(f"no polling for {vendor}")
 
 
