@@ -20,7 +20,10 @@ from perfhub.core.db import session_scope
 from perfhub.insights.models import ReadinessSnapshotRow
 from perfhub.insights.service import recompute
 
-TODAY = datetime.now(UTC).date()
+
+def utc_today() -> date:
+    """Read per use, not at import: a run that crosses midnight must not test yesterday's today."""
+    return datetime.now(UTC).date()
 
 
 def post_nights(
@@ -32,13 +35,14 @@ def post_nights(
     rhr: float = 50.0,
     sleep_min: float | None = 480.0,
     seed: int = 1,
-    end: date = TODAY,
+    end: date | None = None,
     adjust: dict[int, dict[str, float]] | None = None,
 ) -> None:
     """Post ``days`` nights ending at ``end`` with small, seeded day-to-day noise.
 
     ``adjust`` maps "days before end" to overrides for that night.
     """
+    end = end or utc_today()
     rng = np.random.default_rng(seed)
     hrv_bodies, sleep_bodies = [], []
     for back in range(days - 1, -1, -1):
@@ -91,7 +95,7 @@ def test_stable_athlete_scores_normal(harness: Harness) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["band"] == "normal" and 65 <= body["readiness"] <= 84
-    assert body["status"] == "full" and body["stale"] is False and body["date"] == TODAY.isoformat()
+    assert body["status"] == "full" and body["stale"] is False and body["date"] == utc_today().isoformat()
     assert body["algorithmVersion"] and body["drivers"] and all(isinstance(d, str) for d in body["drivers"])
     weights = [c["weight"] for c in body["components"]]
     assert math.isclose(sum(weights), 1.0, abs_tol=0.01)
@@ -120,14 +124,14 @@ def test_two_days_is_calibrating(harness: Harness) -> None:
 def test_no_data_and_no_recent_data(harness: Harness) -> None:
     fresh, lapsed = harness.user(), harness.user()
     assert today_of(harness, fresh).json()["reason"] == "no_data"
-    post_nights(harness, lapsed["id"], 30, end=TODAY - timedelta(days=10))
+    post_nights(harness, lapsed["id"], 30, end=utc_today() - timedelta(days=10))
     response = today_of(harness, lapsed)
     assert response.status_code == 404 and response.json()["reason"] == "no_recent_data"
 
 
 def test_missing_recent_nights_fall_back_and_flag_stale(harness: Harness) -> None:
     athlete = harness.user()
-    post_nights(harness, athlete["id"], 60, end=TODAY - timedelta(days=3))
+    post_nights(harness, athlete["id"], 60, end=utc_today() - timedelta(days=3))
     body = today_of(harness, athlete).json()
     assert body["stale"] is True
     assert any("day" in d.lower() and ("ago" in d.lower() or "old" in d.lower()) for d in body["drivers"])
@@ -136,12 +140,12 @@ def test_missing_recent_nights_fall_back_and_flag_stale(harness: Harness) -> Non
 def test_history_endpoint_lists_scored_days_by_date(harness: Harness) -> None:
     athlete = harness.user()
     post_nights(harness, athlete["id"], 30)
-    params = {"from": (TODAY - timedelta(days=40)).isoformat(), "to": TODAY.isoformat()}
+    params = {"from": (utc_today() - timedelta(days=40)).isoformat(), "to": utc_today().isoformat()}
     days = harness.client.get("/api/v1/readiness", params=params, headers=athlete["headers"]).json()
     dates = [d["date"] for d in days]
-    assert dates == sorted(dates) and dates[-1] == TODAY.isoformat()
+    assert dates == sorted(dates) and dates[-1] == utc_today().isoformat()
     # Fewer than 4 HRV days gives no score: the first three days are absent.
-    assert dates[0] == (TODAY - timedelta(days=26)).isoformat()
+    assert dates[0] == (utc_today() - timedelta(days=26)).isoformat()
     assert {d["status"] for d in days} == {"calibrating", "provisional"}
     bad = harness.client.get(
         "/api/v1/readiness", params={"from": "2024-05-01", "to": "2024-04-01"}, headers=athlete["headers"]
@@ -154,7 +158,7 @@ def test_sleep_debt_high_gives_one_nudge(harness: Harness) -> None:
     post_nights(harness, athlete["id"], 14, sleep_min=360)
     debt = harness.client.get(
         "/api/v1/sleep/debt",
-        params={"from": TODAY.isoformat(), "to": TODAY.isoformat()},
+        params={"from": utc_today().isoformat(), "to": utc_today().isoformat()},
         headers=athlete["headers"],
     ).json()
     assert [d["category"] for d in debt] == ["high"] and debt[0]["debtHours"] > 5
@@ -163,7 +167,7 @@ def test_sleep_debt_high_gives_one_nudge(harness: Harness) -> None:
     # The live consumer may see the nights in more than one batch: the nudge is on the newest
     # night it had seen when debt first became high.
     assert alerts[0]["kind"] == "sleep_debt"
-    assert alerts[0]["date"] in {TODAY.isoformat(), (TODAY - timedelta(days=1)).isoformat()}
+    assert alerts[0]["date"] in {utc_today().isoformat(), (utc_today() - timedelta(days=1)).isoformat()}
     assert "high" in alerts[0]["message"]
     # Another delivery for the same night does not nudge twice.
     post_nights(harness, athlete["id"], 1, sleep_min=350, seed=9)
@@ -190,7 +194,7 @@ def test_no_nudge_when_turned_off(harness: Harness) -> None:
 def test_late_correction_revises_past_snapshots(harness: Harness) -> None:
     athlete = harness.user()
     post_nights(harness, athlete["id"], 40)
-    target = TODAY - timedelta(days=10)
+    target = utc_today() - timedelta(days=10)
     with harness.runtime.sessions() as session:
         before = {
             r.date: r.inputs_hash
@@ -300,7 +304,7 @@ def test_sleep_need_setting_changes_debt(harness: Harness) -> None:
     post_nights(harness, athlete["id"], 14, sleep_min=420)
     me = harness.client.get("/api/v1/me", headers=athlete["headers"]).json()
     assert me["sleepNeedMin"] == 480 and me["sourcePriority"][0] == "oura"
-    params = {"from": TODAY.isoformat(), "to": TODAY.isoformat()}
+    params = {"from": utc_today().isoformat(), "to": utc_today().isoformat()}
     before = harness.client.get("/api/v1/sleep/debt", params=params, headers=athlete["headers"]).json()[0]
     patched = harness.client.patch("/api/v1/me", json={"sleepNeedMin": 420}, headers=athlete["headers"])
     assert patched.status_code == 200 and patched.json()["sleepNeedMin"] == 420

@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,11 @@ from perfhub.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
-TODAY = datetime.now(UTC).date()
+
+
+def utc_today() -> date:
+    """Read per use, not at import: a run that crosses midnight must not test yesterday's today."""
+    return datetime.now(UTC).date()
 
 
 @pytest.fixture
@@ -127,7 +131,7 @@ def nightly_bodies(athletes: list[int], days: int) -> list[dict[str, Any]]:
     return [
         {
             "userId": athlete,
-            "date": (TODAY - timedelta(days=back)).isoformat(),
+            "date": (utc_today() - timedelta(days=back)).isoformat(),
             "rMSSD": 40.0 + (athlete + back) % 30,
             "restingHr": 50.0,
             "vendor": "oura",
@@ -160,7 +164,7 @@ def assert_exactly_once(runtime: Runtime, athletes: list[int], days: int, posted
     assert by == {("normalize", "done"): posted, ("insights", "done"): normalized}, by
     assert count(runtime, DeadLetter) == 0
     # Everyone has today's readiness snapshot.
-    assert count(runtime, ReadinessSnapshotRow, ReadinessSnapshotRow.date == TODAY) == len(athletes)
+    assert count(runtime, ReadinessSnapshotRow, ReadinessSnapshotRow.date == utc_today()) == len(athletes)
 
 
 def stream_messages(nats_url: str, stream: str) -> int:
@@ -274,7 +278,7 @@ def test_forged_and_unsigned_messages_are_dead_lettered(
                 user_id=athlete,
                 payload={
                     "userId": athlete,
-                    "date": TODAY.isoformat(),
+                    "date": utc_today().isoformat(),
                     "rMSSD": 99.0,
                     "vendor": "oura",
                     "capturedAt": datetime.now(UTC).isoformat(),
@@ -336,7 +340,7 @@ def test_poison_payload_dead_letters_after_max_deliver_and_replays_after_fix(
                 user_id=None,
                 payload={
                     "userId": missing_user,
-                    "date": TODAY.isoformat(),
+                    "date": utc_today().isoformat(),
                     "sdnn": 45.0,
                     "vendor": "apple",
                     "capturedAt": datetime.now(UTC).isoformat(),
@@ -457,7 +461,7 @@ def test_one_trace_spans_request_and_every_consumer(
         response = client.post(
             "/api/v1/ingest/hrv",
             headers=harness.service_token(),
-            json={"userId": athlete["id"], "date": TODAY.isoformat(), "rMSSD": 55.0, "vendor": "oura"},
+            json={"userId": athlete["id"], "date": utc_today().isoformat(), "rMSSD": 55.0, "vendor": "oura"},
         )
         assert response.status_code == 202
         harness.deployment.wait_idle(harness.runtime)  # type: ignore[union-attr]
