@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from perfhub import __version__
 from perfhub.alerts.routes import router as alerts_router
 from perfhub.auth.routes import router as me_router
+from perfhub.auth.token_routes import router as tokens_router
 from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from perfhub.core.telemetry import setup_tracing
 from perfhub.ingest.routes import router as ingest_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(insights_router)
     api.include_router(alerts_router)
     api.include_router(me_router)
+    api.include_router(tokens_router)
     api.include_router(import_router)
     api.include_router(connections_router)
     app.include_router(api)

@@ -38,6 +38,19 @@ class ApiToken(Base):
         ForeignKey("user_account.id", ondelete="CASCADE"), nullable=True, index=True
     )
     scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    # Kept in step with revoked_at: a process still running the release before 0006 reads only
+    # this flag during a rolling upgrade, and must refuse a token the new release revoked.
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Throttled (service.LAST_USED_RESOLUTION): at most one write per token per interval.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Null: never expires. Valid while now < expires_at.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The lifetime asked for at issue, so that a rotation issues the same policy again.
+    lifetime_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set once rotated: a token is rotated at most once, so a leaked old token cannot fork
+    # a second line of successors during its grace period.
+    replaced_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_token.id", ondelete="SET NULL"), nullable=True
+    )

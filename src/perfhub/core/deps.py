@@ -52,6 +52,8 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing bearer token")
+    # The token's expiry and revocation are checked here on every request, and its last use is
+    # recorded (throttled) in this same short transaction, so endpoints need not care.
     with session_scope(request.app.state.sessions) as session:
         principal = authenticate(session, credentials.credentials)
         # Load the person in the same short transaction; require_user hands it on.
@@ -68,7 +70,7 @@ def require_user(request: Request, principal: PrincipalDep) -> User:
         raise Forbidden("this endpoint needs a user token, not a service token")
     user: User | None = request.state.user
     if user is None:
-        raise Unauthorized("invalid or revoked token")
+        raise Unauthorized("invalid token")
     return user  # detached: read its columns, do not lazy-load relations
 
 
