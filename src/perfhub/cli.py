@@ -28,7 +28,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 team_app = typer.Typer(help="Teams.", no_args_is_help=True)
-token_app = typer.Typer(help="Service tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens: service tokens, and any token's life cycle.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(team_app, name="team")
@@ -356,13 +356,18 @@ def user_add(
 def user_token(
     email: str,
     name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+    expires_in_days: Annotated[
+        int | None, typer.Option("--expires-in-days", help="expire after N days (default: never)")
+    ] = None,
 ) -> None:
     """Issue another API token for an existing user (shown once; earlier tokens keep working)."""
-    from perfhub.auth.service import issue_token, user_by_email
+    from perfhub.auth.schemas import TokenOut
+    from perfhub.auth.service import create_token, user_by_email
 
     def _do(session: Any) -> dict[str, Any]:
         user = user_by_email(session, email)
-        return {"email": user.email, "token": issue_token(session, name, user.id, ())}
+        row, token = create_token(session, name, user.id, (), expires_in_days)
+        return {**TokenOut.of(row, row.created_at).to_json(), "email": user.email, "token": token}
 
     emit(in_transaction(_do))
 
@@ -402,13 +407,78 @@ def team_join(
 
 
 @token_app.command("add")
-def token_add(name: str, scope: Annotated[str, typer.Option(help="ingest")]) -> None:
-    """Create a service token (shown once)."""
+def token_add(
+    name: str,
+    scope: Annotated[str, typer.Option(help="ingest")],
+    expires_in_days: Annotated[
+        int | None, typer.Option("--expires-in-days", help="expire after N days (default: never)")
+    ] = None,
+) -> None:
+    """Create a service token (shown once; `token list` shows its id and expiry)."""
     from perfhub.auth.service import issue_token
 
     def _do(session: Any) -> dict[str, Any]:
         scopes = tuple(s.strip() for s in scope.split(",") if s.strip())
-        return {"name": name, "token": issue_token(session, name, None, scopes)}
+        # Exactly these keys: the output is pinned by the external contract.
+        return {"name": name, "token": issue_token(session, name, None, scopes, expires_in_days)}
+
+    emit(in_transaction(_do))
+
+
+@token_app.command("list")
+def token_list(
+    user: Annotated[str | None, typer.Option("--user", help="this user's tokens (by email)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every token: users' and service tokens")] = False,
+) -> None:
+    """Service tokens (or a user's, or all), newest first: {"tokens": [...]}; never a token or its hash."""
+    from perfhub.auth.schemas import TokenOut
+    from perfhub.auth.service import list_tokens, user_by_email
+    from perfhub.core.db import utcnow
+
+    if user is not None and all_:
+        fail("give --user or --all, not both", 2)
+
+    def _do(session: Any) -> dict[str, Any]:
+        now = utcnow()
+        if user is not None:
+            rows = list_tokens(session, user_id=user_by_email(session, user).id)
+        else:
+            rows = list_tokens(session, service=True, everything=all_)
+        return {"tokens": [TokenOut.of(row, now).to_json() for row in rows]}
+
+    emit(in_transaction(_do))
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="the token's id (from token list)")]) -> None:
+    """Revoke a token at once; requests with it are refused with 401 "token revoked"."""
+    from perfhub.auth.schemas import TokenOut
+    from perfhub.auth.service import get_token, revoke_token
+
+    def _do(session: Any) -> dict[str, Any]:
+        row = revoke_token(session, get_token(session, token_id))
+        return TokenOut.of(row, row.revoked_at or row.created_at).to_json()
+
+    emit(in_transaction(_do))
+
+
+@token_app.command("rotate")
+def token_rotate(
+    token_id: Annotated[int, typer.Argument(help="the token's id (from token list)")],
+    grace_minutes: Annotated[
+        int, typer.Option("--grace-minutes", help="keep the old token working this long (0-60)")
+    ] = 0,
+) -> None:
+    """Issue a new token with the same name, owner, scopes and lifetime (shown once) and revoke
+    the old one, at once or after the grace period."""
+    from datetime import timedelta
+
+    from perfhub.auth.schemas import TokenOut
+    from perfhub.auth.service import get_token, rotate_token
+
+    def _do(session: Any) -> dict[str, Any]:
+        row, token = rotate_token(session, get_token(session, token_id), timedelta(minutes=grace_minutes))
+        return {**TokenOut.of(row, row.created_at).to_json(), "token": token, "replaces": token_id}
 
     emit(in_transaction(_do))
 
