@@ -477,7 +477,8 @@ def token_rotate(
     from perfhub.auth.service import get_token, rotate_token
 
     def _do(session: Any) -> dict[str, Any]:
-        row, token = rotate_token(session, get_token(session, token_id), timedelta(minutes=grace_minutes))
+        old = get_token(session, token_id, for_update=True)
+        row, token = rotate_token(session, old, timedelta(minutes=grace_minutes))
         return {**TokenOut.of(row, row.created_at).to_json(), "token": token, "replaces": token_id}
 
     emit(in_transaction(_do))

@@ -6,6 +6,7 @@ the time freeze the clock (``time_machine``, not ticking) and step it across exa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,9 @@ from sqlalchemy import event
 from tests.conftest import Harness, auth
 
 from perfhub.auth.models import ApiToken
-from perfhub.auth.service import LAST_USED_RESOLUTION, hash_token
+from perfhub.auth.service import LAST_USED_RESOLUTION, create_token, get_token, hash_token, rotate_token
+from perfhub.core.db import session_scope
+from perfhub.core.errors import Conflict
 
 T0 = datetime(2026, 11, 30, 23, 59, 59, 999_000, tzinfo=UTC)
 TOKEN_KEYS = {
@@ -302,3 +305,31 @@ def test_last_use_is_recorded_at_most_once_a_minute(harness: Harness, token_writ
         assert last_used(harness, issued["id"]) == T0 + LAST_USED_RESOLUTION and len(token_writes) == 2
         [row] = [row for row in tokens(harness, athlete["headers"]) if row["id"] == issued["id"]]
         assert at(row["lastUsedAt"]) == T0 + LAST_USED_RESOLUTION
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_concurrent_rotations_of_one_token_yield_one_successor(harness: Harness, backend: str) -> None:
+    sessions = harness.runtime.sessions
+    with session_scope(sessions) as session:
+        token_id = create_token(session, "bridge", None, ("ingest",))[0].id
+    first = sessions()
+    rotate_token(first, get_token(first, token_id, for_update=True))
+    outcome: list[str] = []
+
+    def second() -> None:
+        try:
+            with session_scope(sessions) as session:
+                rotate_token(session, get_token(session, token_id, for_update=True))
+            outcome.append("rotated")
+        except Conflict as exc:
+            outcome.append(exc.detail)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive()  # waiting for the first rotation's lock
+    first.commit()
+    first.close()
+    thread.join(30)
+    assert len(outcome) == 1 and "already rotated" in outcome[0]
+    assert harness.count(ApiToken) == 2

@@ -181,17 +181,19 @@ def authenticate(session: Session, token: str) -> Principal:
     return Principal(token_id=row.id, user_id=row.user_id, role=role, scopes=tuple(row.scopes or ()))
 
 
-def get_token(session: Session, token_id: int) -> ApiToken:
-    row = session.get(ApiToken, token_id)
+def get_token(session: Session, token_id: int, *, for_update: bool = False) -> ApiToken:
+    """``for_update`` locks the row until commit (PostgreSQL; SQLite's transactions are already
+    serialised): two concurrent rotations must not both see the token unrotated."""
+    row = session.get(ApiToken, token_id, with_for_update=for_update)
     if row is None:
         raise NotFound(f"no token with id {token_id}")
     return row
 
 
-def token_of(session: Session, actor: User, token_id: int) -> ApiToken:
+def token_of(session: Session, actor: User, token_id: int, *, for_update: bool = False) -> ApiToken:
     """A token ``actor`` may manage: their own, or any for an admin. Anyone else's is 404, the
     same as a token that does not exist, so that ids cannot be probed for existence."""
-    row = session.get(ApiToken, token_id)
+    row = session.get(ApiToken, token_id, with_for_update=for_update)
     if row is None or (actor.role != "admin" and row.user_id != actor.id):
         raise NotFound(f"no token with id {token_id}")
     return row
@@ -222,7 +224,8 @@ def rotate_token(
     """Replace a live token by a new one with the same name, owner, scopes and lifetime.
 
     Without ``grace`` the old token is revoked at once; with it, the old token expires
-    ``grace`` from now (or at its own expiry, if sooner), so clients can switch over.
+    ``grace`` from now (or at its own expiry, if sooner), so clients can switch over. Load
+    ``row`` with ``for_update=True``.
     """
     if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
         limit = int(MAX_ROTATION_GRACE.total_seconds() // 60)

@@ -81,6 +81,6 @@ def post_rotate(
     rotated once; a revoked or expired one is 409."""
     grace = timedelta(minutes=body.grace_minutes if body is not None else 0)
     with uow() as session:
-        old = token_of(session, user, token_id)
+        old = token_of(session, user, token_id, for_update=True)
         row, token = rotate_token(session, old, grace)
         return IssuedTokenOut(**TokenOut.of(row, row.created_at).model_dump(), token=token, replaces=old.id)
