@@ -337,3 +337,39 @@ def test_vendor_outage_retries_then_dead_letters(oura_harness: Harness, fake: Fa
     assert dead["ingest"].attempts == harness.runtime.bus.max_attempts and "503" in dead["ingest"].reason
     assert dead["ingest"].user_id == athlete["id"]
     use_retry_policy(None)
+
+
+def test_a_token_refreshed_before_a_failed_fetch_is_kept(oura_harness: Harness, fake: FakeOura) -> None:
+    """Oura rotates refresh tokens: once it has answered a refresh, the old one is dead. A poll
+    that refreshed and then failed to fetch must still keep the new tokens, or the next poll
+    presents the dead one and the athlete has to relink."""
+    import httpx
+
+    from perfhub.vendors.backfill import reconcile_all
+    from perfhub.vendors.base import RetryPolicy
+    from perfhub.vendors.registry import http_client, use_retry_policy
+
+    harness = oura_harness
+    athlete = harness.user()
+    oura_user = link(harness, fake, athlete)
+    fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-11", average_hrv=57.0))
+    _expire_now(harness)
+    vendor_http, data_down = http_client(), [True]
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if data_down[0] and "/usercollection/" in request.url.path:
+            return httpx.Response(503, json={"error": "temporarily unavailable"})
+        return vendor_http.send(request)
+
+    settings = harness.client.app.state.settings
+    use_http_client(httpx.Client(transport=httpx.MockTransport(route)))
+    use_retry_policy(RetryPolicy(sleep=lambda _s: None))
+    try:
+        assert reconcile_all(harness.runtime.sessions, settings) == 0  # refreshed, then Oura was down
+        data_down[0] = False
+        assert reconcile_all(harness.runtime.sessions, settings) == 1
+    finally:
+        use_http_client(vendor_http)
+        use_retry_policy(None)
+    listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
+    assert [c["status"] for c in listed] == ["linked"]

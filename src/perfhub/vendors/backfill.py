@@ -149,29 +149,28 @@ def reconcile_all(sessions: sessionmaker[Session], settings: Settings, days: int
     today = datetime.now(UTC).date()
     landed = 0
     for connection_id in ids:
-        try:
-            with session_scope(sessions) as session:
-                connection = session.get(VendorConnection, connection_id)
-                if connection is None or connection.status != "linked":
-                    continue
-                try:
-                    landed += backfill(
-                        session, settings, connection, today - timedelta(days=days), today + timedelta(days=1)
-                    )
-                except base.InvalidGrant:
-                    log.warning("%s connection %s needs relinking", connection.vendor, connection.id)
-        except (base.VendorError, NotFound) as exc:
-            # The retry budget of the client is spent: keep the failure where operators look.
-            log.warning("reconciliation of connection %s failed: %s", connection_id, exc)
-            with session_scope(sessions) as session:
-                connection = session.get(VendorConnection, connection_id)
+        with session_scope(sessions) as session:
+            connection = session.get(VendorConnection, connection_id)
+            if connection is None or connection.status != "linked":
+                continue
+            try:
+                landed += backfill(
+                    session, settings, connection, today - timedelta(days=days), today + timedelta(days=1)
+                )
+            except base.InvalidGrant:
+                log.warning("%s connection %s needs relinking", connection.vendor, connection.id)
+            except (base.VendorError, NotFound) as exc:
+                # The retry budget of the client is spent: keep the failure where operators look.
+                # In this same transaction, which commits: tokens refreshed before the failure
+                # must be kept, since the vendor has already retired the old refresh token.
+                log.warning("reconciliation of connection %s failed: %s", connection_id, exc)
                 dead_letter(
                     session,
                     "vendor.poll",
                     {"connectionId": connection_id, "days": days},
                     f"{type(exc).__name__}: {exc}",
                     consumer="reconcile",
-                    user_id=connection.user_id if connection else None,
+                    user_id=connection.user_id,
                 )
     return landed
 
