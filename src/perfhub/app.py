@@ -15,6 +15,7 @@ from perfhub.alerts.routes import router as alerts_router
 from perfhub.auth.routes import router as me_router
 from perfhub.auth.token_routes import router as tokens_router
 from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
+from perfhub.core.outage import install_outage_handler
 from perfhub.core.telemetry import setup_tracing
 from perfhub.ingest.routes import router as ingest_router
 from perfhub.ingest.upload_routes import router as import_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.state.sessions = runtime.sessions
     app.state.settings = settings
     install_error_handlers(app)
+    install_outage_handler(app)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(ingest_router)
