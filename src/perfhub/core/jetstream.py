@@ -40,7 +40,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.core.bus import (
@@ -55,12 +55,14 @@ from perfhub.core.bus import (
 )
 from perfhub.core.db import one_of, session_scope, utcnow
 from perfhub.core.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_PROCESSED, FORGED_MESSAGES
+from perfhub.core.outage import database_unavailable
 from perfhub.core.signing import SignatureInvalid, Signer
 from perfhub.core.telemetry import current_headers, span_from, tracing_enabled
 from perfhub.settings import Settings
 
 log = logging.getLogger(__name__)
 MSG_ID_HEADER = "Nats-Msg-Id"
+DATABASE_RETRY_S = 1.0  # how often a consumer holding a batch asks whether the database is back
 DUPLICATE_WINDOW_S = 600.0
 PUBLISH_TIMEOUT_S = 5.0
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -338,9 +340,12 @@ class StageConsumer:
                 await wait_or_stop(stop, 0.5)
                 continue
             # A batch in hand is finished even when asked to stop: graceful shutdown.
-            await self.process(messages)
+            try:
+                await self.process(messages, stop)
+            except Exception as exc:  # never let one batch end the consumer; unacked ones return
+                log.warning("%s: batch failed: %s: %s", self.spec.name, type(exc).__name__, exc)
 
-    async def process(self, messages: Sequence[Msg]) -> None:
+    async def process(self, messages: Sequence[Msg], stop: asyncio.Event | None = None) -> None:
         verified: list[tuple[Msg, Event]] = []
         for message in messages:
             try:
@@ -353,22 +358,51 @@ class StageConsumer:
                 await self._dead_letter(message, f"malformed envelope: {exc}")
         if not verified:
             return
-        try:
-            await asyncio.to_thread(self._handle, [event for _, event in verified])
-        except Exception as exc:
-            if len(verified) == 1:
-                await self._failed(*verified[0], exc)
+        while True:
+            try:
+                await asyncio.to_thread(self._handle, [event for _, event in verified])
+                break
+            except Exception as exc:
+                if database_unavailable(exc):
+                    # Not the events' fault: hold them (no redelivery is counted) until the
+                    # database is back, then try the same batch again.
+                    if await self._await_database([m for m, _ in verified], stop):
+                        continue
+                    return  # stopping: unacked messages come back after ack_wait
+                if len(verified) == 1:
+                    await self._failed(*verified[0], exc)
+                    return
+                for message, event in verified:  # isolate the poison message
+                    try:
+                        await asyncio.to_thread(self._handle, [event])
+                    except Exception as single_exc:
+                        await self._failed(message, event, single_exc)
+                    else:
+                        await message.ack()
                 return
-            for message, event in verified:  # isolate the poison message
-                try:
-                    await asyncio.to_thread(self._handle, [event])
-                except Exception as single_exc:
-                    await self._failed(message, event, single_exc)
-                else:
-                    await message.ack()
-            return
         for message, _ in verified:  # an ack is a buffered write: no task per message
             await message.ack()
+
+    async def _await_database(self, messages: Sequence[Msg], stop: asyncio.Event | None) -> bool:
+        """Keep ``messages`` in progress until the database answers; False when asked to stop."""
+        log.warning("%s: database unreachable; holding %d messages", self.spec.name, len(messages))
+        while stop is None or not stop.is_set():
+            for message in messages:
+                with contextlib.suppress(Exception):  # NATS may be restarting too
+                    await message.in_progress()
+            if await asyncio.to_thread(self._database_answers):
+                log.info("%s: database reachable again", self.spec.name)
+                return True
+            await asyncio.sleep(DATABASE_RETRY_S)
+        return False
+
+    def _database_answers(self) -> bool:
+        try:
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
 
     def _decode(self, message: Msg) -> Event:
         body = json.loads(message.data)
@@ -394,6 +428,9 @@ class StageConsumer:
             EVENTS_PROCESSED.labels(self.spec.name).inc(len(fresh))
 
     async def _failed(self, message: Msg, event: Event, exc: Exception) -> None:
+        if database_unavailable(exc):
+            await message.nak(delay=DATABASE_RETRY_S)  # cannot even dead-letter now
+            return
         reason = f"{type(exc).__name__}: {exc}"
         delivered = message.metadata.num_delivered or 1
         if isinstance(exc, PermanentError) or delivered >= self.settings.consumer_max_deliver:
