@@ -15,11 +15,13 @@ from typing import Any
 
 __all__ = [
     "DRIVER_CODES",
+    "PLAIN_CODES",
     "DayFacts",
     "Driver",
     "driver_from_json",
     "driver_to_json",
     "render",
+    "render_plain",
     "select_drivers",
 ]
 
@@ -239,6 +241,42 @@ def render(driver: Driver) -> str:
             pass
     listed = ", ".join(f"{k} {v}" for k, v in driver.values.items())
     return f"{driver.code.replace('_', ' ')}" + (f" ({listed})" if listed else "")
+
+
+# The same facts in words only, for a viewer who may see the readiness score but not the signal
+# behind a driver (DESIGN.md §5): each sentence depends on the code alone, so it says which way
+# the signal moved the score and never a value, a baseline or the device (SDNN or rMSSD).
+# Drivers whose code alone would give a value away (sleep debt: "none" against "high") have no
+# entry and are hidden by the privacy policy instead.
+_PLAIN: dict[str, str] = {
+    "illness": (
+        "Possible illness or accumulated strain: resting HR well above baseline "
+        "with HRV below your normal range"
+    ),
+    "hrv_below_range": "HRV below your normal range",
+    "hrv_unusually_high": "HRV unusually high; not counted as extra readiness",
+    "hrv_above_range": "HRV slightly above your normal range",
+    "hrv_in_range": "HRV within your normal range",
+    "hrv_drop": "Last night's HRV well below your weekly average",
+    "rhr_elevated": "Resting HR above baseline",
+    "rhr_below_baseline": "Resting HR below baseline",
+    "rhr_at_baseline": "Resting HR at baseline",
+    "sleep_short": "Short sleep against your need",
+    "sleep_good": "Enough sleep against your need",
+    "sleep_efficiency_low": "Low sleep efficiency",
+    "sleep_latency_long": "Slow to fall asleep",
+    "sleep_wakes": "Woke often during the night",
+    "load_spike": "Training load spike",
+    "load_fatigue": "Accumulated training fatigue",
+    "load_balanced": "Training load balanced",
+}
+
+PLAIN_CODES: tuple[str, ...] = tuple(_PLAIN)
+
+
+def render_plain(code: str) -> str:
+    """The driver ``code`` as a sentence without numbers (its name, for a code with no wording)."""
+    return _PLAIN.get(code) or code.replace("_", " ").capitalize()
 
 
 # --------------------------------------------------------------------------------------------
