@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from perfhub.alerts import service
-from perfhub.core.deps import CurrentUser, UowDep
+from perfhub.core.deps import CurrentUser, UowDep, UserQuery
+from perfhub.privacy.disclosure import ALERT_SIGNALS, ordered
+from perfhub.privacy.policy import authorize_read, disclose_alerts
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -28,10 +30,17 @@ class Preferences(BaseModel):
 
 
 @router.get("", response_model=list[AlertOut])
-def list_alerts(uow: UowDep, user: CurrentUser) -> list[AlertOut]:
-    """Your nudges, newest first."""
+def list_alerts(
+    request: Request, uow: UowDep, user: CurrentUser, user_id: int | None = UserQuery
+) -> list[AlertOut]:
+    """Your nudges (or, with `userId`, an athlete's: a sleep-debt nudge needs `sleep`), newest first."""
     with uow() as session:
-        return [AlertOut.model_validate(a) for a in service.list_alerts(session, user.id)]
+        # Every kind of alert there is says something about one signal; reading them needs them all,
+        # and a kind the viewer may not see is left out below all the same.
+        wanted = ordered(set(ALERT_SIGNALS.values()))
+        access = authorize_read(session, user, user_id or user.id, wanted, request.url.path)
+        alerts = service.list_alerts(session, access.subject.id)
+        return [AlertOut.model_validate(a) for a in disclose_alerts(access, alerts, lambda a: a.kind)]
 
 
 @router.get("/preferences", response_model=Preferences, response_model_by_alias=True)

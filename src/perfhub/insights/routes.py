@@ -11,12 +11,20 @@ from sqlalchemy.orm import Session
 from perfhub.auth.models import User
 from perfhub.core.deps import CurrentUser, FromQuery, ToQuery, UowDep, UserQuery
 from perfhub.core.errors import NotFound
-from perfhub.insights.drivers import driver_from_json, render
+from perfhub.insights.drivers import driver_from_json, render, render_plain
 from perfhub.insights.models import ReadinessSnapshotRow
 from perfhub.insights.readiness import ALGORITHM_VERSION
 from perfhub.insights.service import ensure_today, sleep_debt_days
 from perfhub.normalize.models import HrvDaily, SleepDaily
-from perfhub.privacy.policy import authorize_range_read, authorize_read
+from perfhub.privacy.disclosure import SLEEP_DEBT_DAY, Detail
+from perfhub.privacy.policy import (
+    Access,
+    ShownDriver,
+    authorize_range_read,
+    authorize_read,
+    disclose_readiness,
+    disclose_rows,
+)
 
 router = APIRouter(tags=["insights"])
 
@@ -38,7 +46,13 @@ class ReadinessOut(BaseModel):
     components: list[ComponentOut]
     algorithm_version: str = Field(serialization_alias="algorithmVersion")
     driver_facts: list[dict[str, Any]] = Field(
-        serialization_alias="driverFacts", description="the drivers as structured facts (code and numbers)"
+        serialization_alias="driverFacts",
+        description="the drivers as structured facts (code and numbers; no numbers where `drivers` has none)",
+    )
+    hidden: list[str] = Field(
+        default_factory=list,
+        description="signals the athlete does not share with you: their numbers and contributor scores "
+        "are left out, and drivers about them are in words only (or left out)",
     )
 
 
@@ -48,18 +62,26 @@ class DebtOut(BaseModel):
     category: str
 
 
-def readiness_out(row: ReadinessSnapshotRow) -> ReadinessOut:
+def _sentence(driver: ShownDriver) -> str:
+    if driver.detail is Detail.PLAIN:
+        return render_plain(driver.fact["code"])
+    return render(driver_from_json(driver.fact))
+
+
+def readiness_out(access: Access, row: ReadinessSnapshotRow) -> ReadinessOut:
+    shown = disclose_readiness(access, row.drivers, row.components)
     return ReadinessOut(
         readiness=round(row.score or 0),
-        drivers=[render(driver_from_json(d)) for d in row.drivers],
+        drivers=[_sentence(d) for d in shown.drivers],
         updated_at=row.computed_at,
         date=row.date,
         band=row.band or "",
         status=row.status or "",
         stale=row.stale,
-        components=[ComponentOut(**c) for c in row.components],
+        components=[ComponentOut(**c) for c in shown.components],
         algorithm_version=row.algorithm_version,
-        driver_facts=list(row.drivers),
+        driver_facts=[d.fact for d in shown.drivers],
+        hidden=shown.withheld,
     )
 
 
@@ -95,7 +117,7 @@ def readiness_today(
             )
         )
         if row is not None and row.score is not None:
-            return readiness_out(row)
+            return readiness_out(access, row)
         reason = _no_score_reason(session, access.subject, row)
     # Outside the unit of work: a freshly materialised no-score snapshot is kept.
     raise NotFound(_REASON_TEXT[reason], reason=reason, date=today.isoformat())
@@ -126,7 +148,7 @@ def readiness_history(
             )
             .order_by(ReadinessSnapshotRow.date)
         )
-        return [readiness_out(row) for row in rows]
+        return [readiness_out(access, row) for row in rows]
 
 
 @router.get("/sleep/debt", response_model=list[DebtOut], response_model_by_alias=True)
@@ -141,7 +163,10 @@ def sleep_debt(
     """Weighted 14-night sleep debt per day (days with fewer than 5 nights are left out)."""
     with uow() as session:
         access, span = authorize_range_read(session, user, user_id, ["sleep"], request.url.path, from_, to)
-        return [
-            DebtOut(date=d.date, debt_hours=d.debt_hours, category=d.category)
-            for d in sleep_debt_days(session, access.subject, span.start, span.end)
-        ]
+        days = sleep_debt_days(session, access.subject, span.start, span.end)
+        rows = disclose_rows(
+            access,
+            SLEEP_DEBT_DAY,
+            ({"date": d.date, "debt_hours": d.debt_hours, "category": d.category} for d in days),
+        )
+        return [DebtOut.model_validate(row) for row in rows]

@@ -7,7 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from perfhub.core.deps import CurrentUser, FromQuery, ToQuery, UowDep, UserQuery
 from perfhub.normalize import queries
-from perfhub.privacy.policy import authorize_range_read
+from perfhub.privacy.disclosure import HRV_DAY, SLEEP_DAY
+from perfhub.privacy.policy import authorize_range_read, disclose_rows
 
 router = APIRouter(tags=["data"])
 
@@ -34,8 +35,10 @@ class HrvDayOut(_Out):
     ln_rmssd: float | None = Field(serialization_alias="lnRMSSD")
     sdnn_ms: float | None = Field(serialization_alias="sdnn")
     resting_hr: float | None = Field(serialization_alias="restingHr")
+    # The vendor's own readiness score: disclosed with `readiness`, so null to a coach without it.
     readiness_score: float | None = Field(serialization_alias="readinessScore")
-    # True while the vendor's own scores for the night are not final (WHOOP is still calibrating).
+    # True while the vendor's own scores for the night are not final (WHOOP is still calibrating);
+    # it is about that score, so it travels with it.
     vendor_calibrating: bool | None = Field(serialization_alias="vendorCalibrating")
     vendor: str
     captured_at: datetime = Field(serialization_alias="capturedAt")
@@ -54,7 +57,8 @@ def sleep_summary(
     with uow() as session:
         access, span = authorize_range_read(session, user, user_id, ["sleep"], request.url.path, from_, to)
         rows = queries.sleep_days(session, access.subject, span.start, span.end)
-        return [SleepDayOut.model_validate(row) for row in rows]
+        shown = disclose_rows(access, SLEEP_DAY, (SleepDayOut.model_validate(r).model_dump() for r in rows))
+        return [SleepDayOut.model_validate(row) for row in shown]
 
 
 @router.get("/hrv/daily", response_model=list[HrvDayOut], response_model_by_alias=True)
@@ -70,4 +74,5 @@ def hrv_daily(
     with uow() as session:
         access, span = authorize_range_read(session, user, user_id, ["hrv"], request.url.path, from_, to)
         rows = queries.hrv_days(session, access.subject, span.start, span.end)
-        return [HrvDayOut.model_validate(row) for row in rows]
+        shown = disclose_rows(access, HRV_DAY, (HrvDayOut.model_validate(r).model_dump() for r in rows))
+        return [HrvDayOut.model_validate(row) for row in shown]
