@@ -224,9 +224,11 @@ def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Pa
     upgrade(settings.database_url)
     runtime = Runtime.build(settings)
     oura_user = fake.add_user()
-    today = datetime.now(UTC).date()
+    # The CLI runs in its own process at the real hour, so only nights that are over by any
+    # clock: the newest woke up yesterday (UTC), never a night still in the future.
+    last_night = datetime.now(UTC).date() - timedelta(days=1)
     for back in range(10):
-        day = (today - timedelta(days=back)).isoformat()
+        day = (last_night - timedelta(days=back)).isoformat()
         fake.put(oura_user, "sleep", sleep_doc(day, id=f"n-{back}", average_hrv=40.0 + back))
     with session_scope(runtime.sessions) as session:
         athlete, _ = create_user(session, "backfill@example.org", "athlete")
@@ -264,7 +266,7 @@ def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Pa
                 timeout=120,
             )
 
-        start = (today - timedelta(days=9)).isoformat()
+        start = (last_night - timedelta(days=9)).isoformat()
         result = cli(
             "backfill",
             "--user",
@@ -274,7 +276,7 @@ def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Pa
             "--from",
             start,
             "--to",
-            today.isoformat(),
+            last_night.isoformat(),
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["records"] == 10
@@ -288,7 +290,7 @@ def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Pa
             "--from",
             start,
             "--to",
-            today.isoformat(),
+            last_night.isoformat(),
         )
         assert down.returncode == 1 and "oura" in down.stderr.splitlines()[-1]
         bad = cli(
