@@ -336,7 +336,9 @@ def test_vendor_outage_retries_then_dead_letters(oura_harness: Harness, fake: Fa
     with harness.runtime.sessions() as session:
         dead = {d.consumer: d for d in session.scalars(select(DeadLetter))}
     assert set(dead) == {"ingest", "reconcile"}
-    assert dead["ingest"].attempts == harness.runtime.bus.max_attempts and "503" in dead["ingest"].reason
+    # The client's retries are spent within the delivery, which dead-letters it in its own
+    # transaction (keeping any token refreshed on the way; see the test below).
+    assert dead["ingest"].attempts == 1 and "503" in dead["ingest"].reason
     assert dead["ingest"].user_id == athlete["id"]
     use_retry_policy(None)
 
@@ -375,3 +377,55 @@ def test_a_token_refreshed_before_a_failed_fetch_is_kept(oura_harness: Harness, 
         use_retry_policy(None)
     listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
     assert [c["status"] for c in listed] == ["linked"]
+
+
+def test_a_token_refreshed_before_a_failed_webhook_fetch_is_kept(
+    oura_harness: Harness, fake: FakeOura
+) -> None:
+    """The same as above for a webhook: the ingest stage refreshes, then Oura fails the fetch.
+    The delivery is dead-lettered and the rotated refresh token kept, so replaying it works
+    with no relink (before, the handler's transaction rolled the new token back)."""
+    import httpx
+
+    from perfhub.core.bus import DeadLetter, replay_dead_letters
+    from perfhub.core.db import session_scope
+    from perfhub.vendors.base import RetryPolicy
+    from perfhub.vendors.registry import http_client, use_retry_policy
+
+    harness = oura_harness
+    athlete = harness.user()
+    oura_user = link(harness, fake, athlete)
+    record = fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-12", average_hrv=58.0))
+    before = _connection(harness)
+    _expire_now(harness)
+    vendor_http, data_down = http_client(), [True]
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if data_down[0] and "/usercollection/" in request.url.path:
+            return httpx.Response(503, json={"error": "temporarily unavailable"})
+        return vendor_http.send(request)
+
+    use_http_client(httpx.Client(transport=httpx.MockTransport(route)))
+    use_retry_policy(RetryPolicy(sleep=lambda _s: None))
+    try:
+        assert deliver(harness, fake, webhook_payload("create", "sleep", record["id"], oura_user)) == 202
+        harness.drain()
+        after = _connection(harness)
+        assert after.status == "linked" and after.refresh_token != before.refresh_token  # rotated, kept
+        with harness.runtime.sessions() as session:
+            (dead,) = session.scalars(select(DeadLetter)).all()
+        assert dead.consumer == "ingest" and "503" in dead.reason and dead.user_id == athlete["id"]
+        data_down[0] = False
+        _expire_now(harness)  # the next call must refresh with the token kept above
+        with session_scope(harness.runtime.sessions) as session:
+            assert len(replay_dead_letters(session, dead.id)) == 1
+        harness.drain()
+    finally:
+        use_http_client(vendor_http)
+        use_retry_policy(None)
+    listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
+    assert [c["status"] for c in listed] == ["linked"]
+    rows = harness.client.get(
+        "/api/v1/hrv/daily", params={"from": DAY, "to": DAY}, headers=athlete["headers"]
+    ).json()
+    assert [r["rMSSD"] for r in rows] == [58.0]

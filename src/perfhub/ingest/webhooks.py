@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -10,17 +11,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, publish
+from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, dead_letter, publish
 from perfhub.core.db import utcnow
 from perfhub.ingest.service import land
 from perfhub.normalize.models import HrvDaily, SleepDaily
-from perfhub.settings import get_settings
+from perfhub.settings import Settings, get_settings
 from perfhub.vendors import base
 from perfhub.vendors.connections import access_token
 from perfhub.vendors.models import VendorConnection
 from perfhub.vendors.registry import MODULES, make_client, vendor_config
 
 CONSUMER = "ingest"
+log = logging.getLogger(__name__)
 
 
 def handle_webhook(session: Session, events: Sequence[Event]) -> None:
@@ -53,16 +55,11 @@ def handle_webhook(session: Session, events: Sequence[Event]) -> None:
                     delete(model).where(model.user_id == user.id, model.vendor == vendor, model.date == day)
                 )
             removed |= days
-        try:
-            client = make_client(vendor, access_token(session, settings, connection), config)
-            records = client.fetch_for_event(notice)  # type: ignore[attr-defined]
-        except base.RecordNotFound:
-            records = []
-        except base.InvalidGrant as exc:
-            raise PermanentError(f"{vendor} refused the refresh token: the athlete must relink") from exc
-        for kind, record in records:
+        records = _fetch(session, settings, connection, config, notice, event)
+        for kind, record in records or ():
             land_record(session, vendor, kind, record, user)
-        connection.last_sync_at = utcnow()
+        if records is not None:
+            connection.last_sync_at = utcnow()
         if removed:
             publish(
                 session,
@@ -74,6 +71,49 @@ def handle_webhook(session: Session, events: Sequence[Event]) -> None:
                 },
                 user_id=user.id,
             )
+
+
+def _fetch(
+    session: Session,
+    settings: Settings,
+    connection: VendorConnection,
+    config: base.VendorConfig,
+    notice: base.WebhookEvent,
+    event: Event,
+) -> list[tuple[str, dict[str, Any]]] | None:
+    """The records the notification names, or None when the vendor failed and the event was
+    dead-lettered in this transaction (as reconciliation does, and for the same reason).
+
+    The transaction commits either way: tokens refreshed before the failure must be kept, since
+    a rotating vendor has already retired the old refresh token (rolling back would leave the
+    next call a dead one and force a relink); likewise ``needs_relink`` after a refusal.
+    """
+    try:
+        client = make_client(connection.vendor, access_token(session, settings, connection), config)
+        return list(client.fetch_for_event(notice))  # type: ignore[attr-defined]
+    except base.RecordNotFound:
+        return []
+    except base.InvalidGrant as exc:
+        reason = (
+            f"{type(exc).__name__}: {connection.vendor} refused the refresh token: the athlete must relink"
+        )
+    except base.VendorError as exc:
+        # The client's retry budget is spent; `perfhub dlq replay` fetches it again, and the
+        # next reconciliation re-polls the last days anyway.
+        reason = f"{type(exc).__name__}: {exc}"
+    log.warning("webhook fetch for connection %s failed: %s", connection.id, reason)
+    dead_letter(
+        session,
+        event.subject,
+        dict(event.payload),
+        reason,
+        consumer=CONSUMER,
+        user_id=connection.user_id,
+        outbox_id=event.id,
+        attempts=1,
+        headers=event.headers,
+    )
+    return None
 
 
 def land_record(
