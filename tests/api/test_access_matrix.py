@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.api.test_consent_signals import post_history, signal_of, utc_today
+from tests.api.test_consent_signals import person, post_history, signal_of, utc_today
 from tests.conftest import Harness
 
-from perfhub.auth.models import User
 from perfhub.core.db import session_scope
 from perfhub.privacy.models import AuditEntry
 from perfhub.teams.models import SIGNALS
@@ -68,13 +67,13 @@ def build_world(harness: Harness, share_with_a: set[str], share_with_b: set[str]
     with session_scope(harness.runtime.sessions) as session:
 
         def team(coach: dict[str, Any], name: str) -> int:
-            return create_team(session, name, session.get(User, coach["id"])).id
+            return create_team(session, name, person(session, coach)).id
 
         a, b, c = team(coach_a, "A"), team(coach_b, "B"), team(coach_c, "C")
-        join_team(session, a, session.get(User, athlete["id"]), share_with_a)
-        join_team(session, b, session.get(User, athlete["id"]), share_with_b or set())
+        join_team(session, a, person(session, athlete), share_with_a)
+        join_team(session, b, person(session, athlete), share_with_b or set())
         # Coach C's team is unrelated to the athlete and shares everything of someone else.
-        join_team(session, c, session.get(User, other["id"]), set(SIGNALS))
+        join_team(session, c, person(session, other), set(SIGNALS))
     post_history(harness, athlete["id"])
     post_history(harness, other["id"], seed=9)
     start = utc_today() - timedelta(days=20)
@@ -263,8 +262,7 @@ def test_two_teams_grants_never_mix(harness: Harness) -> None:
     # A coach who runs two teams the athlete is on reads what either is granted.
     both = harness.user("coach")
     with session_scope(harness.runtime.sessions) as session:
-        coach, athlete = session.get(User, both["id"]), session.get(User, world.athlete["id"])
-        assert coach is not None and athlete is not None
+        coach, athlete = person(session, both), person(session, world.athlete)
         join_team(session, create_team(session, "E", coach).id, athlete, {"hrv"})
         join_team(session, create_team(session, "F", coach).id, athlete, {"sleep"})
     for path, signal in PATHS.items():

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from tests.conftest import Harness
 
 from perfhub.auth.models import User
@@ -83,11 +84,17 @@ def post_history(harness: Harness, user_id: int, nights: int = 30, seed: int = 3
     harness.drain()
 
 
+def person(session: Session, who: dict[str, Any]) -> User:
+    user = session.get(User, who["id"])
+    assert user is not None
+    return user
+
+
 def coach_with(harness: Harness, athlete: dict[str, Any], share: Iterable[str]) -> dict[str, Any]:
     coach = harness.user("coach")
     with session_scope(harness.runtime.sessions) as session:
-        team = create_team(session, f"Team of {coach['email']}", session.get(User, coach["id"]))
-        join_team(session, team.id, session.get(User, athlete["id"]), set(share))
+        team = create_team(session, f"Team of {coach['email']}", person(session, coach))
+        join_team(session, team.id, person(session, athlete), set(share))
     return coach
 
 
