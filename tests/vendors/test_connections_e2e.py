@@ -91,7 +91,8 @@ def test_link_webhook_and_data_visible(oura_harness: Harness, fake: FakeOura) ->
     oura_user = link(harness, fake, athlete)
     listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
     assert [(c["vendor"], c["status"]) for c in listed] == [("oura", "linked")]
-    assert set(listed[0]) == {"vendor", "status", "linkedAt", "lastSyncAt", "backfill"}
+    assert set(listed[0]) == {"vendor", "status", "linkedAt", "lastSyncAt", "reason", "revokedAt", "backfill"}
+    assert listed[0]["reason"] is None and listed[0]["revokedAt"] is None
     assert listed[0]["backfill"]["status"] == "done" and listed[0]["backfill"]["records"] == 0
     with harness.runtime.sessions() as session:
         stored = session.scalars(select(VendorConnection)).one()
@@ -150,7 +151,7 @@ def test_unlink_stops_ingest_at_once(oura_harness: Harness, fake: FakeOura) -> N
     oura_user = link(harness, fake, athlete)
     assert harness.client.delete("/api/v1/connections/oura", headers=athlete["headers"]).status_code == 204
     listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
-    assert [c["status"] for c in listed] == ["revoked"]
+    assert [(c["status"], c["reason"]) for c in listed] == [("revoked", "unlinked")]
     record = fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-2"))
     assert deliver(harness, fake, webhook_payload("create", "sleep", record["id"], oura_user)) == 202
     harness.drain()
@@ -202,7 +203,7 @@ def test_expired_token_is_refreshed_with_rotation_then_relink_when_refused(
     _expire_now(harness)
     reconcile_all(harness.runtime.sessions, settings)
     listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
-    assert [c["status"] for c in listed] == ["needs_relink"]
+    assert [(c["status"], c["reason"]) for c in listed] == [("needs_relink", "refresh_refused")]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # the CLI path is the same on PostgreSQL

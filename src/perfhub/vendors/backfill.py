@@ -22,7 +22,13 @@ from perfhub.core.errors import NotFound
 from perfhub.ingest.webhooks import land_record
 from perfhub.settings import Settings, get_settings
 from perfhub.vendors import base, google, oura, whoop
-from perfhub.vendors.connections import BACKFILL_ACTIVE, access_token, backfill_cursor, stop_backfill
+from perfhub.vendors.connections import (
+    BACKFILL_ACTIVE,
+    VENDOR_NAMES,
+    access_token,
+    backfill_cursor,
+    stop_backfill,
+)
 from perfhub.vendors.models import VendorConnection
 from perfhub.vendors.registry import http_client, make_client, retry_policy, vendor_config
 
@@ -30,7 +36,6 @@ log = logging.getLogger(__name__)
 CHUNK_DAYS = 30
 RECONCILE_DAYS = 3
 CONSUMER = "backfill"
-VENDOR_NAMES = {"oura": "Oura", "whoop": "WHOOP", "google": "Google Health"}
 # A Retry-After up to this long is waited inside the chunk. A longer one reschedules the chunk:
 # the chunk holds its transaction (on SQLite, the one write lock of the whole app) and a worker.
 INLINE_RATE_LIMIT_WAIT_S = 2.0

@@ -6,10 +6,11 @@ import json
 import time
 from datetime import date, datetime
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -17,19 +18,75 @@ from starlette.concurrency import run_in_threadpool
 from perfhub.core.bus import WEBHOOK_RECEIVED, publish
 from perfhub.core.deps import CurrentUser, UowDep
 from perfhub.core.errors import BadRequest, NotFound, Unauthorized
+from perfhub.settings import Settings
 from perfhub.vendors import base
 from perfhub.vendors.backfill import days_total
-from perfhub.vendors.connections import complete_link, connections_of, disconnect, start_link
+from perfhub.vendors.connections import (
+    VENDOR_NAMES,
+    complete,
+    connections_of,
+    disconnect,
+    link_cookie_name,
+    redirect_uri,
+    start_link,
+    vendor_returned,
+)
 from perfhub.vendors.models import VendorConnection, WebhookReceipt
 from perfhub.vendors.registry import MODULES, vendor_config
 
 router = APIRouter(tags=["connections"])
 LinkableVendor = Literal["oura", "whoop", "google"]
 BackfillStatus = Literal["queued", "running", "done", "failed"]
+ConnectionReason = Literal["moved", "unlinked", "refresh_refused"]
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    move_existing: bool = Field(
+        default=False,
+        alias="moveExisting",
+        description="should the vendor account be linked to another athlete, move it to you without "
+        "asking again (their link is revoked)",
+    )
 
 
 class LinkOut(BaseModel):
     auth_url: str = Field(serialization_alias="authUrl")
+
+
+class LinkedOut(BaseModel):
+    vendor: str
+    status: Literal["linked"]
+
+
+class LinkPendingOut(BaseModel):
+    """The vendor sent back a browser that did not start this link: nothing is linked until the
+    athlete who started it completes it, with ``completion``, from their own app."""
+
+    vendor: str
+    status: Literal["pending"]
+    completion: str = Field(description="for POST /connections/{vendor}/complete, by the starter only")
+    detail: str
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    state: str = Field(min_length=8, max_length=200, description="the `state` of the link's `authUrl`")
+    completion: str | None = Field(
+        default=None, max_length=200, description="what the callback answered a browser without the cookie"
+    )
+    code: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="the vendor's code, for an app that caught the vendor's redirect itself",
+    )
+    move_existing: bool = Field(
+        default=False,
+        alias="moveExisting",
+        description="confirms moving a vendor account linked to another athlete to you",
+    )
 
 
 class BackfillOut(BaseModel):
@@ -70,19 +127,63 @@ class ConnectionOut(BaseModel):
     status: str
     linked_at: datetime | None = Field(serialization_alias="linkedAt")
     last_sync_at: datetime | None = Field(serialization_alias="lastSyncAt")
+    reason: ConnectionReason | None = Field(
+        default=None,
+        description="why it is not linked: `moved` (another athlete linked this vendor account and "
+        "confirmed), `unlinked` (you did), `refresh_refused` (the vendor refused perfhub: link again)",
+    )
+    revoked_at: datetime | None = Field(default=None, serialization_alias="revokedAt")
     backfill: BackfillOut | None = None
+
+
+def _cookie_path(settings: Settings, vendor: str) -> str:
+    return urlsplit(redirect_uri(settings, vendor)).path
 
 
 @router.post(
     "/connections/{vendor}/link", status_code=201, response_model=LinkOut, response_model_by_alias=True
 )
-def link(vendor: LinkableVendor, request: Request, uow: UowDep, user: CurrentUser) -> LinkOut:
-    """Start linking a wearable: open ``authUrl`` in a browser; the vendor sends you back here."""
+def link(
+    vendor: LinkableVendor,
+    request: Request,
+    response: Response,
+    uow: UowDep,
+    user: CurrentUser,
+    body: LinkIn | None = None,
+) -> LinkOut:
+    """Start linking a wearable: open ``authUrl`` in a browser; the vendor sends you back here.
+
+    The answer sets a cookie for the callback: a browser holding it links at once. A browser
+    without it (an app's in-app browser) gets a ``completion`` that the app sends, with your
+    token, to ``POST /connections/{vendor}/complete``."""
+    settings: Settings = request.app.state.settings
     with uow() as session:
-        return LinkOut(auth_url=start_link(session, request.app.state.settings, user, vendor))
+        started = start_link(
+            session, settings, user, vendor, move_existing=body is not None and body.move_existing
+        )
+    # SameSite=Lax: the browser still sends it on the top-level GET that the vendor redirects
+    # back with; only the callback ever sees it.
+    response.set_cookie(
+        link_cookie_name(vendor),
+        started.browser_nonce,
+        max_age=settings.oauth_state_ttl_s,
+        path=_cookie_path(settings, vendor),
+        secure=settings.base_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+    return LinkOut(auth_url=started.auth_url)
 
 
-@router.get("/connections/{vendor}/callback", response_model=None)
+@router.get(
+    "/connections/{vendor}/callback",
+    response_model=None,
+    responses={
+        200: {"model": LinkedOut, "description": "linked (the browser that started the link)"},
+        202: {"model": LinkPendingOut, "description": "not linked until its starter completes it"},
+        303: {"description": "linked; to the web page, for a browser asking for HTML"},
+    },
+)
 def callback(
     vendor: LinkableVendor,
     request: Request,
@@ -91,24 +192,78 @@ def callback(
     state: str | None = None,
     error: str | None = None,
 ) -> Any:
-    """Where the vendor redirects after consent. The ``state`` identifies the athlete."""
+    """Where the vendor redirects after consent. The ``state`` names the athlete who started
+    the link; the link is made only for the browser that started it (its cookie). Any other
+    browser may be someone sent to consent with another's link: it is answered 202 and nothing
+    is linked until the starter completes it. A vendor account linked to another athlete is a
+    409 that asks for confirmation."""
     if error:
         raise BadRequest(f"{vendor} did not grant access: {error}")
     if not code or not state:
         raise BadRequest("code and state are required")
+    settings: Settings = request.app.state.settings
+    cookie = request.cookies.get(link_cookie_name(vendor))
     with uow() as session:
-        # Fetches nothing: the backfill is only queued here, and runs in the ingest stage.
-        complete_link(
-            session, request.app.state.settings, vendor, code, state, now=request.app.state.runtime.clock()
+        # Fetches no history: the backfill is only queued here, and runs in the ingest stage.
+        outcome = vendor_returned(
+            session, settings, vendor, code, state, cookie, now=request.app.state.runtime.clock()
         )
+    if outcome.error is not None:
+        raise outcome.error
+    if outcome.status == "pending":
+        assert outcome.completion is not None
+        name = VENDOR_NAMES[vendor]
+        return JSONResponse(
+            LinkPendingOut(
+                vendor=vendor,
+                status="pending",
+                completion=outcome.completion,
+                detail=(
+                    f"{name} is not linked yet: this browser did not start the link. The perfhub app "
+                    "that started it finishes it with this completion. If you did not start linking "
+                    f"{name} in perfhub yourself, close this page and share this with nobody."
+                ),
+            ).model_dump(),
+            status_code=202,
+        )
+    answer: Response
     if "text/html" in request.headers.get("accept", ""):
-        return RedirectResponse(f"/?linked={vendor}", status_code=303)
-    return {"vendor": vendor, "status": "linked"}
+        answer = RedirectResponse(f"/?linked={vendor}", status_code=303)
+    else:
+        answer = JSONResponse(LinkedOut(vendor=vendor, status="linked").model_dump())
+    answer.delete_cookie(link_cookie_name(vendor), path=_cookie_path(settings, vendor))
+    return answer
+
+
+@router.post("/connections/{vendor}/complete", response_model=LinkedOut)
+def complete_link(
+    vendor: LinkableVendor, body: CompleteIn, request: Request, uow: UowDep, user: CurrentUser
+) -> LinkedOut:
+    """Finish a link you started, with your token: after the callback answered a browser 202
+    (send its ``completion``), from an app that caught the vendor's redirect itself (send the
+    ``code``), or to confirm moving a vendor account from another athlete (``moveExisting``,
+    after a 409). Someone else's link, or a wrong completion, cancels it."""
+    with uow() as session:
+        outcome = complete(
+            session,
+            request.app.state.settings,
+            user,
+            vendor,
+            body.state,
+            completion=body.completion,
+            code=body.code,
+            move_existing=body.move_existing,
+            now=request.app.state.runtime.clock(),
+        )
+    if outcome.error is not None:
+        raise outcome.error
+    return LinkedOut(vendor=vendor, status="linked")
 
 
 @router.get("/connections", response_model=list[ConnectionOut], response_model_by_alias=True)
 def list_connections(uow: UowDep, user: CurrentUser) -> list[ConnectionOut]:
-    """Your linked wearables, each with the progress of the history backfill its link started."""
+    """Your linked wearables, each with the progress of the history backfill its link started,
+    and for one no longer linked, why (``reason``)."""
     with uow() as session:
         return [
             ConnectionOut(
@@ -116,6 +271,8 @@ def list_connections(uow: UowDep, user: CurrentUser) -> list[ConnectionOut]:
                 status=c.status,
                 linked_at=c.linked_at,
                 last_sync_at=c.last_sync_at,
+                reason=cast(ConnectionReason | None, c.status_reason if c.status != "linked" else None),
+                revoked_at=c.revoked_at if c.status == "revoked" else None,
                 backfill=BackfillOut.of(c),
             )
             for c in connections_of(session, user)
