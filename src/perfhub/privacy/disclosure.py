@@ -89,7 +89,9 @@ _NO_PLAIN_FORM = frozenset({"sleep_debt"})
 
 # Contributor scores are each a fixed curve of one signal's numbers (the resting-HR score is the
 # bpm above baseline on a scale), so each is shown only with its signal. A readiness-only viewer
-# sees none of them; the score itself, its band and the drivers in words remain.
+# sees none of them; the score itself, its band and the drivers in words remain. (A viewer shown
+# some contributors can still subtract them from the score and learn the weighted mean of the
+# others, to within rounding — the price of showing any contributor beside the score.)
 COMPONENT_SIGNALS: Mapping[str, str] = {
     "hrv_balance": HRV,
     "last_night_hrv": HRV,
@@ -101,10 +103,6 @@ COMPONENT_SIGNALS: Mapping[str, str] = {
 
 # Alerts by kind: a sleep-debt nudge states the debt's hours and category.
 ALERT_SIGNALS: Mapping[str, str] = {"sleep_debt": SLEEP}
-
-
-def _sees_everything(granted: Collection[str]) -> bool:
-    return all(signal in granted for signal in SIGNALS)
 
 
 def _signals_of(table: Mapping[str, str | None], key: str) -> frozenset[str]:
