@@ -256,8 +256,10 @@ def test_long_rate_limit_reschedules_the_chunk_then_finishes(
 def test_whoop_rate_limit_reset_is_waited_out_even_after_a_restart(
     settings: Settings, waits: list[float], backend: str
 ) -> None:
-    """WHOOP says when its window resets (X-RateLimit-Reset, no Retry-After). The deferral is
-    lost with the process here; the stall sweep of the next one picks the backfill up."""
+    """WHOOP says when its window resets (X-RateLimit-Reset, no Retry-After). The process that
+    deferred the chunk stops here; the sweep of the next one finds the time the wait ends in
+    the database and asks for the chunk then, not before (it would be refused) nor a stall
+    period later."""
     fake = FakeWhoop()
     with vendor_harness(settings, fake, "whoop") as harness:
         athlete = harness.user(tz="America/New_York")
@@ -276,17 +278,47 @@ def test_whoop_rate_limit_reset_is_waited_out_even_after_a_restart(
         harness.drain()
         assert "WHOOP rate limit" in progress(harness, athlete)["error"]
         sessions = harness.runtime.sessions
-        backfill.DEFERRED.pop_due(backfill._database_key(harness.runtime.engine), NOW + timedelta(days=999))
-        assert backfill.resume_stalled(sessions) == 0  # it moved moments ago
-        later = utcnow() + backfill.STALLED_AFTER + timedelta(seconds=1)
-        assert backfill.resume_stalled(sessions, later) == 1
-        assert backfill.resume_stalled(sessions, later) == 0  # asked once per stall period
+        key = backfill._database_key(harness.runtime.engine)
+        backfill.DEFERRED.pop_due(key, NOW + timedelta(days=999))  # the process is gone
+        with sessions() as session:
+            due = session.scalars(select(VendorConnection.backfill_resume_at)).one()
+        assert due is not None and due > utcnow()
+        assert backfill.resume_stalled(sessions) == 0  # taken over, not asked for yet
+        assert backfill.DEFERRED.waiting(key) != set()
+        assert backfill.resume_due(sessions, due - timedelta(seconds=1)) == 0
+        assert backfill.resume_due(sessions, due) == 1  # on time
+        assert backfill.resume_stalled(sessions, due + backfill.STALLED_AFTER) == 0  # asked once
         harness.drain()
         done = progress(harness, athlete)
         assert (done["status"], done["daysDone"], done["error"]) == ("done", 90, None)
         assert done["records"] >= 180  # a sleep and a recovery a night (chunk edges overlap)
         # WHOOP is asked a day beyond each end (nights cross midnight): the edge may add one.
         assert WINDOW <= hrv_days(harness, athlete["id"]) <= WINDOW | {FIRST - timedelta(days=1)}
+
+
+def test_a_wait_that_ended_while_no_process_ran_resumes_at_the_first_sweep(
+    harness: Harness, oura: FakeOura, waits: list[float]
+) -> None:
+    athlete = harness.user()
+    link(harness, oura, "oura", athlete, seed_oura(oura))
+    harness.runtime.bus.run_once()
+    oura.rate_limit_next(1, retry_after=3600)  # an hour: far longer than the stall period
+    harness.drain()
+    sessions = harness.runtime.sessions
+    key = backfill._database_key(harness.runtime.engine)
+    backfill.DEFERRED.pop_due(key, NOW + timedelta(days=999))  # every process stopped
+    with sessions() as session:
+        due = session.scalars(select(VendorConnection.backfill_resume_at)).one()
+    assert due is not None
+    # A stall period later the vendor would still refuse: nothing is asked for (it is adopted).
+    assert backfill.resume_stalled(sessions, utcnow() + backfill.STALLED_AFTER * 2) == 0
+    backfill.DEFERRED.pop_due(key, NOW + timedelta(days=999))  # and that process stopped too
+    assert backfill.resume_stalled(sessions, due + timedelta(seconds=1)) == 1  # the next one starts
+    harness.drain()
+    done = progress(harness, athlete)
+    assert (done["status"], done["daysDone"], done["error"]) == ("done", 90, None)
+    with sessions() as session:
+        assert session.scalars(select(VendorConnection.backfill_resume_at)).one() is None
 
 
 def test_vendor_outage_fails_readably_dead_letters_and_replay_resumes(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -260,6 +260,7 @@ def run_chunk(session: Session, settings: Settings, event: Event) -> None:
     user = session.get(User, connection.user_id)
     assert user is not None  # the connection goes with its athlete (ON DELETE CASCADE)
     now = utcnow()
+    connection.backfill_resume_at = None  # this is the resumption (a new wait sets it again)
     if connection.backfill_status != "running":
         if connection.backfill_status == "failed":
             log.info("backfill of connection %s resumes at day %s", connection.id, payload["daysDone"])
@@ -309,15 +310,18 @@ def _finish(connection: VendorConnection) -> None:
     connection.backfill_status = "done"
     connection.backfill_error = None
     connection.backfill_finished_at = utcnow()
+    connection.backfill_resume_at = None
 
 
 def _defer(session: Session, connection: VendorConnection, retry_after: float | None, progress: str) -> None:
     """Wait out a long rate limit without holding anything: the chunk is asked for again once
-    the vendor's window has passed (by this process; see :func:`resume_stalled` for a crash)."""
+    the vendor's window has passed — by this process, or, should it stop meanwhile, by the
+    sweep of another (:func:`resume_stalled`), which finds the time in ``backfill_resume_at``."""
     wait = retry_after if retry_after is not None else DEFAULT_RATE_LIMIT_WAIT_S
     due = utcnow() + timedelta(seconds=wait)
     name = VENDOR_NAMES.get(connection.vendor, connection.vendor)
     connection.backfill_error = f"{name} rate limit: {progress}, resuming at {due:%H:%M:%S} UTC"
+    connection.backfill_resume_at = due
     log.info("backfill of connection %s rate limited by %s for %.0fs", connection.id, name, wait)
     key, cursor = _database_key(session.get_bind().engine), backfill_cursor(connection)
     # Only once the chunk's transaction has committed: a rollback leaves the request redelivered.
@@ -360,7 +364,8 @@ DEFERRED = Deferred()
 
 def resume_due(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
     """Ask again for the chunks whose rate limit has passed; returns how many were asked for."""
-    cursors = DEFERRED.pop_due(_database_key(_engine(sessions)), now or utcnow())
+    now = now or utcnow()
+    cursors = DEFERRED.pop_due(_database_key(_engine(sessions)), now)
     if not cursors:
         return 0
     published = 0
@@ -369,6 +374,9 @@ def resume_due(sessions: sessionmaker[Session], now: datetime | None = None) -> 
             connection = session.get(VendorConnection, int(cursor["connectionId"]))
             if connection is not None and connection.status == "linked" and _is_current(connection, cursor):
                 publish(session, BACKFILL_REQUESTED, cursor, user_id=connection.user_id)
+                # Asked: no other process's sweep need ask again, for a stall period at least.
+                connection.backfill_resume_at = None
+                connection.updated_at = now
                 published += 1
     return published
 
@@ -376,24 +384,35 @@ def resume_due(sessions: sessionmaker[Session], now: datetime | None = None) -> 
 def resume_stalled(
     sessions: sessionmaker[Session], now: datetime | None = None, stalled_after: timedelta = STALLED_AFTER
 ) -> int:
-    """Ask again for the next chunk of every backfill that has not moved for ``stalled_after``
-    and is not waiting in this process: its wait was held by a process that has gone. A request
-    too many is harmless (it finds its chunk done), so several workers may all do this."""
+    """Backfills whose process has gone: ask again for the next chunk of every one that waited
+    out a rate limit until ``backfill_resume_at`` (now past), or that has not moved for
+    ``stalled_after``; and take over the waits not yet over, so that :func:`resume_due` asks on
+    time. Waits this process holds are left to it. A request too many is harmless (it finds
+    its chunk done), so several workers may all do this; returns how many were asked for."""
     now = now or utcnow()
+    key = _database_key(_engine(sessions))
     published = 0
     with session_scope(sessions) as session:
-        waiting = DEFERRED.waiting(_database_key(_engine(sessions)))
-        stalled = session.scalars(
+        waiting = DEFERRED.waiting(key)
+        candidates = session.scalars(
             select(VendorConnection).where(
                 VendorConnection.status == "linked",
                 VendorConnection.backfill_status.in_(BACKFILL_ACTIVE),
-                VendorConnection.updated_at < now - stalled_after,
+                or_(
+                    VendorConnection.backfill_resume_at.is_not(None),
+                    VendorConnection.updated_at < now - stalled_after,
+                ),
             )
         ).all()
-        for connection in stalled:
+        for connection in candidates:
             if connection.id in waiting:
                 continue
+            resume_at = connection.backfill_resume_at
+            if resume_at is not None and resume_at > now:
+                DEFERRED.add(key, resume_at, backfill_cursor(connection))
+                continue
             publish(session, BACKFILL_REQUESTED, backfill_cursor(connection), user_id=connection.user_id)
+            connection.backfill_resume_at = None
             connection.updated_at = now  # asked: not stalled again before another full period
             published += 1
     return published

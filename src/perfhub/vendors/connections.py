@@ -376,6 +376,7 @@ def request_backfill(
     connection.backfill_error = None
     connection.backfill_started_at = None
     connection.backfill_finished_at = None
+    connection.backfill_resume_at = None
     session.flush()  # a first link's id goes into the event
     publish(session, BACKFILL_REQUESTED, backfill_cursor(connection), user_id=connection.user_id)
 
@@ -402,6 +403,7 @@ def stop_backfill(connection: VendorConnection, reason: str) -> None:
         connection.backfill_status = "failed"
         connection.backfill_error = reason
         connection.backfill_finished_at = utcnow()
+        connection.backfill_resume_at = None
 
 
 def _store_tokens(connection: VendorConnection, tokens: base.TokenSet, box: SecretBox) -> None:
