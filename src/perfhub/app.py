@@ -14,6 +14,7 @@ from perfhub import __version__
 from perfhub.alerts.routes import router as alerts_router
 from perfhub.auth.routes import router as me_router
 from perfhub.auth.token_routes import router as tokens_router
+from perfhub.core.access_log import install_access_log_redaction
 from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from perfhub.core.outage import install_outage_handler
 from perfhub.core.telemetry import setup_tracing
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     runtime = Runtime.build(settings)
 
     setup_tracing(settings)
+    install_access_log_redaction()
     nats_side: BusRuntime | None = None
 
     @asynccontextmanager
