@@ -15,7 +15,14 @@ from perfhub.alerts.routes import router as alerts_router
 from perfhub.auth.routes import router as me_router
 from perfhub.auth.token_routes import router as tokens_router
 from perfhub.core.access_log import install_access_log_redaction
-from perfhub.core.errors import ServiceUnavailable, install_error_handlers, problem_response
+from perfhub.core.errors import (
+    API_PROBLEMS,
+    ServiceUnavailable,
+    install_error_handlers,
+    problem_response,
+    problem_responses,
+    problem_schemas,
+)
 from perfhub.core.outage import install_outage_handler
 from perfhub.core.telemetry import setup_tracing
 from perfhub.ingest.routes import router as ingest_router
@@ -64,13 +71,16 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         description="Wearable HRV, sleep and explainable readiness for athletes and coaches.",
         lifespan=lifespan,
     )
+    app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
     app.state.runtime = runtime
     app.state.sessions = runtime.sessions
     app.state.settings = settings
     install_error_handlers(app)
     install_outage_handler(app)
 
-    api = APIRouter(prefix=API_PREFIX)
+    # Every operation under the API documents the problems any of them may answer, so that
+    # clients and fuzzers can check them.
+    api = APIRouter(prefix=API_PREFIX, responses=API_PROBLEMS)
     api.include_router(ingest_router)
     api.include_router(data_router)
     api.include_router(insights_router)
@@ -85,7 +95,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], response_model=None)
+    @app.get("/readyz", tags=["operations"], response_model=None, responses=problem_responses(503))
     def readyz() -> Any:
         bus_ok = nats_side.healthy if nats_side is not None else runtime.bus_ok()
         checks = {"database": runtime.database_ok(), "bus": bus_ok}
@@ -102,6 +112,16 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
+
+
+
+def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the problem schemas the shared error responses refer to."""
+    if app.openapi_schema is None:
+        document = FastAPI.openapi(app)
+        document.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+        app.openapi_schema = document
+    return app.openapi_schema
 
 
 def update_embedded_gauges(runtime: Runtime) -> None:

@@ -8,10 +8,13 @@ Hierarchy::
     ├── Forbidden (403)
     ├── NotFound (404)        — may carry a machine-readable ``reason``
     ├── Conflict (409)
+    ├── PayloadTooLarge (413)
     ├── Unprocessable (422)   — carries ``errors: [{loc, msg}]``
     └── ServiceUnavailable (503)
 
-Services raise these; the HTTP layer renders them and the CLI prints their ``detail``.
+Services raise these; the HTTP layer renders them and the CLI prints their ``detail``. The
+OpenAPI document describes them (:data:`API_PROBLEMS`, :func:`problem_schemas`) with the shapes
+actually sent, so that clients and fuzzers can check every error answer.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -71,6 +76,10 @@ class Conflict(PerfhubError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class PayloadTooLarge(PerfhubError):
+    status, title, slug = 413, "Content Too Large", "too-large"
+
+
 class Unprocessable(PerfhubError):
     status, title, slug = 422, "Unprocessable Content", "validation"
 
@@ -90,6 +99,74 @@ def problem_response(error: PerfhubError, request: Request | None = None) -> JSO
     )
 
 
+class Problem(BaseModel):
+    """An error answer (RFC 9457). Some carry more members, such as ``reason`` on a 404 for a
+    readiness that has no score yet."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="a URI naming the kind of problem")
+    title: str
+    status: int
+    detail: str = Field(description="what went wrong, for people")
+    instance: str | None = Field(default=None, description="the path that was requested")
+
+
+class ProblemError(BaseModel):
+    loc: list[str | int] = Field(description="where: `body`, `query` or `path`, then the field")
+    msg: str
+
+
+class ValidationProblem(Problem):
+    """A 422: the request was understood but its content is not acceptable."""
+
+    errors: list[ProblemError]
+
+
+_STATUS_TEXT = {
+    400: "Bad request: a parameter or body that could not be read",
+    401: "No token, or a token that is unknown, expired or revoked",
+    403: "Authenticated, but not allowed",
+    404: "No such resource, or one the caller may not know of",
+    409: "Conflicts with the current state",
+    413: "The request body is larger than this endpoint accepts",
+    422: "Invalid request",
+    503: "A service this request needs is unavailable; retry later",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for routes and routers: these statuses as ``application/problem+json``."""
+    return {
+        status: {
+            "description": _STATUS_TEXT[status],
+            "content": {
+                PROBLEM_JSON: {
+                    "schema": {
+                        "$ref": "#/components/schemas/"
+                        + (ValidationProblem.__name__ if status == 422 else Problem.__name__)
+                    }
+                }
+            },
+        }
+        for status in statuses
+    }
+
+
+# What any /api/v1 operation may answer besides its success: authentication, the body limits
+# and validation apply to every one, and the database may be unreachable.
+API_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 422, 503)
+
+
+def problem_schemas() -> dict[str, Any]:
+    """The JSON schemas :func:`problem_responses` refers to, for ``components.schemas``."""
+    _, top = models_json_schema(
+        [(Problem, "serialization"), (ValidationProblem, "serialization")],
+        ref_template="#/components/schemas/{model}",
+    )
+    return dict(top["$defs"])
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in exc.errors()]
 
@@ -100,6 +177,7 @@ _HTTP_ERRORS: dict[int, type[PerfhubError]] = {
     403: Forbidden,
     404: NotFound,
     409: Conflict,
+    413: PayloadTooLarge,
     503: ServiceUnavailable,
 }
 
