@@ -23,6 +23,7 @@ from perfhub.core.errors import (
     problem_responses,
     problem_schemas,
 )
+from perfhub.core.limits import RequestLimits, route_limits
 from perfhub.core.outage import install_outage_handler
 from perfhub.core.telemetry import setup_tracing
 from perfhub.ingest.routes import router as ingest_router
@@ -77,9 +78,12 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.state.settings = settings
     install_error_handlers(app)
     install_outage_handler(app)
+    app.add_middleware(
+        RequestLimits, settings=settings, sessions=runtime.sessions, routes=route_limits(API_PREFIX)
+    )
 
-    # Every operation under the API documents the problems any of them may answer, so that
-    # clients and fuzzers can check them.
+    # Every operation under the API documents the problems any of them may answer (401, 413 and
+    # 422 come from the edge for all of them), so that clients and fuzzers can check them.
     api = APIRouter(prefix=API_PREFIX, responses=API_PROBLEMS)
     api.include_router(ingest_router)
     api.include_router(data_router)
@@ -112,7 +116,6 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
-
 
 
 def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     var_dir: Path = Path("var")
     webhook_tolerance_s: int = 300
+    # Request bodies larger than these are refused with 413 before they are read (core.limits).
+    # A batch of 1000 readings is about 0.3 MB; a vendor's webhook notification well under 1 kB.
+    max_json_body_bytes: int = 64 * 1024
+    max_batch_body_bytes: int = 4 * 1024**2
+    max_webhook_body_bytes: int = 64 * 1024
 
     # Embedded bus: how often the in-process dispatcher looks at the outbox when nobody wakes it,
     # and how many attempts a failing event gets before it is dead-lettered.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date, datetime
 from typing import Any, Literal, cast
@@ -18,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from perfhub.core.bus import WEBHOOK_RECEIVED, publish
 from perfhub.core.deps import CurrentUser, UowDep
 from perfhub.core.errors import BadRequest, NotFound, Unauthorized
+from perfhub.core.limits import strict_json_loads
 from perfhub.settings import Settings
 from perfhub.vendors import base
 from perfhub.vendors.backfill import days_total
@@ -309,14 +309,17 @@ async def webhook(vendor: LinkableVendor, request: Request, uow: UowDep) -> Any:
     settings = request.app.state.settings
     config = vendor_config(settings, vendor)
     module = MODULES[vendor]
-    raw = await request.body()
     if config is None:
+        # Before the body is read: nobody can sign for a vendor without a client secret.
         raise Unauthorized(f"{vendor} is not configured")
+    # The signature covers the raw body, so it must be read before anything is verified; the
+    # edge (core.limits) has capped it at max_webhook_body_bytes.
+    raw = await request.body()
     try:
         module.verify_webhook(
             request.headers, raw, config.client_secret, time.time(), settings.webhook_tolerance_s
         )
-        event = module.parse_webhook(json.loads(raw))
+        event = module.parse_webhook(strict_json_loads(raw))
     except base.SignatureError as exc:
         raise Unauthorized(f"webhook rejected: {exc}") from exc
     except (ValueError, base.MappingError) as exc:
