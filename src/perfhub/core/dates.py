@@ -9,6 +9,11 @@ from zoneinfo import ZoneInfo
 from perfhub.core.errors import Unprocessable
 
 MAX_RANGE_DAYS = 366
+# The dates perfhub accepts anywhere. Nothing wearable predates 2000, and both bounds keep date
+# arithmetic (windows of weeks before a day, the day after) far from ``date.min``/``date.max``,
+# which would raise OverflowError deep inside a read or in the pipeline.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
 
 
 def local_today(tz: str, now: datetime | None = None) -> date:
@@ -19,12 +24,18 @@ def parse_date(value: str, field: str) -> date:
     try:
         if len(value) != 10:
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise Unprocessable(
             f"{field} must be a real date as YYYY-MM-DD, got {value!r}",
             [{"loc": ["query", field], "msg": "invalid date"}],
         ) from exc
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise Unprocessable(
+            f"{field} must be between {EARLIEST_DATE} and {LATEST_DATE}, got {value}",
+            [{"loc": ["query", field], "msg": f"outside {EARLIEST_DATE}..{LATEST_DATE}"}],
+        )
+    return day
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,16 @@ from perfhub.auth.models import User
 from perfhub.auth.service import Principal, authenticate
 from perfhub.core.db import session_scope
 from perfhub.core.errors import Forbidden, Unauthorized
+from perfhub.core.limits import MAX_ID
 
 _bearer = HTTPBearer(auto_error=False)
 
 # Query parameters shared by every per-athlete read endpoint.
 FromQuery = Query(None, alias="from", description="first day, YYYY-MM-DD (default: 29 days before `to`)")
 ToQuery = Query(None, alias="to", description="last day, YYYY-MM-DD, inclusive (default: today)")
-UserQuery = Query(None, alias="userId", description="another athlete's id (coaches and admins)")
+UserQuery = Query(
+    None, alias="userId", gt=0, le=MAX_ID, description="another athlete's id (coaches and admins)"
+)
 
 
 class UnitOfWork:

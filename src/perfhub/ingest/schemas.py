@@ -1,4 +1,10 @@
-"""The ingest API's bodies, validated to physiological ranges before anything is stored."""
+"""The ingest API's bodies, validated to physiological ranges before anything is stored.
+
+The normalize stage validates each landed payload with these same models, so whatever they
+accept must also be storable: what would fail there (a capture time before year 1 in UTC, a
+string PostgreSQL cannot hold) is refused here, with a 422, rather than dead-lettered later.
+Numbers are JSON numbers: ``true`` is not user 1, nor ``"61.5"`` an rMSSD.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,25 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
+
+from perfhub.core.dates import EARLIEST_DATE
+from perfhub.core.limits import MAX_ID
 
 VENDORS = ("oura", "whoop", "google", "apple", "manual")
 Vendor = Literal["oura", "whoop", "google", "apple", "manual"]
-EARLIEST_DATE = date(2000, 1, 1)
+EARLIEST_CAPTURE = datetime.combine(EARLIEST_DATE, datetime.min.time(), tzinfo=UTC)
 
 
 def _iso_date(value: Any) -> Any:
@@ -22,17 +42,32 @@ def _iso_date(value: Any) -> Any:
     raise ValueError("must be a date as YYYY-MM-DD")
 
 
+def _storable_text(value: str) -> str:
+    # PostgreSQL text and JSONB cannot hold NUL, and a lone surrogate cannot be encoded at all.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (no unpaired surrogates)") from exc
+    return value
+
+
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# Strict: JSON numbers only. An int is still a valid float; a bool or a numeric string is not.
+Number = Annotated[float, Strict()]
+UserId = Annotated[StrictInt, Field(gt=0, le=MAX_ID)]
+Text = Annotated[str, AfterValidator(_storable_text)]
 
 
 class _IngestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    user_id: int = Field(alias="userId", gt=0)
+    user_id: UserId = Field(alias="userId")
     date: IsoDate
     vendor: Vendor
     captured_at: AwareDatetime | None = Field(default=None, alias="capturedAt")
-    source_device: str | None = Field(default=None, alias="sourceDevice", max_length=200)
+    source_device: Text | None = Field(default=None, alias="sourceDevice", max_length=200)
 
     @model_validator(mode="after")
     def _plausible_dates(self) -> _IngestBody:
@@ -40,17 +75,21 @@ class _IngestBody(BaseModel):
         # The earliest zone is UTC+14, so a wake date can be at most one day past UTC today.
         if self.date < EARLIEST_DATE or self.date > now.date() + timedelta(days=1):
             raise ValueError(f"date {self.date} is outside {EARLIEST_DATE}..tomorrow")
+        # Compared, never converted: converting 0001-01-01T00:00+14:00 to UTC overflows, which is
+        # what made such a reading fail in the normalize stage after it had been accepted.
+        if self.captured_at is not None and self.captured_at < EARLIEST_CAPTURE:
+            raise ValueError(f"capturedAt is before {EARLIEST_DATE}")
         if self.captured_at is not None and self.captured_at > now + timedelta(minutes=5):
             raise ValueError("capturedAt is in the future")
         return self
 
 
 class HrvIn(_IngestBody):
-    rmssd: float | None = Field(default=None, alias="rMSSD", ge=1, le=300)
-    ln_rmssd: float | None = Field(default=None, alias="lnRMSSD", ge=0, le=math.log(300))
-    sdnn: float | None = Field(default=None, ge=1, le=300)
-    resting_hr: float | None = Field(default=None, alias="restingHr", ge=25, le=120)
-    readiness_score: float | None = Field(default=None, alias="readinessScore", ge=0, le=100)
+    rmssd: Number | None = Field(default=None, alias="rMSSD", ge=1, le=300)
+    ln_rmssd: Number | None = Field(default=None, alias="lnRMSSD", ge=0, le=math.log(300))
+    sdnn: Number | None = Field(default=None, ge=1, le=300)
+    resting_hr: Number | None = Field(default=None, alias="restingHr", ge=25, le=120)
+    readiness_score: Number | None = Field(default=None, alias="readinessScore", ge=0, le=100)
     # The vendor says its own scores for this night are not final yet (WHOOP ``user_calibrating``).
     vendor_calibrating: StrictBool | None = Field(default=None, alias="vendorCalibrating")
 
@@ -70,11 +109,11 @@ class HrvIn(_IngestBody):
 
 
 class SleepIn(_IngestBody):
-    duration_min: float = Field(alias="durationMin", ge=0, le=1440)
-    efficiency_pct: float | None = Field(default=None, alias="efficiencyPct", ge=0, le=100)
-    latency_min: float | None = Field(default=None, alias="latencyMin", ge=0, le=720)
-    wake_count: int | None = Field(default=None, alias="wakeCount", ge=0, le=200)
-    in_bed_min: float | None = Field(default=None, alias="inBedMin", ge=0, le=1440)
+    duration_min: Number = Field(alias="durationMin", ge=0, le=1440)
+    efficiency_pct: Number | None = Field(default=None, alias="efficiencyPct", ge=0, le=100)
+    latency_min: Number | None = Field(default=None, alias="latencyMin", ge=0, le=720)
+    wake_count: StrictInt | None = Field(default=None, alias="wakeCount", ge=0, le=200)
+    in_bed_min: Number | None = Field(default=None, alias="inBedMin", ge=0, le=1440)
 
     @model_validator(mode="after")
     def _consistent(self) -> SleepIn:
