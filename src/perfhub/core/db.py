@@ -6,15 +6,18 @@ Services receive a ``Session`` and never commit; the request or job boundary doe
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, DateTime, Engine, MetaData, any_, bindparam, create_engine, event
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -78,12 +81,32 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _private_sqlite_files(url: str) -> None:
+    """Create the database file owner-only (0600) in a directory of the owner's (0700) before
+    SQLite opens it: SQLite creates files world-readable by default (0644 under the usual
+    umask), and gives the ``-wal`` and ``-shm`` files the mode of the database file. Files an
+    earlier version created are stripped of their world access."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o007:
+                file.chmod(mode & ~0o007)
+        except FileNotFoundError:
+            continue
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_files(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
