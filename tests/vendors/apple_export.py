@@ -852,3 +852,36 @@ def spec_for_size(target_bytes: int, spec: ExportSpec | None = None) -> ExportSp
     sample = write_export(cast(IO[bytes], _CountingSink()), replace(spec, days=sample_days + 1)).bytes
     per_day = (sample - small) / sample_days
     return replace(spec, days=max(1, round((target_bytes - (small - per_day)) / per_day)))
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile files: written in pieces, so that a test makes a 100 MB one without holding it
+# --------------------------------------------------------------------------------------------
+
+HOSTILE_HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n<HealthData locale="en_US">\n'
+HOSTILE_END = b"</HealthData>\n"
+MIB = 1 << 20
+
+
+def repeated(piece: bytes, total: int) -> Iterator[bytes]:
+    """``piece`` over and over, ``total`` bytes in all (the last copy cut short), about 1 MiB at a time."""
+    block = piece * max(1, MIB // len(piece))
+    while total > 0:
+        yield block[:total]
+        total -= len(block)
+
+
+def write_pieces(path: Path, pieces: Iterable[bytes], *, member: str | None = None) -> Path:
+    """The pieces as a file, or as ``member`` of a deflated zip at ``path`` (zip64: any size)."""
+    if member is None:
+        with path.open("wb") as handle:
+            for piece in pieces:
+                handle.write(piece)
+        return path
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(member, "w", force_zip64=True) as handle,
+    ):
+        for piece in pieces:
+            handle.write(piece)
+    return path

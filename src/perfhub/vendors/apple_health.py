@@ -17,7 +17,20 @@ How the file is read
     ``</Record>``), and a broken one is skipped with its line number. Comments, CDATA sections and
     processing instructions are tracked so that nothing inside them is taken for a record, and the
     file must end with ``</HealthData>``, so a cut-off download is refused rather than half imported.
-    Memory stays flat: one 1 MiB chunk and compact per-record columns of the records we keep.
+
+Hostile files (:class:`ImportLimits`)
+    Memory and time are bounded for any input, not only for real exports. Memory: one 1 MiB chunk plus
+    a carried tail of at most :data:`MAX_TAG_BYTES` (no tag, comment or run of junk is ever carried
+    whole), a prolog of at most :data:`MAX_PROLOG_BYTES`, compact columns of at most
+    ``max_records`` kept records from at most :data:`MAX_SOURCES` sources, and a zip's central
+    directory of at most :data:`MAX_ZIP_DIRECTORY_BYTES`, checked before :mod:`zipfile` loads it.
+    Time: every search moves forward (no search restarts at the beginning of what is carried, no
+    pattern can backtrack across a ``<``), so a file costs time in proportion to its size, and that is
+    capped at ``max_xml_bytes`` uncompressed with a zip member refused up front when it claims more
+    than ``max_zip_ratio`` times its compressed size (:mod:`zipfile` never inflates past the size a
+    member claims). Whatever of the file a message quotes is cut to :data:`MAX_SHOWN` characters, and
+    characters a terminal would act on (escape sequences, C1 controls, bidirectional overrides) are
+    written as escapes (:func:`shown`).
 
     A record with ``<MetadataEntry key="HKWasUserEntered" value="1"/>`` was typed in by the athlete:
     its nights and days are emitted with vendor ``manual``, apart from what the devices measured.
@@ -46,11 +59,12 @@ How nights become days (DESIGN.md §2)
 from __future__ import annotations
 
 import array
-import bisect
+import heapq
 import itertools
 import os
 import re
 import statistics
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -62,16 +76,21 @@ from typing import Any, BinaryIO, cast
 from xml.parsers import expat
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = [
     "RESTING_HR_TYPE",
     "SDNN_TYPE",
     "SLEEP_TYPE",
     "AppleHealthError",
     "AppleRecord",
+    "ImportLimits",
     "ImportSummary",
     "import_days",
     "iter_records",
     "open_export",
+    "shown",
 ]
 
 SDNN_TYPE = "HKQuantityTypeIdentifierHeartRateVariabilitySDNN"
@@ -84,14 +103,30 @@ MANUAL = "manual"
 CHUNK_BYTES = 1 << 20
 MAX_ERRORS = 20
 MAX_PROLOG_BYTES = 4 << 20  # Apple's DTD is about 10 KB
-MAX_TAG_BYTES = 1 << 20
+# The longest tag read, and so the most bytes carried from one chunk to the next. Apple's Record tags
+# are under 1 KB (the longest attribute is the ~200-character device string).
+MAX_TAG_BYTES = 64 << 10
 TAIL_BYTES = 64 << 10
 MAX_SNIFFED_MEMBERS = 64
+MAX_SNIFFED_BYTES = 16 << 20  # all candidate members' prologs together
+# A zip's central directory is loaded whole by zipfile. Real exports hold export.xml, export_cda.xml
+# and one file per workout route or ECG: thousands of members, well under 1 MB of directory.
+MAX_ZIP_MEMBERS = 50_000
+MAX_ZIP_DIRECTORY_BYTES = 16 << 20
+RATIO_CHECKED_FROM = 16 << 20  # a small member may compress as well as it likes: it costs nothing
+MAX_SOURCES = 256  # distinct sourceName values per import; a person has a few devices and apps
+MAX_SOURCE_CHARS = 200  # the ingest API's limit for sourceDevice
+MAX_SHOWN = 80  # characters of the file quoted in a message
+# MetadataEntry children read per record; Apple writes a handful. Each costs a parse in Python, so
+# past this a record is broken and the rest of its children are stepped over in C.
+MAX_METADATA = 1000
+MAX_MESSAGE = 400
 
 SDNN_RANGE = (1.0, 300.0)
 RESTING_HR_RANGE = (25.0, 120.0)
 MAX_SLEEP_MIN = 1440.0
 BLOCK_GAP = 3600  # s; a longer silence inside one source's records ends a sleep block
+MAX_BLOCK_SPAN = 2 * 86400  # s; a block longer than this cannot hold a night of at most MAX_SLEEP_MIN
 NAP_MAX_ASLEEP = 3 * 3600
 NAP_END_WINDOW = (10 * 3600, 20 * 3600)  # local seconds of day
 WAKE_GAP = 300  # an unlabelled gap this long between asleep intervals counts as a wake
@@ -112,7 +147,51 @@ _STAGES = {
 
 
 class AppleHealthError(ValueError):
-    """The file cannot be imported; the message is one line a user can act on."""
+    """The file cannot be imported; the message is one line a user can act on.
+
+    Messages quote the file (names, values), so they are passed through :func:`shown` once more here:
+    whatever builds one, it reaches a terminal or a problem detail short and inert.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(shown(message, MAX_MESSAGE))
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one import may cost. Defaults fit real exports with room to spare: export.xml runs to
+    1–4 GB, and export.zip compresses it 10–25 times; a file beyond a limit is refused, not cut."""
+
+    max_xml_bytes: int = 8 << 30  # the export.xml read, uncompressed
+    max_zip_ratio: float = 100.0  # uncompressed / compressed size of the zip member read
+    # SDNN, resting-HR and sleep records, readable or not: what is kept of them (about 40 bytes a
+    # record) is the one part of memory that grows with the file, and reading one is the costliest
+    # step. Years of Watch data, phone and sleep apps together come to a few hundred thousand.
+    max_records: int = 1_000_000
+
+
+def shown(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` from a file as a message may quote it: every character a terminal could act on (ESC,
+    C1 controls such as U+009B, bidirectional overrides, line breaks) written as a Python escape, so
+    that what is printed is what the file holds, and at most ``limit`` characters of that (then how
+    long the text was). Only the first ``limit`` characters are looked at: the text may be 100 MB."""
+    head = text[:limit]
+    if not head.isprintable():
+        head = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in head)
+    if len(text) <= limit and len(head) <= limit:
+        return head
+    return f"{head[:limit]}… ({len(text):,} characters)"
+
+
+def _quoted(text: str | None) -> str:
+    """A value from the file in quotes, as ``repr`` writes it (which escapes what is not printable),
+    cut short like :func:`shown`."""
+    if text is None:
+        return "None"
+    quoted = repr(text[:MAX_SHOWN])
+    if len(text) <= MAX_SHOWN and len(quoted) <= MAX_SHOWN + 2:
+        return quoted
+    return f"{quoted[: MAX_SHOWN + 1]}… ({len(text):,} characters)"
 
 
 @dataclass(frozen=True)
@@ -242,17 +321,18 @@ def _blank_doctype(head: bytes, prolog: _Prolog) -> bytes:
     return head[:start] + head[start:end].translate(_BLANK) + head[end:]
 
 
-def _root_name(stream: BinaryIO) -> bytes | None:
-    """The root element's name of an XML stream, reading only as far as its start tag."""
+def _root_name(stream: BinaryIO) -> tuple[bytes | None, int]:
+    """The root element's name of an XML stream, reading only as far as its start tag (at most
+    :data:`MAX_PROLOG_BYTES`); and how many bytes that took."""
     head = b""
     while True:
-        piece = stream.read(1 << 16)
+        # Each read doubles what is held: the prolog is searched from its start again after every
+        # read, and doubling keeps that to twice the bytes read rather than their square.
+        piece = stream.read(min(max(len(head), 1 << 16), MAX_PROLOG_BYTES + 1 - len(head)))
         head += piece
-        prolog = _find_prolog(head, final=not piece)
+        prolog = _find_prolog(head, final=not piece or len(head) > MAX_PROLOG_BYTES)
         if prolog is not None:
-            return prolog.name if prolog.root_end >= 0 else None
-        if len(head) > MAX_PROLOG_BYTES:
-            return None
+            return (prolog.name if prolog.root_end >= 0 else None), len(head)
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,27 +341,96 @@ def _root_name(stream: BinaryIO) -> bytes | None:
 
 
 @contextmanager
-def _open(path: Path) -> Iterator[tuple[BinaryIO, int]]:
+def _open(path: Path, limits: ImportLimits) -> Iterator[tuple[BinaryIO, int]]:
     path = Path(path)
+    name = shown(path.name)
     with ExitStack() as stack:
         # Only opening is translated here: errors raised while the caller reads are the caller's.
         try:
             if zipfile.is_zipfile(path):
+                with open(path, "rb") as raw:
+                    _check_directory(raw, name)
                 archive = stack.enter_context(zipfile.ZipFile(path))
-                member = _export_member(archive, path.name)
+                member = _export_member(archive, name)
+                _check_member(member, name, limits)
                 stream = cast(BinaryIO, stack.enter_context(archive.open(member)))
                 size = member.file_size
             else:
                 stream = stack.enter_context(open(path, "rb"))
                 size = os.fstat(stream.fileno()).st_size
+                if size > limits.max_xml_bytes:
+                    raise AppleHealthError(
+                        f"{name} is {_size(size)}, over the import limit of {_size(limits.max_xml_bytes)}"
+                    )
         except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError) as exc:
             # RuntimeError: an encrypted member; NotImplementedError: an unsupported compression.
-            raise AppleHealthError(f"{path.name} is not a readable zip archive: {exc}") from None
+            raise AppleHealthError(f"{name} is not a readable zip archive: {exc}") from None
         except (zlib.error, EOFError) as exc:
-            raise AppleHealthError(f"{path.name} is damaged: {exc}") from None
+            raise AppleHealthError(f"{name} is damaged: {exc}") from None
         except OSError as exc:
-            raise AppleHealthError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise AppleHealthError(f"cannot read {shown(str(path))}: {exc.strerror or exc}") from None
         yield stream, size
+
+
+def _size(count: float) -> str:
+    for unit in ("bytes", "KiB", "MiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+_END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END_OF_DIRECTORY = struct.Struct("<4sQ2H2L4Q")
+
+
+def _check_directory(raw: BinaryIO, name: str) -> None:
+    """Refuse a zip whose central directory is too big before zipfile reads all of it into memory
+    (with a ZipInfo per member): the size and member count are in the end record, which zipfile finds
+    the same way, at the very end or in the last 64 KiB."""
+    size = raw.seek(0, os.SEEK_END)
+    tail_start = max(0, size - (_END_OF_DIRECTORY.size + 0xFFFF))
+    raw.seek(tail_start)
+    tail = raw.read()
+    at = len(tail) - _END_OF_DIRECTORY.size
+    if not (at >= 0 and tail.startswith(b"PK\x05\x06", at) and tail[-2:] == b"\0\0"):
+        at = tail.rfind(b"PK\x05\x06")  # the end record is followed by a comment
+    if at < 0 or len(tail) - at < _END_OF_DIRECTORY.size:
+        raise AppleHealthError(f"{name} is not a readable zip archive: no end of central directory")
+    fields = _END_OF_DIRECTORY.unpack_from(tail, at)
+    members, directory = fields[4], fields[5]
+    locator_at = tail_start + at - _ZIP64_LOCATOR.size
+    if (members == 0xFFFF or directory == 0xFFFFFFFF) and locator_at >= 0:
+        raw.seek(locator_at)
+        locator = raw.read(_ZIP64_LOCATOR.size)
+        if len(locator) == _ZIP64_LOCATOR.size and locator.startswith(b"PK\x06\x07"):
+            raw.seek(_ZIP64_LOCATOR.unpack(locator)[2])
+            record = raw.read(_ZIP64_END_OF_DIRECTORY.size)
+            if len(record) == _ZIP64_END_OF_DIRECTORY.size and record.startswith(b"PK\x06\x06"):
+                members, directory = _ZIP64_END_OF_DIRECTORY.unpack(record)[7:9]
+    if members > MAX_ZIP_MEMBERS or directory > MAX_ZIP_DIRECTORY_BYTES:
+        raise AppleHealthError(
+            f"{name} lists {members:,} files in {_size(directory)} of directory, more than an Apple Health "
+            f"export ever holds (at most {MAX_ZIP_MEMBERS:,} in {_size(MAX_ZIP_DIRECTORY_BYTES)})"
+        )
+
+
+def _check_member(member: zipfile.ZipInfo, name: str, limits: ImportLimits) -> None:
+    """Refuse a zip bomb before inflating it: zipfile stops at the size a member claims (and then fails
+    its CRC), so the claimed sizes bound what is read."""
+    size, packed = member.file_size, member.compress_size
+    if size > limits.max_xml_bytes:
+        raise AppleHealthError(
+            f"the export in {name} is {_size(size)} uncompressed, over the import limit of "
+            f"{_size(limits.max_xml_bytes)}"
+        )
+    if size > RATIO_CHECKED_FROM and size > limits.max_zip_ratio * packed:
+        ratio = f"{size / packed:,.0f}" if packed else "infinitely"
+        raise AppleHealthError(
+            f"the export in {name} would inflate {ratio} times ({_size(packed)} to {_size(size)}); "
+            f"real exports compress 10–25 times and the limit is {limits.max_zip_ratio:g}: a zip bomb?"
+        )
 
 
 def _member_rank(info: zipfile.ZipInfo) -> tuple[bool, bool, bool, bool, int, str]:
@@ -310,11 +459,16 @@ def _export_member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
         ),
         key=_member_rank,
     )
+    sniffed = 0
     for info in candidates[:MAX_SNIFFED_MEMBERS]:
         with archive.open(info) as member:
-            if _root_name(cast(BinaryIO, member)) == b"HealthData":
+            root, read = _root_name(cast(BinaryIO, member))
+            if root == b"HealthData":
                 return info
-    found = ", ".join(archive.namelist()[:5]) or "nothing"
+        sniffed += read
+        if sniffed > MAX_SNIFFED_BYTES:
+            break
+    found = ", ".join(shown(n, 60) for n in archive.namelist()[:5]) or "nothing"
     raise AppleHealthError(
         f"{name} holds no Apple Health export: none of its .xml files has a <HealthData> root "
         f"(found: {found}); is it a Health app export?"
@@ -329,7 +483,7 @@ def open_export(path: Path) -> AbstractContextManager[BinaryIO]:
 
     @contextmanager
     def stream() -> Iterator[BinaryIO]:
-        with _open(path) as (binary, _size):
+        with _open(path, ImportLimits()) as (binary, _total):
             yield binary
 
     return stream()
@@ -346,25 +500,34 @@ _CANDIDATE = re.compile(
     rb"|CategoryTypeIdentifierSleepAnalysis)[\"']"
 )
 _USED_TYPE_BYTES = frozenset(t.encode() for t in USED_TYPES)
-_ATTRIBUTES = rb"((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*"
+# No '<' anywhere in a tag (XML allows none, even in a value): a match can never run past the next
+# tag, so trying one at every '<' of a hostile file costs time in proportion to its size.
+_ATTRIBUTES = rb"((?:\s+[^\s=/><]+\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*)\s*"
 _RECORD_OPEN = re.compile(rb"<Record[\s/>]")
 _RECORD_TAG = re.compile(rb"<Record" + _ATTRIBUTES + rb"(/?)>")
+# Only to say why a tag is broken (a '<' in a value), for the few reasons a summary keeps.
+_LENIENT_RECORD_TAG = re.compile(rb"<Record((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*/?>")
 _TYPE_BEFORE = re.compile(rb"\stype\s*=\s*[\"']\Z")
 _CONTENT_MARK = re.compile(rb"<(/?)(?:Record|MetadataEntry)(?=[\s/>])")
+_RECORD_MARK = re.compile(rb"<(/?)Record(?=[\s/>])")
 _CLOSE_RECORD = re.compile(rb"</Record\s*>")
 _METADATA_TAG = re.compile(rb"<MetadataEntry" + _ATTRIBUTES + rb"/?>")
 _ATTRIBUTE = re.compile(rb"([^\s=/>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _NOT_IN_TAG = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f<]")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _NOT_XML_CHAR = re.compile("[\ud800-\udfff\ufffe\uffff]")
-_OPENER = re.compile(rb"<[!?]")
 _OPAQUE = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
+# Steps over text, tags and whole comments, CDATA sections and processing instructions, and stops at
+# one whose end is not in what it is given. Possessive, so it never backtracks, and in C: a body of
+# nothing but "<?a?>" is stepped over at tens of MB/s rather than one Python step per item.
+_OUTSIDE = re.compile(
+    rb"(?:[^<]++|<+(?![!?])|<!(?!--|\[CDATA\[)|<!--.*?-->|<\?.*?\?>|<!\[CDATA\[.*?\]\]>)*+", re.DOTALL
+)
 _REFERENCE = re.compile(r"&([^;&\s]*)(;?)")
 _NUMERIC = re.compile(r"#(?:x([0-9A-Fa-f]+)|([0-9]+))")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _SPACES = str.maketrans("\t\n\r", "   ")
-# After the root's end tag only white space, comments and processing instructions may follow.
-_DOCUMENT_END = re.compile(rb"</HealthData\s*>(?:\s+|<!--.*?-->|<\?.*?\?>)*\Z", re.DOTALL)
+_ROOT_END = re.compile(rb"</HealthData\s*>")
 _USER_ENTERED = (b"1", b"true")
 
 
@@ -386,10 +549,10 @@ def _reference(match: re.Match[str]) -> str:
     numeric = _NUMERIC.fullmatch(ref)
     if numeric is None:
         # Entities declared in the DTD are never expanded: the DTD is not read at all.
-        raise _Broken(f"undefined entity &{ref};")
+        raise _Broken(f"undefined entity &{shown(ref, 40)};")
     code = int(numeric.group(1), 16) if numeric.group(1) else int(numeric.group(2))
     if code > 0x10FFFF or not _xml_char(code):
-        raise _Broken(f"character reference &{ref}; is not allowed in XML")
+        raise _Broken(f"character reference &{shown(ref, 40)}; is not allowed in XML")
     return chr(code)
 
 
@@ -435,7 +598,7 @@ class _Invalid:
 class _Open:
     """A used ``Record`` whose children (up to ``</Record>``) are not all read yet."""
 
-    __slots__ = ("problem", "record", "scan_from", "user_entered", "where")
+    __slots__ = ("entries", "problem", "record", "scan_from", "user_entered", "where")
 
     def __init__(self, record: AppleRecord, where: str, scan_from: int) -> None:
         self.record = record
@@ -443,6 +606,7 @@ class _Open:
         self.scan_from = scan_from  # absolute offset the children are read up to
         self.user_entered = record.user_entered
         self.problem: str | None = None
+        self.entries = 0  # MetadataEntry children read
 
     def result(self) -> AppleRecord | _Invalid:
         if self.problem is not None:
@@ -474,10 +638,16 @@ class _Scanner:
         self._carry = b""
         self._tail = b""  # the file's last bytes, to check that it ends with </HealthData>
         self._fed = 0
-        self._opaque_until = 0  # absolute end of the comment/CDATA/PI the search is inside
-        self._pending_close: bytes | None = None  # its terminator when that end is not seen yet
+        # Comments, CDATA sections and processing instructions, followed as far as asked (absolute
+        # offsets): outside all of them at _known; the last one passed spans _last_opaque.
+        self._known = 0
+        self._last_opaque = (0, 0)
+        self._pending_close: bytes | None = None  # the terminator of one whose end is not seen yet
+        self._pending_start = 0
         self._pending_from = 0
         self._pending_line = 0
+        self._pending_at = -1  # where in the current buf the never-ending comment opened
+        self._described = 0  # broken Record tags whose problem was looked into
         self._open: _Open | None = None
 
     # The prolog ----------------------------------------------------------------------------------
@@ -506,12 +676,14 @@ class _Scanner:
             raise AppleHealthError("not an Apple Health export: no root element")
         if root[0] != "HealthData":
             raise AppleHealthError(
-                f"not an Apple Health export: the root element is <{root[0]}>, not <HealthData>"
+                f"not an Apple Health export: the root element is <{shown(root[0])}>, not <HealthData>"
             )
 
     def _declaration(self, version: str, encoding: str | None, standalone: int) -> None:
         if encoding and encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii", "ascii"):
-            raise AppleHealthError(f"export.xml declares encoding {encoding}; Apple Health exports are UTF-8")
+            raise AppleHealthError(
+                f"export.xml declares encoding {shown(encoding)}; Apple Health exports are UTF-8"
+            )
 
     # ------------------------------------------------------------------------------------------
 
@@ -523,12 +695,14 @@ class _Scanner:
         buf = self._carry + chunk if self._carry else chunk
         base = self._base
         if self._body_from < 0:
-            prolog = _find_prolog(buf, final=final)
+            # The prolog is searched from its start after every chunk, and carried whole until the
+            # root start tag: past MAX_PROLOG_BYTES it is judged as it stands (and refused).
+            prolog = _find_prolog(buf, final=final or len(buf) >= MAX_PROLOG_BYTES)
             if prolog is None:
                 self._carry = buf
                 return []
             self._check_prolog(buf, prolog)
-            self._body_from = base + prolog.root_end
+            self._body_from = self._known = base + prolog.root_end
             self._empty_root = prolog.empty
         lo = max(0, self._body_from - base)
         cut = len(buf) if final else buf.rfind(b"<")
@@ -538,6 +712,12 @@ class _Scanner:
             # the start of a comment's terminator.
             cut = max(lo, len(buf) - 16)
         found = self._search(buf, base, lo, cut)
+        self._opaque_end(buf, base, cut)  # the next chunk starts at cut, knowing whether it is inside one
+        if self._pending_at >= 0:
+            # Counted after the search, which asks for line numbers in increasing order: counting
+            # back from the last one asked keeps a chunk's newlines counted about once.
+            self._pending_line = self._line_at(buf, self._pending_at)
+            self._pending_at = -1
         self._line = self._line_at(buf, cut)
         self._mark, self._mark_line = 0, self._line
         self._carry = buf[cut:]
@@ -553,7 +733,7 @@ class _Scanner:
                 f"export.xml is damaged: the comment or section opened at line {self._pending_line} "
                 "never ends, so what follows cannot be told from data"
             )
-        if self._open is not None or not (self._empty_root or _DOCUMENT_END.search(self._tail)):
+        if self._open is not None or not (self._empty_root or _ends_document(self._tail)):
             raise AppleHealthError(
                 "the export ends early (it does not end with </HealthData>): an incomplete download or "
                 "copy? Export it again from the Health app"
@@ -575,68 +755,95 @@ class _Scanner:
             return self._mark_line
         return self._mark_line - buf.count(b"\n", pos, self._mark)
 
-    def _opaque_spans(self, buf: bytes, base: int, lo: int, cut: int) -> list[tuple[int, int]]:
-        """Spans of ``buf[lo:cut]`` inside comments, CDATA sections or processing instructions."""
-        spans: list[tuple[int, int]] = []
-        pos = lo
+    def _opaque_end(self, buf: bytes, base: int, at: int) -> int:
+        """-1 when ``buf[at]`` is outside every comment, CDATA section and processing instruction;
+        else where the one it is in ends (``len(buf)`` or more when that end is not seen yet).
+
+        Asked at increasing positions: the state is carried forward from the last one asked, so a
+        chunk is stepped over once however many positions are asked about.
+        """
         if self._pending_close is not None:
             end = buf.find(self._pending_close, max(self._pending_from - base, 0))
             if end < 0:
                 self._pending_from = base + max(len(buf) - len(self._pending_close) + 1, 0)
-                return [(lo, len(buf))]
-            self._opaque_until = base + end + len(self._pending_close)
+                return len(buf)
+            self._known = base + end + len(self._pending_close)
+            self._last_opaque = (self._pending_start, self._known)
             self._pending_close = None
-        if self._opaque_until > base + lo:
-            pos = self._opaque_until - base
-            spans.append((lo, pos))
-        while pos < cut:
-            match = _OPENER.search(buf, pos, cut)
-            if match is None:
-                break
-            start = match.start()
-            for opener, closer in _OPAQUE:
-                if buf.startswith(opener, start):
-                    end = buf.find(closer, start + len(opener))
-                    if end < 0:
-                        self._pending_close, self._pending_from = closer, base + start + len(opener)
-                        self._pending_line = self._line_at(buf, start)
-                        spans.append((start, len(buf)))
-                        return spans
-                    pos = end + len(closer)
-                    self._opaque_until = base + pos
-                    spans.append((start, pos))
-                    break
-            else:  # "<!" of some declaration, which has no place in the body: not ours to judge
-                pos = start + 2
-        return spans
+        pos = self._known - base
+        if at < pos:
+            start, end = self._last_opaque
+            return end - base if start <= base + at < end else -1
+        while True:
+            step = _OUTSIDE.match(buf, pos, at)
+            stop = at if step is None else step.end()
+            found = next(((o, c) for o, c in _OPAQUE if buf.startswith(o, stop)), None) if stop < at else None
+            if found is None:
+                self._known = base + at
+                return -1
+            opener, closer = found
+            end = buf.find(closer, stop + len(opener))
+            if end < 0:
+                self._pending_close, self._pending_start = closer, base + stop
+                self._pending_from, self._pending_at = base + stop + len(opener), stop
+                return len(buf)
+            pos = end + len(closer)
+            self._known = base + pos
+            self._last_opaque = (base + stop, base + pos)
+            if at < pos:
+                return pos
 
     def _search(self, buf: bytes, base: int, lo: int, cut: int) -> list[AppleRecord | _Invalid]:
-        spans = self._opaque_spans(buf, base, lo, cut)
         out: list[AppleRecord | _Invalid] = []
         pos = lo
         if self._open is not None:
-            pos = self._children(buf, base, max(lo, self._open.scan_from - base), cut, spans, out)
+            pos = self._children(buf, base, max(lo, self._open.scan_from - base), cut, out)
             if pos < 0:
                 return out
-        last_tag = -1
-        span_index = 0
-        for match in _CANDIDATE.finditer(buf, pos, cut):
+        # Every step moves ``pos`` forward and every search starts at it, so a chunk costs time in
+        # proportion to its length whatever it holds (a run of type names with no '<' between them
+        # made the search for each one's tag start go back to the start of the chunk: quadratic).
+        floor = pos  # a tag starting before this is read already, or is not ours to read
+        last_lt, searched_to = -1, pos  # the last '<' in buf[floor:searched_to]
+        while (match := _CANDIDATE.search(buf, pos, cut)) is not None:
             at = match.start()
-            while span_index < len(spans) and spans[span_index][1] <= at:
-                span_index += 1
-            if span_index < len(spans) and spans[span_index][0] <= at:
+            opaque_end = self._opaque_end(buf, base, at)
+            if opaque_end >= len(buf):
+                break
+            if opaque_end >= 0:
+                pos = opaque_end
                 continue
-            tag_start = buf.rfind(b"<", 0, at)
-            if tag_start == last_tag or tag_start < pos or not _RECORD_OPEN.match(buf, tag_start):
-                continue
-            last_tag = tag_start
-            tag = _RECORD_TAG.match(buf, tag_start)
-            if tag is None:
+            lt = buf.rfind(b"<", searched_to, at)
+            if lt >= 0:
+                last_lt = lt
+            searched_to = at
+            tag_start = last_lt
+            tag = None
+            if tag_start >= floor and _RECORD_OPEN.match(buf, tag_start):
+                tag = _RECORD_TAG.match(buf, tag_start)
                 # Report it only when the name found is this Record's type, not another attribute's.
+                if tag is None and _TYPE_BEFORE.search(buf, max(tag_start, at - 64), at):
+                    name = _short(match.group()[:-1].decode())
+                    line = self._line_at(buf, tag_start)
+                    out.append(_Invalid(f"{name} at line {line}: {self._tag_problem(buf, tag_start, cut)}"))
+                floor = tag_start + 1
+            if tag is None:
+                # Every other type name up to the next '<' is in this same tag.
+                pos = buf.find(b"<", at, cut)
+                if pos < 0:
+                    break
+                continue
+            pos = floor = tag.end()
+            if tag.end() - tag_start > MAX_TAG_BYTES:
+                # Read only when a chunk happens to hold all of it: refused always, not now and then.
                 if _TYPE_BEFORE.search(buf, max(tag_start, at - 64), at):
                     name = _short(match.group()[:-1].decode())
                     line = self._line_at(buf, tag_start)
-                    out.append(_Invalid(f"{name} at line {line}: the Record tag is not well-formed XML"))
+                    out.append(
+                        _Invalid(
+                            f"{name} at line {line}: the Record tag is longer than {_size(MAX_TAG_BYTES)}"
+                        )
+                    )
                 continue
             item = self._record(buf, tag, tag_start)
             if item is None:
@@ -646,7 +853,8 @@ class _Scanner:
                 continue
             line = self._line_at(buf, tag_start)
             self._open = _Open(item, f"{_short(item.type)} at line {line}", base + tag.end())
-            if self._children(buf, base, tag.end(), cut, spans, out) < 0:
+            pos = floor = self._children(buf, base, tag.end(), cut, out)
+            if pos < 0:
                 break  # the rest of what is searched is this record's children
         return out
 
@@ -656,17 +864,24 @@ class _Scanner:
         base: int,
         start: int,
         cut: int,
-        spans: list[tuple[int, int]],
         out: list[AppleRecord | _Invalid],
     ) -> int:
         """Read the open record's children in ``buf[start:cut]``: where it ends, or -1 if not yet."""
         record = self._open
         assert record is not None
-        end = after = -1
-        for mark in _CONTENT_MARK.finditer(buf, start, cut):
+        end, after = cut, -1
+        pos = start
+        while (
+            mark := (_CONTENT_MARK if record.entries <= MAX_METADATA else _RECORD_MARK).search(buf, pos, cut)
+        ) is not None:
             at = mark.start()
-            if any(lo <= at < hi for lo, hi in spans):
+            opaque_end = self._opaque_end(buf, base, at)
+            if opaque_end >= len(buf):
+                break
+            if opaque_end >= 0:
+                pos = opaque_end
                 continue
+            pos = mark.end()
             if mark.group(1):  # </Record
                 close = _CLOSE_RECORD.match(buf, at)
                 if close is None:
@@ -677,9 +892,11 @@ class _Scanner:
                 record.problem = record.problem or "it does not end before the next Record starts"
                 end = after = at
                 break
+            record.entries += 1
+            if record.entries > MAX_METADATA:
+                record.problem = record.problem or f"more than {MAX_METADATA} MetadataEntry children"
+                continue
             self._metadata(record, buf, at)
-        else:
-            end = cut
         control = _CONTROL.search(buf, start, end)
         if control is not None:
             record.problem = record.problem or f"control character U+{control.group()[0]:04X}"
@@ -689,6 +906,21 @@ class _Scanner:
         self._open = None
         out.append(record.result())
         return after
+
+    def _tag_problem(self, buf: bytes, start: int, end: int) -> str:
+        """Why the ``Record`` tag at ``start`` does not match: told for the first MAX_ERRORS only, which
+        are all a summary keeps, since finding out reads on past the next '<' (up to MAX_TAG_BYTES)."""
+        self._described += 1
+        if self._described <= MAX_ERRORS:
+            if len(buf) - start > MAX_TAG_BYTES and buf.find(b">", start, start + MAX_TAG_BYTES) < 0:
+                return f"the Record tag is longer than {_size(MAX_TAG_BYTES)}"
+            lenient = _LENIENT_RECORD_TAG.match(buf, start, min(end, start + MAX_TAG_BYTES))
+            if lenient is not None:
+                try:
+                    _attributes(lenient.group(1))
+                except _Broken as exc:
+                    return str(exc)
+        return "the Record tag is not well-formed XML"
 
     def _metadata(self, record: _Open, buf: bytes, at: int) -> None:
         tag = _METADATA_TAG.match(buf, at)
@@ -732,16 +964,48 @@ class _Scanner:
             text = {key: _attribute_value(value) for key, value in attributes.items()}
         except _Broken as exc:
             return _Invalid(f"{where}: {exc}")
-        source = text.get(b"sourceName") or "unknown source"
+        # Cut to what the ingest API stores: a longer name would refuse the whole import there.
+        source = (text.get(b"sourceName") or "unknown source")[:MAX_SOURCE_CHARS]
         start_text, end_text = text.get(b"startDate"), text.get(b"endDate")
         try:
             start = _parse_when(start_text, self._zone)
             end = _parse_when(end_text, self._zone)
         except ValueError:
-            return _Invalid(f"{where} from {source}: unreadable date {start_text!r}/{end_text!r}")
+            dates = f"{_quoted(start_text)}/{_quoted(end_text)}"
+            return _Invalid(f"{where} from {shown(source)}: unreadable date {dates}")
         # Exports from before iOS 9 wrote metadata as attributes of the Record itself.
         entered = text.get(b"HKWasUserEntered", "").strip().lower().encode() in _USER_ENTERED
         return AppleRecord(type_, source, start, end, text.get(b"value"), text.get(b"unit"), entered)
+
+
+def _ends_document(tail: bytes) -> bool:
+    """Whether the file's last bytes are ``</HealthData>`` and then only white space, comments and
+    processing instructions. Read by hand, not by one pattern: ``(\\s+|…)*\\Z`` backtracks
+    exponentially over spaces followed by anything else (40 spaces took minutes)."""
+    at = len(tail)
+    for _ in range(8):  # a comment after the root may itself hold "</HealthData>"
+        at = tail.rfind(b"</HealthData", 0, at)
+        if at < 0:
+            return False
+        close = _ROOT_END.match(tail, at)
+        if close is not None and _only_misc(tail, close.end()):
+            return True
+    return False
+
+
+def _only_misc(buf: bytes, pos: int) -> bool:
+    while pos < len(buf):
+        if buf[pos] in b" \t\r\n":
+            pos = _skip_space(buf, pos)
+        elif buf.startswith(b"<!--", pos):
+            pos = _after(buf, b"-->", pos + 4)
+        elif buf.startswith(b"<?", pos):
+            pos = _after(buf, b"?>", pos + 2)
+        else:
+            return False
+        if pos < 0:
+            return False
+    return True
 
 
 def _parse_when(text: str | None, zone: ZoneInfo | timezone) -> datetime:
@@ -778,11 +1042,20 @@ def _read(stream: BinaryIO) -> bytes:
 
 
 def _scan(
-    stream: BinaryIO, zone: ZoneInfo | timezone, on_read: Callable[[int], None] | None
+    stream: BinaryIO,
+    zone: ZoneInfo | timezone,
+    on_read: Callable[[int], None] | None,
+    max_bytes: int | None = None,
 ) -> Iterator[AppleRecord | _Invalid]:
     scanner = _Scanner(zone)
+    read = 0
     try:
         while chunk := _read(stream):
+            read += len(chunk)
+            # Checked on what is read, not only on the size the file or zip claimed up front: a file
+            # may grow while it is read.
+            if max_bytes is not None and read > max_bytes:
+                raise AppleHealthError(f"the export is over the import limit of {_size(max_bytes)}")
             yield from scanner.feed(chunk)
             if on_read is not None:
                 on_read(len(chunk))
@@ -819,12 +1092,20 @@ def _iso(epoch: int, offset: int) -> str:
     return datetime.fromtimestamp(epoch, timezone(timedelta(seconds=offset))).isoformat()
 
 
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+def _epoch_of(day: date) -> int:
+    return (day - _EPOCH_DAY).days * 86400
+
+
 def _local_day(epoch: int, offset: int) -> tuple[date, int]:
     days, seconds = divmod(epoch + offset, 86400)
-    return date(1970, 1, 1) + timedelta(days=days), seconds
+    return _EPOCH_DAY + timedelta(days=days), seconds
 
 
 Interval = tuple[int, int]
+_Block = npt.NDArray[np.intp]  # indexes into one source's _SleepColumns, by start
 
 
 def _union(intervals: list[Interval]) -> list[Interval]:
@@ -858,7 +1139,7 @@ def _subtract(keep: list[Interval], remove: list[Interval]) -> list[Interval]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Night:
     source: str
     wake_date: date
@@ -871,6 +1152,10 @@ class _Night:
     wakes: int
     staged: bool
     bedtime_known: bool  # the source wrote InBed records: in_bed_start is a real bedtime
+
+
+# A source's block as a night in the making: in-bed window, source, its records, what they give.
+_Candidate = tuple[int, int, str, _Block, _Night]
 
 
 class _SleepColumns:
@@ -888,19 +1173,26 @@ class _SleepColumns:
 class _Days:
     """Counts and skip reasons of one import; the records go to one :class:`_Signals` per vendor."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_records: int = ImportLimits.max_records) -> None:
         self.records = 0
         self.skipped = 0
         self.errors: list[str] = []
         self._vendors: dict[str, _Signals] = {}
+        self._max_records = max_records
 
     def skip(self, reason: str) -> None:
         self.skipped += 1
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append(reason)
+            self.errors.append(shown(reason, MAX_MESSAGE))
 
     def add(self, item: AppleRecord | _Invalid) -> None:
         self.records += 1
+        if self.records > self._max_records:
+            # Refused rather than cut: a night or day half read would be stored as if whole.
+            raise AppleHealthError(
+                f"the export holds more than {self._max_records:,} SDNN, resting-HR and sleep records, "
+                "the import limit"
+            )
         if isinstance(item, _Invalid):
             self.skip(item.reason)
             return
@@ -939,20 +1231,39 @@ class _Signals:
         self._hrv_value = array.array("d")
         self._hrv_source = array.array("i")
         self._rhr: dict[date, tuple[float, int, int, str]] = {}
+        self._tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+        # Records this far outside the dates stored can touch no stored day (a night is at most a
+        # day long, UTC offsets at most one), so they are not kept: kept, they would cost memory by the
+        # day, and a file may hold a record on every day of ten thousand years.
+        self._first_epoch = _epoch_of(EARLIEST_DATE - timedelta(days=3))
+        self._last_epoch = _epoch_of(self._tomorrow + timedelta(days=4))
+
+    def _where(self, item: AppleRecord) -> str:
+        where = f"{item.start.isoformat(sep=' ')} from {shown(item.source_name)}"
+        return where + " (entered by hand)" if self.vendor == MANUAL else where
 
     def add(self, item: AppleRecord) -> None:
         start, start_offset = _epoch(item.start)
         end, end_offset = _epoch(item.end)
-        where = f"{item.start.isoformat(sep=' ')} from {item.source_name}"
-        if self.vendor == MANUAL:
-            where += " (entered by hand)"
         if end < start:
-            self.skip(f"{_short(item.type)} at {where}: ends before it starts")
+            self.skip(f"{_short(item.type)} at {self._where(item)}: ends before it starts")
             return
+        if end < self._first_epoch or start > self._last_epoch:
+            dates = f"{EARLIEST_DATE}..{self._tomorrow}"
+            self.skip(f"{_short(item.type)} at {self._where(item)}: outside {dates} (device clock?)")
+            return
+        if item.source_name not in self._source_ids:
+            # Sources are kept by name, once each; a file naming a new one on every record must not
+            # grow memory by a name per record.
+            if len(self._sources) >= MAX_SOURCES:
+                self.skip(f"{_short(item.type)} at {self._where(item)}: more than {MAX_SOURCES} sources")
+                return
+            self._source_ids[item.source_name] = len(self._sources)
+            self._sources.append(item.source_name)
         if item.type == SLEEP_TYPE:
             stage = _STAGES.get(item.value or "")
             if stage is None:
-                self.skip(f"sleep at {where}: unknown value {item.value!r}")
+                self.skip(f"sleep at {self._where(item)}: unknown value {_quoted(item.value)}")
                 return
             columns = self._sleep.get(item.source_name)
             if columns is None:
@@ -962,14 +1273,11 @@ class _Signals:
             columns.offset.append(end_offset)
             columns.stage.append(stage)
             return
-        value = self._number(item, where)
+        value = self._number(item)
         if value is None:
             return
         if item.type == SDNN_TYPE:
-            source = self._source_ids.get(item.source_name)
-            if source is None:
-                source = self._source_ids[item.source_name] = len(self._sources)
-                self._sources.append(item.source_name)
+            source = self._source_ids[item.source_name]
             self._hrv_start.append(start)
             self._hrv_offset.append(start_offset)
             self._hrv_end.append(end)
@@ -984,21 +1292,21 @@ class _Signals:
             if previous is None or end > previous[1]:
                 self._rhr[day] = (value, end, end_offset, item.source_name)
 
-    def _number(self, item: AppleRecord, where: str) -> float | None:
+    def _number(self, item: AppleRecord) -> float | None:
         is_sdnn = item.type == SDNN_TYPE
         name, unit, (low, high) = (
             ("SDNN", "ms", SDNN_RANGE) if is_sdnn else ("resting HR", "count/min", RESTING_HR_RANGE)
         )
         if item.unit not in (None, unit):
-            self.skip(f"{name} at {where}: unit {item.unit!r}, expected {unit}")
+            self.skip(f"{name} at {self._where(item)}: unit {_quoted(item.unit)}, expected {unit}")
             return None
         try:
             value = float(item.value or "")
         except ValueError:
-            self.skip(f"{name} at {where}: value {item.value!r} is not a number")
+            self.skip(f"{name} at {self._where(item)}: value {_quoted(item.value)} is not a number")
             return None
         if not low <= value <= high:
-            self.skip(f"{name} {value:g} {unit} at {where} is outside {low:g}–{high:g}")
+            self.skip(f"{name} {value:g} {unit} at {self._where(item)} is outside {low:g}–{high:g}")
             return None
         return value
 
@@ -1008,34 +1316,68 @@ class _Signals:
         # Blocks of every source, naps dropped; overlapping in-bed windows (any source) form one
         # sleep episode, so a source's fragment (a Watch that ran flat at 23:40) is never dated on
         # its own but competes inside the episode it belongs to.
-        blocks: list[tuple[int, int, str, list[int], _Night]] = []
-        for source, columns in self._sleep.items():
-            for block in _blocks(columns):
-                night = _night(source, columns, block)
-                if night is not None and not _is_nap(night):
-                    blocks.append((night.in_bed_start, night.in_bed_end, source, block, night))
-        blocks.sort(key=lambda b: (b[0], b[1], b[2]))
-        episodes: list[list[tuple[int, int, str, list[int], _Night]]] = []
-        episode_end = 0
-        for block_info in blocks:
-            if episodes and block_info[0] <= episode_end:
-                episodes[-1].append(block_info)
-                episode_end = max(episode_end, block_info[1])
-            else:
-                episodes.append([block_info])
-                episode_end = block_info[1]
+        # Streamed: each source's blocks come in order of their in-bed windows, merged across sources,
+        # and only the episode at hand is held, so memory does not grow with the number of blocks
+        # (one per record, in a hostile file of isolated records).
+        merged = heapq.merge(
+            *(self._source_blocks(source, columns) for source, columns in self._sleep.items()),
+            key=lambda b: (b[0], b[1], b[2]),
+        )
         chosen: dict[date, _Night] = {}
-        for episode in episodes:
+        episode: list[_Candidate] = []
+        episode_start = episode_end = 0
+        overlong = False
+
+        def settle() -> None:
+            if overlong:
+                began = datetime.fromtimestamp(episode_start, UTC).strftime("%Y-%m-%d %H:%M UTC")
+                hours = (episode_end - episode_start) / 3600
+                self.skip(f"sleep from {began}: {hours:.0f} h of overlapping records is not a night")
+                return
             night = self._choose(episode)
             # Two separate episodes waking on one date (split sleep): the longer is the main sleep.
             if night is not None and (
                 night.wake_date not in chosen or night.asleep > chosen[night.wake_date].asleep
             ):
                 chosen[night.wake_date] = night
+
+        for block_info in merged:
+            if (episode or overlong) and block_info[0] <= episode_end:
+                episode_end = max(episode_end, block_info[1])
+                # An episode is never more than MAX_BLOCK_SPAN long in real data; held beyond that it
+                # would grow with a chain of overlapping records as long as the file.
+                if episode_end - episode_start > MAX_BLOCK_SPAN:
+                    overlong, episode = True, []
+                elif not overlong:
+                    episode.append(block_info)
+                continue
+            if episode or overlong:
+                settle()
+            episode, overlong = [block_info], False
+            episode_start, episode_end = block_info[0], block_info[1]
+        if episode or overlong:
+            settle()
         return chosen
 
-    def _choose(self, episode: list[tuple[int, int, str, list[int], _Night]]) -> _Night | None:
-        per_source: dict[str, list[tuple[list[int], _Night]]] = {}
+    def _source_blocks(self, source: str, columns: _SleepColumns) -> Iterator[_Candidate]:
+        """One source's blocks that are nights or could be (naps left out), by in-bed window: a block
+        starts after the previous one's last record ends, and its in-bed window lies within it."""
+        for block, first, last in _blocks(columns):
+            if last - first > MAX_BLOCK_SPAN:
+                # Never a night (asleep or in bed over MAX_SLEEP_MIN), and read whole it would cost a
+                # tuple per record: a file of one-minute records without a break is one block.
+                began = datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%d %H:%M UTC")
+                self.skip(
+                    f"sleep from {shown(source)} from {began}: {(last - first) / 3600:.0f} h without "
+                    "a break of an hour is not a night"
+                )
+                continue
+            night = _night(source, columns, block.tolist())
+            if night is not None and not _is_nap(night):
+                yield night.in_bed_start, night.in_bed_end, source, block, night
+
+    def _choose(self, episode: list[_Candidate]) -> _Night | None:
+        per_source: dict[str, list[tuple[_Block, _Night]]] = {}
         for _, _, source, block, night in episode:
             per_source.setdefault(source, []).append((block, night))
         nights: list[_Night] = []
@@ -1043,7 +1385,7 @@ class _Signals:
             if len(parts) == 1:
                 night = parts[0][1]
             else:  # one source's blocks bridged by another source: one night of that source
-                merged = _night(source, self._sleep[source], [i for block, _ in parts for i in block])
+                merged = _night(source, self._sleep[source], np.concatenate([b for b, _ in parts]).tolist())
                 assert merged is not None
                 night = merged
             asleep_min = night.asleep / 60
@@ -1051,7 +1393,9 @@ class _Signals:
             if asleep_min > MAX_SLEEP_MIN or in_bed_min > MAX_SLEEP_MIN:
                 longest = max(asleep_min, in_bed_min)
                 limit = f"{MAX_SLEEP_MIN:.0f}"
-                self.skip(f"sleep ending {night.wake_date} from {source}: {longest:.0f} min is over {limit}")
+                self.skip(
+                    f"sleep ending {night.wake_date} from {shown(source)}: {longest:.0f} min is over {limit}"
+                )
                 continue
             nights.append(night)
         if not nights:
@@ -1065,13 +1409,16 @@ class _Signals:
     def _sdnn(
         self, nights: dict[date, _Night]
     ) -> dict[date, tuple[float, str, int, int]]:  # day → (median, source, captured epoch, offset)
-        order = sorted(range(len(self._hrv_start)), key=self._hrv_start.__getitem__)
-        starts = [self._hrv_start[i] for i in order]
+        # In numpy, as in _blocks: index lists of Python ints cost 30-odd bytes a sample where these
+        # cost 8, and a hostile file may hold a million samples.
+        start = np.array(self._hrv_start, dtype=np.int64)
+        order = np.argsort(start, kind="stable")
+        starts = start[order]
         result: dict[date, tuple[float, str, int, int]] = {}
         for day, night in nights.items():
-            lo = bisect.bisect_left(starts, night.in_bed_start)
-            hi = bisect.bisect_right(starts, night.in_bed_end)
-            picked = self._one_source([order[k] for k in range(lo, hi)], prefer=night.source)
+            lo = int(np.searchsorted(starts, night.in_bed_start, "left"))
+            hi = int(np.searchsorted(starts, night.in_bed_end, "right"))
+            picked = self._one_source(order[lo:hi].tolist(), prefer=night.source)
             if picked:
                 values = [self._hrv_value[i] for i in picked]
                 result[day] = (
@@ -1080,13 +1427,26 @@ class _Signals:
                     night.wake,
                     night.wake_offset,
                 )
-        mornings: dict[date, list[int]] = {}
-        for i in order:
-            day, seconds = _local_day(self._hrv_start[i], self._hrv_offset[i])
-            if seconds < FALLBACK_HRV_UNTIL and day not in nights:
-                mornings.setdefault(day, []).append(i)
-        for day, indexes in mornings.items():
-            picked = self._one_source(indexes, prefer=None)
+        del starts  # each temporary goes as soon as it is used: a few of them at once is the peak
+        local = np.array(self._hrv_offset, dtype=np.int64)
+        local += start
+        del start
+        day_number, seconds = np.divmod(local, 86400)
+        del local
+        night_days = np.array([(day - _EPOCH_DAY).days for day in nights], dtype=np.int64)
+        keep = seconds < FALLBACK_HRV_UNTIL
+        del seconds
+        keep &= ~np.isin(day_number, night_days)
+        morning = order[keep[order]]
+        del keep, order
+        morning = morning[np.argsort(day_number[morning], kind="stable")]  # by day, then by start
+        bounds = np.flatnonzero(np.diff(day_number[morning])) + 1
+        firsts, ends = np.concatenate(([0], bounds)), np.concatenate((bounds, [len(morning)]))
+        for lo, hi in zip(firsts, ends, strict=True):
+            if lo == hi:
+                continue
+            day = _EPOCH_DAY + timedelta(days=int(day_number[morning[lo]]))
+            picked = self._one_source(morning[lo:hi].tolist(), prefer=None)
             last = max(picked, key=self._hrv_end.__getitem__)
             result[day] = (
                 statistics.median(self._hrv_value[i] for i in picked),
@@ -1146,20 +1506,31 @@ class _Signals:
         return hrv_out, sleep_out
 
 
-def _blocks(columns: _SleepColumns) -> Iterator[list[int]]:
-    order = sorted(range(len(columns.start)), key=lambda i: (columns.start[i], columns.end[i]))
-    block: list[int] = []
-    block_end = 0
-    for i in order:
-        if block and columns.start[i] > block_end + BLOCK_GAP:
-            yield block
-            block = []
-        if not block:
-            block_end = columns.end[i]
-        block.append(i)
-        block_end = max(block_end, columns.end[i])
-    if block:
-        yield block
+def _blocks(columns: _SleepColumns) -> Iterator[tuple[_Block, int, int]]:
+    """A source's records in blocks (a gap over BLOCK_GAP ends one), each with where it starts and ends.
+
+    Sorted in numpy: 8 bytes an index where Python's sort by (start, end) tuples took over 150 bytes
+    a record, which for a hostile file of a million records was the whole of the import's memory.
+    """
+    # Views, not copies: the columns are complete by now and are never appended to again.
+    start = np.frombuffer(columns.start, dtype=np.int64)
+    end = np.frombuffer(columns.end, dtype=np.int64)
+    order = np.lexsort((end, start))
+    if not len(order):
+        return
+    # Sorted by start, a block's end so far is the running maximum of ends, and at a break every
+    # earlier record has ended, so the running maximum over all records is the block's own.
+    reach = end[order]
+    np.maximum.accumulate(reach, out=reach)
+    breaks = np.flatnonzero(start[order[1:]] > reach[:-1] + BLOCK_GAP) + 1
+    # Only the order and the breaks outlive this (16 bytes a record at most): the blocks are yielded
+    # while other sources' are merged in, so whatever is kept here is kept for every source at once.
+    del reach
+    lo = 0
+    for hi in itertools.chain((int(b) for b in breaks), (len(order),)):
+        block = order[lo:hi]
+        yield block, int(start[block[0]]), int(end[block].max())
+        lo = hi
 
 
 def _night(source: str, columns: _SleepColumns, block: list[int]) -> _Night | None:
@@ -1242,7 +1613,11 @@ def _sleep_payload(day: date, night: _Night, vendor: str) -> dict[str, Any]:
 
 
 def import_days(
-    path: Path, *, default_tz: str = "UTC", progress: Callable[[int, int], None] | None = None
+    path: Path,
+    *,
+    default_tz: str = "UTC",
+    progress: Callable[[int, int], None] | None = None,
+    limits: ImportLimits | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], ImportSummary]:
     """Read a whole export and return ``(hrv_payloads, sleep_payloads, summary)``, by date.
 
@@ -1251,12 +1626,14 @@ def import_days(
     ``progress(bytes_read, total_bytes)`` is called after every chunk (total = uncompressed size).
     Broken records of the used types are skipped and counted; an export without usable HRV, resting
     HR or sleep gives no payloads and a ``summary.message`` that says so. Raises
-    :class:`AppleHealthError` for a file that is not an export or is cut off; nothing is returned from
-    a file that fails part-way.
+    :class:`AppleHealthError` for a file that is not an export or is cut off, or that is over one of
+    ``limits`` (:class:`ImportLimits`: size, compression ratio, records); nothing is returned from a
+    file that fails part-way.
     """
+    limits = limits or ImportLimits()
     zone = _zone(default_tz)
-    days = _Days()
-    with _open(path) as (stream, total):
+    days = _Days(limits.max_records)
+    with _open(path, limits) as (stream, total):
         read = 0
 
         def on_read(size: int) -> None:
@@ -1265,7 +1642,7 @@ def import_days(
             if progress is not None:
                 progress(read, max(total, read))
 
-        for item in _scan(stream, zone, on_read):
+        for item in _scan(stream, zone, on_read, limits.max_xml_bytes):
             days.add(item)
     hrv, sleep = days.payloads()
     day_count = len({p["date"] for p in hrv} | {p["date"] for p in sleep})
