@@ -249,24 +249,35 @@ def import_apple(
     user: Annotated[str, typer.Option("--user", help="the athlete's email")],
 ) -> None:
     """Stream an Apple Health export into the athlete's nights (constant memory)."""
-    from perfhub.auth.service import user_by_email
-    from perfhub.ingest.apple import import_apple_health, result_of
+    from rich.markup import escape
 
+    from perfhub.auth.service import user_by_email
+    from perfhub.ingest.apple import import_limits, land_apple_health, read_apple_health, result_of
+    from perfhub.vendors.apple_health import shown
+
+    # A file name, like everything read from the export, may hold escape sequences or rich markup:
+    # printed only cut short, escaped (shown) and with its brackets taken literally (escape).
     if not path.is_file():
-        fail(f"no such file: {path}")
+        fail(f"no such file: {escape(shown(str(path), 200))}")
     with runtime() as rt:
         try:
-            with session_scope(rt.sessions) as session, progress_bar() as bar:
+            with session_scope(rt.sessions) as session:
                 athlete = user_by_email(session, user)
-                task = bar.add_task(f"reading {path.name}", total=path.stat().st_size)
-                summary = import_apple_health(
-                    session,
-                    athlete,
+                athlete_id, tz = athlete.id, athlete.tz
+            # Read with no transaction open (a large export takes minutes), then land in one.
+            with progress_bar() as bar:
+                task = bar.add_task(f"reading {escape(shown(path.name))}", total=path.stat().st_size)
+                parsed = read_apple_health(
                     path,
+                    user_id=athlete_id,
+                    tz=tz,
+                    limits=import_limits(rt.settings),
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
+            with session_scope(rt.sessions) as session:
+                summary = land_apple_health(session, parsed)
         except PerfhubError as exc:
-            fail(exc.detail)
+            fail(escape(exc.detail))
         if not rt.uses_nats:
             rt.bus.drain()
     # The same result as the upload endpoint's: the skip reasons and any message are in it.

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     # only path). 0 turns it off.
     reconcile_interval_s: float = 3 * 3600
 
+    # Apple Health import (upload and CLI): beyond a limit an export is refused, nothing stored. Real
+    # exports: export.xml 1–4 GB, export.zip a few hundred MB (it compresses 10–25 times); records
+    # are the SDNN, resting-HR and sleep ones, a few hundred thousand for years of data.
+    apple_health_max_upload_bytes: int = Field(default=1024**3, gt=0)
+    apple_health_max_xml_bytes: int = Field(default=8 * 1024**3, gt=0)
+    apple_health_max_zip_ratio: float = Field(default=100.0, gt=1)
+    apple_health_max_records: int = Field(default=1_000_000, gt=0)
+
     log_level: str = "INFO"
     source_priority: tuple[str, ...] = Field(default=DEFAULT_SOURCE_PRIORITY)
 
