@@ -183,13 +183,16 @@ def test_overlapping_watch_phone_and_app_sleep_is_one_night_from_one_source(tmp_
         sleep(f"{d2} 03:59:30 -0800", f"{d2} 06:30:00 -0800", "AsleepCore"),
     )
     _, rows, summary = import_days(path)
-    # Watch: 23:10–02:00 + 02:05–06:30 = 435 min asleep. The Watch wrote no InBed, so its bedtime is
-    # unknown: no efficiency, latency or time in bed (the iPhone's InBed is another source's).
+    # Watch: 23:10–02:00 + 02:05–06:30 = 435 min asleep. The Watch wrote no InBed; the iPhone's and
+    # the app's both cover all of its sleep, and the app's is the shorter: in bed 22:55–06:40.
     assert rows == [
         {
             "date": "2024-01-02",
             "durationMin": 435.0,
+            "efficiencyPct": round(435 / 465 * 100, 1),
+            "latencyMin": 15.0,
             "wakeCount": 1,
+            "inBedMin": 465.0,
             "vendor": "apple",
             "capturedAt": "2024-01-02T06:30:00-08:00",
             "sourceDevice": WATCH,

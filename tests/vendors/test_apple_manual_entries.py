@@ -1,5 +1,6 @@
 """What the athlete typed into the Health app is theirs (vendor ``manual``), bedtime comes only from
-InBed records, and an export without HRV, resting HR or sleep says so."""
+InBed records (the night's own source's first, else another's over the same sleep), and an export
+without HRV, resting HR or sleep says so."""
 
 from __future__ import annotations
 
@@ -139,7 +140,7 @@ def test_a_bad_value_entered_by_hand_is_skipped_and_says_so(tmp_path: Path) -> N
 # --------------------------------------------------------------------------------------------
 
 
-def test_efficiency_and_latency_need_the_sources_own_in_bed_record(tmp_path: Path) -> None:
+def test_efficiency_and_latency_need_an_in_bed_record(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         # 2nd: an app without InBed; its asleep span alone says nothing about bedtime.
@@ -161,15 +162,77 @@ def test_efficiency_and_latency_need_the_sources_own_in_bed_record(tmp_path: Pat
     fits_the_ingest_api([], rows)
 
 
-def test_an_in_bed_record_from_another_source_does_not_lend_its_bedtime(tmp_path: Path) -> None:
+def test_an_in_bed_record_from_another_source_gives_the_watch_its_bedtime(tmp_path: Path) -> None:
+    # The Watch writes no InBed; the iPhone's sleep schedule does, for the same night.
     path = write(
         tmp_path,
         sleep("2024-01-01 22:00:00 -0800", "2024-01-02 07:00:00 -0800", "InBed", PHONE),
         sleep("2024-01-01 23:00:00 -0800", "2024-01-02 06:00:00 -0800", "AsleepCore"),
     )
     _, rows, _ = import_days(path)
-    assert [(r["sourceDevice"], r["durationMin"], "efficiencyPct" in r, "latencyMin" in r) for r in rows] == [
-        (WATCH, 420.0, False, False)
+    bedtime = ("efficiencyPct", "latencyMin", "inBedMin")
+    assert [(r["sourceDevice"], r["durationMin"], *(r.get(k) for k in bedtime)) for r in rows] == [
+        (WATCH, 420.0, round(420 / 540 * 100, 1), 60.0, 540.0)
+    ]
+    fits_the_ingest_api([], rows)
+
+
+def test_the_winners_own_in_bed_comes_before_another_sources(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        sleep("2024-01-01 21:00:00 -0800", "2024-01-02 07:00:00 -0800", "InBed", PHONE),
+        sleep("2024-01-01 22:30:00 -0800", "2024-01-02 06:30:00 -0800", "InBed", "Pillow"),
+        sleep("2024-01-01 23:00:00 -0800", "2024-01-02 06:00:00 -0800", "AsleepUnspecified", "Pillow"),
+    )
+    _, rows, _ = import_days(path)
+    assert [(r["sourceDevice"], r["latencyMin"], r["inBedMin"]) for r in rows] == [("Pillow", 30.0, 480.0)]
+
+
+def test_the_in_bed_record_covering_most_of_the_sleep_gives_the_bedtime(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        # The phone's schedule ends at 05:00, an hour before waking; the app's covers it all.
+        sleep("2024-01-01 22:30:00 -0800", "2024-01-02 05:00:00 -0800", "InBed", PHONE),
+        sleep("2024-01-01 22:45:00 -0800", "2024-01-02 06:15:00 -0800", "InBed", "Pillow"),
+        sleep("2024-01-01 23:00:00 -0800", "2024-01-02 06:00:00 -0800", "AsleepCore"),
+    )
+    _, rows, _ = import_days(path)
+    assert [(r["latencyMin"], r["inBedMin"]) for r in rows] == [(15.0, 450.0)]
+
+
+def test_no_bedtime_from_in_bed_records_that_miss_the_sleep_or_run_for_days(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        # Ends as the sleep starts: it touches the night but says nothing about it.
+        sleep("2024-01-01 21:00:00 -0800", "2024-01-01 23:00:00 -0800", "InBed", PHONE),
+        sleep("2024-01-01 23:00:00 -0800", "2024-01-02 06:00:00 -0800", "AsleepCore"),
+        # Left running for 30 hours: no bedtime of any one night.
+        sleep("2024-01-02 20:00:00 -0800", "2024-01-04 02:00:00 -0800", "InBed", "Pillow"),
+        sleep("2024-01-02 23:00:00 -0800", "2024-01-03 06:00:00 -0800", "AsleepCore"),
+    )
+    _, rows, _ = import_days(path)
+    assert [(r["date"], "efficiencyPct" in r, "latencyMin" in r, "inBedMin" in r) for r in rows] == [
+        ("2024-01-02", False, False, False),
+        ("2024-01-03", False, False, False),
+    ]
+
+
+def test_a_night_typed_in_by_hand_never_takes_a_devices_bedtime(tmp_path: Path) -> None:
+    # Ten hours typed in, the iPhone's schedule over the same night: no efficiency made up from either.
+    path = write(
+        tmp_path,
+        sleep("2024-01-01 21:00:00 -0800", "2024-01-02 07:00:00 -0800", "InBed", PHONE),
+        sleep(
+            "2024-01-01 21:00:00 -0800",
+            "2024-01-02 07:00:00 -0800",
+            "AsleepUnspecified",
+            HEALTH,
+            by_hand=True,
+        ),
+    )
+    _, rows, _ = import_days(path)
+    assert [(r["vendor"], r["durationMin"], "efficiencyPct" in r, "latencyMin" in r) for r in rows] == [
+        ("manual", 600.0, False, False)
     ]
 
 

@@ -44,9 +44,11 @@ How nights become days (DESIGN.md §2)
     less than half the sleep of the longest one (a Watch that ran flat), else the longest asleep time.
     The episode belongs to the local date, in the records' own UTC offset, on which the winner's last
     asleep interval ends (the wake date); of two episodes waking on one date the longer is the night.
-    Of the winner: ``inBedMin``, ``efficiencyPct`` and ``latencyMin`` only when its own InBed records
-    say when bedtime was (the span widened to cover its asleep time); never made up from the asleep
-    span, which would make any hand-entered night 100 % efficient. ``wakeCount`` counts interruptions
+    ``inBedMin``, ``efficiencyPct`` and ``latencyMin`` only when an InBed record says when bedtime
+    was: the winner's own, else another source's that overlaps the winner's sleep (the Watch writes
+    no InBed; the iPhone's sleep schedule or a sleep app does), of the measured and the hand-entered
+    records each apart (:meth:`_Signals._with_bedtime`); never made up from the asleep span, which
+    would make any hand-entered night 100 % efficient. ``wakeCount`` counts interruptions
     between asleep intervals that are marked Awake or last ≥ 5 min (not for hand-entered nights, which
     say nothing about them).
     HRV: Apple's ``HeartRateVariabilitySDNN`` is SDNN and is only ever emitted as ``sdnn``. Nightly SDNN
@@ -125,6 +127,7 @@ MAX_MESSAGE = 400
 SDNN_RANGE = (1.0, 300.0)
 RESTING_HR_RANGE = (25.0, 120.0)
 MAX_SLEEP_MIN = 1440.0
+MAX_LATENCY_MIN = 720.0  # the ingest API's limit
 BLOCK_GAP = 3600  # s; a longer silence inside one source's records ends a sleep block
 MAX_BLOCK_SPAN = 2 * 86400  # s; a block longer than this cannot hold a night of at most MAX_SLEEP_MIN
 NAP_MAX_ASLEEP = 3 * 3600
@@ -1146,12 +1149,14 @@ class _Night:
     wake: int  # epoch of the end of the last asleep interval
     wake_offset: int
     asleep: int  # seconds
-    in_bed_start: int
+    in_bed_start: int  # the window the night is grouped, checked and given its SDNN by
     in_bed_end: int
-    latency: int | None
+    asleep_start: int  # epoch of the start of the first asleep interval
     wakes: int
     staged: bool
-    bedtime_known: bool  # the source wrote InBed records: in_bed_start is a real bedtime
+    # From InBed records (widened to cover the asleep time): when bedtime was and when the athlete
+    # got up. None when no InBed record says so.
+    bed: Interval | None
 
 
 # A source's block as a night in the making: in-bed window, source, its records, what they give.
@@ -1357,7 +1362,63 @@ class _Signals:
             episode_start, episode_end = block_info[0], block_info[1]
         if episode or overlong:
             settle()
-        return chosen
+        if not chosen:
+            return chosen
+        in_bed = self._in_bed_by_source()
+        return {day: self._with_bedtime(night, in_bed) for day, night in chosen.items()}
+
+    def _in_bed_by_source(self) -> dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """Each source's InBed records merged (overlapping or touching ones as one): starts and ends,
+        sorted, 16 bytes an interval."""
+        found: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+        for source, columns in self._sleep.items():
+            in_bed = np.frombuffer(columns.stage, dtype=np.int8) == _IN_BED
+            if not in_bed.any():
+                continue
+            start = np.frombuffer(columns.start, dtype=np.int64)[in_bed]
+            end = np.frombuffer(columns.end, dtype=np.int64)[in_bed]
+            order = np.lexsort((end, start))
+            start, reach = start[order], np.maximum.accumulate(end[order])
+            first = np.concatenate(([True], start[1:] > reach[:-1]))
+            last = np.concatenate((first[1:], [True]))
+            found[source] = (start[first], reach[last])
+        return found
+
+    def _with_bedtime(
+        self, night: _Night, in_bed: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
+    ) -> _Night:
+        """The night with a bedtime from another source's InBed records when it has none of its own.
+
+        What is asked is only that efficiency and latency come from an InBed record saying when
+        bedtime was, never from the asleep span. Which source says it does not matter for that: an
+        Apple Watch writes no InBed at all, and the iPhone's sleep schedule or a sleep app writes it
+        for the same night, so taking only the winner's own gave a Watch user no efficiency ever.
+        The winner's own InBed still comes first (its asleep time and its bedtime then come from one
+        device), then the source whose InBed overlaps most of the winner's sleep, then, between equal
+        ones, the shortest window, which adds the least time in bed the sleep itself does not show.
+        Sources of this vendor only: a night typed in by hand never takes a device's bedtime nor the
+        reverse (a 10-hour hand-entered night without InBed stays without efficiency). A window over
+        MAX_SLEEP_MIN (an InBed left running for days) says nothing about this night and is not used.
+        """
+        if night.bed is not None:
+            return night
+        first, wake = night.asleep_start, night.wake
+        best: tuple[tuple[int, int, str], Interval] | None = None
+        for source, (starts, ends) in in_bed.items():
+            if source == night.source:
+                continue
+            lo = int(np.searchsorted(ends, first, "right"))  # the first that ends after sleep starts
+            hi = int(np.searchsorted(starts, wake, "left"))  # the first that starts at or after waking
+            if lo >= hi:
+                continue
+            covered = int((np.minimum(ends[lo:hi], wake) - np.maximum(starts[lo:hi], first)).sum())
+            bed = (min(int(starts[lo]), first), max(int(ends[hi - 1]), wake))
+            key = (covered, first - bed[0] - (bed[1] - wake), source)
+            if best is None or key > best[0]:
+                best = (key, bed)
+        if best is None or best[1][1] - best[1][0] > MAX_SLEEP_MIN * 60:
+            return night
+        return replace(night, bed=best[1])
 
     def _source_blocks(self, source: str, columns: _SleepColumns) -> Iterator[_Candidate]:
         """One source's blocks that are nights or could be (naps left out), by in-bed window: a block
@@ -1563,9 +1624,6 @@ def _night(source: str, columns: _SleepColumns, block: list[int]) -> _Night | No
         in_bed_start, in_bed_end = min(in_bed[0][0], asleep[0][0]), max(in_bed[-1][1], wake)
     else:
         in_bed_start, in_bed_end = block_start, block_end
-    # Bedtime is only known from InBed: a leading Awake or the first record says when tracking began,
-    # and for a night typed in by hand the asleep span is all there is.
-    latency = asleep[0][0] - in_bed_start if in_bed_raw else None
     wakes = 0
     j = 0
     for (_, gap_start), (gap_end, _) in itertools.pairwise(asleep):
@@ -1582,10 +1640,12 @@ def _night(source: str, columns: _SleepColumns, block: list[int]) -> _Night | No
         asleep=sum(end - start for start, end in asleep),
         in_bed_start=in_bed_start,
         in_bed_end=in_bed_end,
-        latency=latency,
+        asleep_start=asleep[0][0],
         wakes=wakes,
         staged=staged,
-        bedtime_known=bool(in_bed_raw),
+        # Bedtime is only known from InBed: a leading Awake or the first record says when tracking
+        # began, and for a night typed in by hand the asleep span is all there is.
+        bed=(in_bed_start, in_bed_end) if in_bed_raw else None,
     )
 
 
@@ -1596,15 +1656,20 @@ def _is_nap(night: _Night) -> bool:
 
 def _sleep_payload(day: date, night: _Night, vendor: str) -> dict[str, Any]:
     asleep_min = night.asleep / 60
-    in_bed_min = (night.in_bed_end - night.in_bed_start) / 60
     payload: dict[str, Any] = {"date": day.isoformat(), "durationMin": round(asleep_min, 1)}
-    if night.bedtime_known and in_bed_min > 0:
-        payload["efficiencyPct"] = round(min(100.0, asleep_min / in_bed_min * 100), 1)
-    if night.latency is not None:
-        payload["latencyMin"] = round(night.latency / 60, 1)
+    in_bed_min = None
+    if night.bed is not None:
+        in_bed_min = (night.bed[1] - night.bed[0]) / 60
+        if in_bed_min > 0:
+            payload["efficiencyPct"] = round(min(100.0, asleep_min / in_bed_min * 100), 1)
+        latency_min = (night.asleep_start - night.bed[0]) / 60
+        # The ingest API refuses more; such a bedtime (asleep 12 h after it) says nothing about this
+        # night's sleep onset, and refusing it would refuse the whole import.
+        if latency_min <= MAX_LATENCY_MIN:
+            payload["latencyMin"] = round(latency_min, 1)
     if vendor != MANUAL:
         payload["wakeCount"] = night.wakes
-    if night.bedtime_known:
+    if in_bed_min is not None:
         payload["inBedMin"] = round(in_bed_min, 1)
     payload["vendor"] = vendor
     payload["capturedAt"] = _iso(night.wake, night.wake_offset)
