@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from perfhub.auth.models import User
 from perfhub.auth.schemas import IssuedTokenOut, TokenCreate, TokenOut, TokenRotate
@@ -18,8 +18,10 @@ from perfhub.auth.service import create_token, list_tokens, revoke_token, rotate
 from perfhub.core.db import utcnow
 from perfhub.core.deps import CurrentUser, PrincipalDep, UowDep
 from perfhub.core.errors import Forbidden, NotFound, Unprocessable
+from perfhub.core.limits import MAX_ID
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
+TokenId = Annotated[int, Path(gt=0, le=MAX_ID, description="a token's id from GET /tokens")]
 
 
 @router.get("", response_model=list[TokenOut], response_model_by_alias=True)
@@ -62,7 +64,7 @@ def post_token(body: TokenCreate, uow: UowDep, user: CurrentUser) -> IssuedToken
 
 
 @router.delete("/{token_id}", status_code=204, response_class=Response)
-def delete_token(token_id: int, uow: UowDep, user: CurrentUser) -> Response:
+def delete_token(token_id: TokenId, uow: UowDep, user: CurrentUser) -> Response:
     """Revoke a token at once (revoking one already revoked changes nothing). Your own, or any
     for an admin; the token this request is made with may be revoked too."""
     with uow() as session:
@@ -74,7 +76,7 @@ def delete_token(token_id: int, uow: UowDep, user: CurrentUser) -> Response:
     "/{token_id}/rotate", status_code=201, response_model=IssuedTokenOut, response_model_by_alias=True
 )
 def post_rotate(
-    token_id: int, uow: UowDep, user: CurrentUser, body: TokenRotate | None = None
+    token_id: TokenId, uow: UowDep, user: CurrentUser, body: TokenRotate | None = None
 ) -> IssuedTokenOut:
     """Replace a live token by a new one with the same name, scopes and lifetime. The old one is
     revoked at once, or with `graceMinutes` (at most 60) expires that much later. A token is
