@@ -519,6 +519,7 @@ _ATTRIBUTE = re.compile(rb"([^\s=/>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _NOT_IN_TAG = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f<]")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _NOT_XML_CHAR = re.compile("[\ud800-\udfff\ufffe\uffff]")
+_OPENER = re.compile(rb"<[!?]")
 _OPAQUE = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 # Steps over text, tags and whole comments, CDATA sections and processing instructions, and stops at
 # one whose end is not in what it is given. Possessive, so it never backtracks, and in C: a body of
@@ -778,7 +779,10 @@ class _Scanner:
             start, end = self._last_opaque
             return end - base if start <= base + at < end else -1
         while True:
-            step = _OUTSIDE.match(buf, pos, at)
+            # Real exports have no comment in the body: a search for an opener, in C at memory speed,
+            # usually says so. From an opener on, the pattern steps over everything up to ``at``.
+            opener_at = _OPENER.search(buf, pos, at)
+            step = None if opener_at is None else _OUTSIDE.match(buf, opener_at.start(), at)
             stop = at if step is None else step.end()
             found = next(((o, c) for o, c in _OPAQUE if buf.startswith(o, stop)), None) if stop < at else None
             if found is None:
