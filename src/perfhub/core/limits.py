@@ -43,9 +43,6 @@ from perfhub.settings import Settings
 # reach the database as an out-of-range error (a 500), so it is refused at the edge (422).
 MAX_ID = 2**31 - 1
 
-# The Apple Health upload's limit where the settings do not name one.
-DEFAULT_UPLOAD_BYTES = 512 * 1024**2
-
 
 class StrictJsonError(ValueError):
     """JSON that ``json.loads`` accepts but that has no single meaning."""
@@ -91,19 +88,18 @@ class RouteLimit:
         return re.fullmatch(self.pattern, path, re.DOTALL) is not None
 
 
-def apple_upload_limit(settings: Settings) -> int:
-    # By name: the upload's own setting (PERFHUB_APPLE_HEALTH_MAX_UPLOAD_BYTES) belongs to the
-    # import, which checks it too; the edge enforces it whatever the endpoint does with the body.
-    limit = getattr(settings, "apple_health_max_upload_bytes", None)
-    return int(limit) if limit else DEFAULT_UPLOAD_BYTES
-
-
 def route_limits(api_prefix: str) -> list[RouteLimit]:
     """The table, first match wins. Everything under the API needs a token except what vendors
     call (OAuth callbacks, webhooks); the rest of the site takes small bodies only."""
     api = re.escape(api_prefix)
     return [
-        RouteLimit(rf"{api}/import/apple-health", apple_upload_limit, authenticate=True, strict_json=False),
+        # The import checks its own limit too; the edge holds it whatever the endpoint does.
+        RouteLimit(
+            rf"{api}/import/apple-health",
+            lambda s: s.apple_health_max_upload_bytes,
+            authenticate=True,
+            strict_json=False,
+        ),
         RouteLimit(rf"{api}/ingest/batch", lambda s: s.max_batch_body_bytes, authenticate=True),
         RouteLimit(
             rf"{api}/webhooks/[^/]+",
