@@ -333,3 +333,14 @@ def test_concurrent_rotations_of_one_token_yield_one_successor(harness: Harness,
     thread.join(30)
     assert len(outcome) == 1 and "already rotated" in outcome[0]
     assert harness.count(ApiToken) == 2
+
+
+def test_huge_ids_are_refused_not_a_server_error(harness: Harness) -> None:
+    admin = harness.user("admin")
+    for path, params in (
+        ("/api/v1/tokens", {"userId": str(2**63)}),
+        ("/api/v1/tokens", {"userId": "0"}),
+    ):
+        response = harness.client.get(path, params=params, headers=admin["headers"])
+        assert response.status_code == 422, (path, params, response.text)
+    assert harness.client.delete(f"/api/v1/tokens/{2**63}", headers=admin["headers"]).status_code == 422

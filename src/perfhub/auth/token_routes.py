@@ -30,7 +30,7 @@ def get_tokens(
     user: CurrentUser,
     principal: PrincipalDep,
     user_id: Annotated[
-        int | None, Query(alias="userId", description="another user's tokens (admins)")
+        int | None, Query(alias="userId", gt=0, le=MAX_ID, description="another user's tokens (admins)")
     ] = None,
     all_: Annotated[bool, Query(alias="all", description="every token, service tokens too (admins)")] = False,
 ) -> list[TokenOut]:
