@@ -55,6 +55,12 @@ def get_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing bearer token")
+    checked: Principal | None = getattr(request.state, "principal", None)
+    if checked is not None and checked.user_id is None:
+        # The edge already authenticated this request before reading its body (core.limits);
+        # a service token has no person to load, so the ingest path skips a second transaction.
+        request.state.user = None
+        return checked
     # The token's expiry and revocation are checked here on every request, and its last use is
     # recorded (throttled) in this same short transaction, so endpoints need not care.
     with session_scope(request.app.state.sessions) as session:
