@@ -4,11 +4,11 @@
     python bench/bench_apple_import.py --ios16       # iOS 16's broken DTD + stray control characters
     python bench/bench_apple_import.py --export path/to/export.xml   # a real export instead
 
-Generates a realistic export of about ``--size-mb`` (tests/vendors/apple_export.py: records grouped
+Generates a realistic export of about ``--size-mb`` (tests/wearables/apple_export.py: records grouped
 by type, the three used types among fifteen others, long device strings, beat-to-beat lists) into a
 temporary directory, with a progress bar. Then, each in its own subprocess so that peak RSS is its own:
 
-(a) ours — ``perfhub.vendors.apple_health.import_days``: parse, map and day aggregation, everything
+(a) ours — ``perfhub.wearables.apple_health.import_days``: parse, map and day aggregation, everything
     but the database write; best and median of ``--repeat`` runs;
 (b) ``ElementTree.parse`` of the same file (the whole document in memory), once. Not with ``--ios16``:
     no conforming parser reads that file at all, which is the point of importing it.
@@ -60,7 +60,7 @@ def peak_rss_bytes() -> int:
 
 
 def worker_ours(path: Path, repeat: int) -> dict[str, Any]:
-    from perfhub.vendors.apple_health import import_days
+    from perfhub.wearables.apple_health import import_days
 
     baseline = peak_rss_bytes()
     seconds = []

@@ -51,7 +51,7 @@ def synthesize(athletes: int, days: int, seed: int = 0) -> Any:
     −30 %, RHR +7 bpm for 3–6 days), missing nights, a few device gaps of 10 days, 5 % SDNN-only
     athletes, 10 % who switch device mid-year (new segment), 40 % who log training load.
     """
-    from perfhub.insights.readiness import SeriesBatch
+    from perfhub.readiness.engine import SeriesBatch
 
     rng = np.random.default_rng(seed)
     shape = (athletes, days)
@@ -114,7 +114,7 @@ def _peak_rss_bytes() -> int:
 
 
 def child_numpy(args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    from perfhub.insights.readiness import compute_batch
+    from perfhub.readiness.engine import compute_batch
 
     _progress("numpy: generating data")
     batch = synthesize(args.athletes, args.days, args.seed)

@@ -1,6 +1,6 @@
-"""Idiomatic pandas reference implementation of the readiness rules (DESIGN.md §3).
+"""Idiomatic pandas reference implementation of the readiness rules (docs/readiness.md).
 
-Same rules, same score curves (their knots are imported from ``perfhub.insights.readiness``),
+Same rules, same score curves (their knots are imported from ``perfhub.readiness.engine``),
 written the way one would in pandas: one long DataFrame (athlete, day), ``groupby(...).rolling``
 windows, ``groupby().ffill()`` for "latest reading", no Python loop over days or athletes. It
 exists to benchmark the numpy batch path against, and to cross-check its results.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from perfhub.insights import readiness as R
-from perfhub.insights import sleep_debt as S
+from perfhub.readiness import engine as R
+from perfhub.readiness import sleep_debt as S
 
 
 def batch_to_frame(batch: R.SeriesBatch) -> pd.DataFrame:

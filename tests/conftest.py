@@ -306,7 +306,7 @@ class Deployment:
 
 def pipeline_backlog(runtime: Runtime) -> int:
     from perfhub.core.bus import OutboxDelivery, OutboxRow
-    from perfhub.pipeline import consumers
+    from perfhub.pipeline.stages import consumers
 
     with runtime.sessions() as session:
         backlog = (

@@ -12,8 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from perfhub import __version__
 from perfhub.alerts.routes import router as alerts_router
-from perfhub.auth.routes import router as me_router
-from perfhub.auth.token_routes import router as tokens_router
+from perfhub.auth.routes import router as tokens_router
 from perfhub.core.access_log import install_access_log_redaction
 from perfhub.core.errors import (
     API_PROBLEMS,
@@ -26,15 +25,16 @@ from perfhub.core.errors import (
 from perfhub.core.limits import RequestLimits, route_limits
 from perfhub.core.outage import install_outage_handler
 from perfhub.core.telemetry import setup_tracing
-from perfhub.ingest.routes import router as ingest_router
-from perfhub.ingest.upload_routes import router as import_router
-from perfhub.insights.routes import router as insights_router
-from perfhub.normalize.routes import router as data_router
-from perfhub.pipeline import STAGES
+from perfhub.pipeline.stages import STAGES
+from perfhub.pipeline.workers import BusRuntime
+from perfhub.profile.routes import router as me_router
+from perfhub.readiness.routes import router as insights_router
+from perfhub.readings.ingest_routes import router as ingest_router
+from perfhub.readings.routes import router as data_router
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings, get_settings
-from perfhub.vendors.routes import router as connections_router
-from perfhub.workers import BusRuntime
+from perfhub.wearables.routes import router as connections_router
+from perfhub.wearables.upload_routes import router as import_router
 
 API_PREFIX = "/api/v1"
 
@@ -130,7 +130,7 @@ def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:
 def update_embedded_gauges(runtime: Runtime) -> None:
     """Embedded bus: the backlog is what the in-process consumers still have to deliver."""
     from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
-    from perfhub.insights.service import coverage
+    from perfhub.readiness.service import coverage
 
     OUTBOX_BACKLOG.set(runtime.bus.pending())
     with runtime.sessions() as session:

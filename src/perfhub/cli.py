@@ -151,8 +151,8 @@ def worker(
     import signal
 
     from perfhub.core.telemetry import setup_tracing
-    from perfhub.pipeline import STAGES
-    from perfhub.workers import BusRuntime
+    from perfhub.pipeline.stages import STAGES
+    from perfhub.pipeline.workers import BusRuntime
 
     if stage not in STAGES:
         fail(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}", 2)
@@ -252,8 +252,8 @@ def import_apple(
     from rich.markup import escape
 
     from perfhub.auth.service import user_by_email
-    from perfhub.ingest.apple import import_limits, land_apple_health, read_apple_health, result_of
-    from perfhub.vendors.apple_health import shown
+    from perfhub.wearables.apple_health import shown
+    from perfhub.wearables.apple_import import import_limits, land_apple_health, read_apple_health, result_of
 
     # A file name, like everything read from the export, may hold escape sequences or rich markup:
     # printed only cut short, escaped (shown) and with its brackets taken literally (escape).
@@ -294,7 +294,7 @@ def backfill_command(
     """Fetch a linked athlete's history from a vendor into the pipeline (progress on stderr)."""
     from perfhub.auth.service import user_by_email
     from perfhub.core.dates import parse_date
-    from perfhub.vendors.backfill import backfill, linked_connection
+    from perfhub.wearables.backfill import backfill, linked_connection
 
     if vendor not in ("oura", "whoop", "google"):
         fail(f"unknown vendor {vendor!r}; choose oura, whoop or google", 2)
@@ -305,7 +305,7 @@ def backfill_command(
     if start > end:
         fail("--from is after --to", 2)
     with runtime() as rt:
-        from perfhub.vendors.base import VendorError
+        from perfhub.wearables.vendors.base import VendorError
 
         try:
             with session_scope(rt.sessions) as session, progress_bar() as bar:
@@ -550,7 +550,7 @@ def recompute(
     from perfhub.auth.models import User
     from perfhub.auth.service import user_by_email
     from perfhub.core.dates import parse_date
-    from perfhub.insights.service import recompute as recompute_snapshots
+    from perfhub.readiness.service import recompute as recompute_snapshots
 
     try:
         since_day = parse_date(from_, "from") if from_ else None

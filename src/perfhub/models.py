@@ -4,12 +4,11 @@ from perfhub.alerts.models import Alert, AlertPreference
 from perfhub.auth.models import ApiToken, User
 from perfhub.core.bus import DeadLetter, OutboxDelivery, OutboxRow
 from perfhub.core.db import Base
-from perfhub.ingest.models import RawEvent
-from perfhub.insights.models import ReadinessSnapshotRow
-from perfhub.normalize.models import HrvDaily, SleepDaily
 from perfhub.privacy.models import AuditEntry
+from perfhub.readiness.models import ReadinessSnapshotRow
+from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
 from perfhub.teams.models import Team, TeamMembership
-from perfhub.vendors.models import OAuthState, VendorConnection, WebhookReceipt
+from perfhub.wearables.models import OAuthState, VendorConnection, WebhookReceipt
 
 __all__ = [
     "Alert",

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.core.bus import EmbeddedBus
 from perfhub.core.db import make_engine, make_sessionmaker, utcnow
-from perfhub.pipeline import register_consumers
+from perfhub.pipeline.stages import register_consumers
 from perfhub.settings import Settings, use_settings
-from perfhub.vendors.backfill import resume_due, resume_stalled
+from perfhub.wearables.backfill import resume_due, resume_stalled
 
 log = logging.getLogger(__name__)
 # How often deferred backfill chunks are checked for being due, and how often the database is
@@ -77,7 +77,7 @@ class Runtime:
             return
 
         def loop() -> None:
-            from perfhub.vendors.backfill import reconcile_all
+            from perfhub.wearables.backfill import reconcile_all
 
             while not self._stop_reconciler.wait(interval):
                 try:

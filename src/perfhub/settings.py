@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     service_name: str = "perfhub"
 
-    # Vendors (CONTRACT.md "Configuration"): a vendor without a client id is not configured.
+    # Vendors (docs/http-api.md "Configuration"): a vendor without a client id is not configured.
     # URLs default to the vendors' real ones; tests and staging point them at fakes.
     oura_client_id: str | None = None
     oura_client_secret: SecretStr | None = None

@@ -20,7 +20,7 @@ from tests.conftest import Harness
 
 from perfhub.app import create_app
 from perfhub.core.errors import PROBLEM_JSON
-from perfhub.ingest.models import RawEvent
+from perfhub.readings.models import RawEvent
 from perfhub.settings import Settings
 
 DAY = (datetime.now(UTC).date() - timedelta(days=2)).isoformat()

@@ -14,7 +14,7 @@ from perfhub.auth.service import create_user
 from perfhub.core.bus import OutboxDelivery, OutboxRow, claim_deliveries, mark_deliveries, publish_many
 from perfhub.core.db import session_scope
 from perfhub.core.upsert import upsert
-from perfhub.normalize.models import HrvDaily
+from perfhub.readings.models import HrvDaily
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings
 

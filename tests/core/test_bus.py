@@ -14,8 +14,8 @@ from tests.conftest import Harness, auth
 from perfhub.app import create_app
 from perfhub.core.bus import DeadLetter, EmbeddedBus, Event, OutboxDelivery, publish
 from perfhub.core.db import session_scope
-from perfhub.ingest.service import land
-from perfhub.normalize.models import HrvDaily
+from perfhub.readings.models import HrvDaily
+from perfhub.readings.service import land
 from perfhub.settings import Settings
 
 DAY = (date.today() - timedelta(days=1)).isoformat()

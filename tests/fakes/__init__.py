@@ -1,4 +1,4 @@
-"""Local fakes of the vendors' APIs, built from /work/shared/VENDORS.md (not from our clients).
+"""Local fakes of the vendors' APIs, built from docs/vendors.md (not from our clients).
 
 Each fake (``FakeOura``, ``FakeWhoop``, ``FakeGoogle``) is an in-memory vendor: an OAuth server
 with expiring access tokens and (where the vendor does it) rotating refresh tokens, record stores

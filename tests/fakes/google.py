@@ -1,8 +1,8 @@
-"""Fake Google Health API v4 (VENDORS.md § Google): Google OAuth with PKCE, and
+"""Fake Google Health API v4 (docs/vendors.md § Google): Google OAuth with PKCE, and
 ``users/me/dataTypes/{type}/dataPoints`` listing with a ``filter`` and page tokens for
 ``daily-heart-rate-variability``, ``daily-resting-heart-rate`` and ``sleep``.
 
-Beyond VENDORS.md, following Google's published v4 reference and general API conventions: a
+Beyond docs/vendors.md, following Google's published v4 reference and general API conventions: a
 refresh token is issued only with ``access_type=offline``; refresh tokens do not rotate unless
 ``rotate_refresh_tokens``; errors are ``{"error": {"code", "message", "status"}}``; 429 carries
 no Retry-After; the list response omits ``dataPoints``/``nextPageToken`` when empty; a ``date``
@@ -31,8 +31,8 @@ from tests.fakes import (
     read_page_token,
 )
 
-from perfhub.vendors import google
-from perfhub.vendors.base import VendorConfig
+from perfhub.wearables.vendors import google
+from perfhub.wearables.vendors.base import VendorConfig
 
 HEALTH_SCOPE = "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly"
 SLEEP_SCOPE = "https://www.googleapis.com/auth/googlehealth.sleep.readonly"

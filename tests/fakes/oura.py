@@ -1,4 +1,4 @@
-"""Fake Oura API v2 (VENDORS.md § Oura): OAuth, usercollection data with next_token paging, personal
+"""Fake Oura API v2 (docs/vendors.md § Oura): OAuth, usercollection data with next_token paging, personal
 info, webhook subscriptions with the verification handshake, and signed deliveries.
 
 Reproduced quirks: the token endpoint wants client credentials in the form body; refresh tokens are
@@ -30,8 +30,8 @@ from tests.fakes import (
     read_page_token,
 )
 
-from perfhub.vendors import oura
-from perfhub.vendors.base import VendorConfig
+from perfhub.wearables.vendors import oura
+from perfhub.wearables.vendors.base import VendorConfig
 
 SCOPES = {"email", "personal", "daily", "heartrate", "workout", "tag", "session", "spo2Daily"}
 DATA_TYPES = {

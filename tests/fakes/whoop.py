@@ -1,4 +1,4 @@
-"""Fake WHOOP API v2 (VENDORS.md § WHOOP): OAuth (state ≥ 8 characters, ``offline`` for a refresh
+"""Fake WHOOP API v2 (docs/vendors.md § WHOOP): OAuth (state ≥ 8 characters, ``offline`` for a refresh
 token, rotating refresh tokens that need ``scope=offline``), sleeps / cycles / recoveries with
 ``limit ≤ 25`` + ``nextToken`` paging, the basic profile, revoke, and signed webhook deliveries.
 
@@ -28,8 +28,8 @@ from tests.fakes import (
     read_page_token,
 )
 
-from perfhub.vendors import whoop
-from perfhub.vendors.base import VendorConfig
+from perfhub.wearables.vendors import whoop
+from perfhub.wearables.vendors.base import VendorConfig
 
 SCOPES = {"read:recovery", "read:cycles", "read:sleep", "read:profile", "read:workout", "offline"}
 MAX_LIMIT = 25

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from perfhub.alerts import service
-from perfhub.core.deps import CurrentUser, UowDep, UserQuery
+from perfhub.auth.deps import CurrentUser
+from perfhub.core.deps import UowDep, UserQuery
 from perfhub.privacy.disclosure import ALERT_SIGNALS, ordered
 from perfhub.privacy.policy import authorize_read, disclose_alerts
 

@@ -15,7 +15,7 @@ from perfhub.alerts.models import Alert, AlertPreference
 from perfhub.core.db import one_of
 
 if TYPE_CHECKING:
-    from perfhub.insights.service import AthleteUpdate
+    from perfhub.readiness.service import AthleteUpdate
 
 SLEEP_DEBT = "sleep_debt"
 NUDGE_CATEGORIES = {"moderate": "warning", "high": "critical"}

@@ -25,8 +25,8 @@ from perfhub.demo.synthetic import (
     make_profiles,
     to_ingest_payloads,
 )
-from perfhub.ingest.schemas import HrvIn, SleepIn
-from perfhub.ingest.service import accept_reading
+from perfhub.readings.schemas import HrvIn, SleepIn
+from perfhub.readings.service import accept_reading
 from perfhub.teams.models import SIGNALS, Team
 from perfhub.teams.service import create_team, join_team
 

@@ -4,7 +4,7 @@ Pure functions, no I/O. Everything is driven by ``numpy.random.default_rng`` so 
 same arguments always give the same output.
 
 Model (per athlete, one value per morning ``date``; a night belongs to the date the athlete
-woke up, DESIGN.md §2):
+woke up, docs/readiness.md#canonical-days):
 
 * ln(rMSSD) = individual baseline + AR(1) noise + white noise + weekly training rhythm
   (a hard session the day before lowers it, a rest day raises it) + a small sleep effect
@@ -484,7 +484,7 @@ def _iso_utc(ts: datetime.datetime) -> str:
 def to_ingest_payloads(
     user_id: int, hrv: list[HrvNight], sleep: list[SleepNight]
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Bodies for ``POST /ingest/hrv`` and ``POST /ingest/sleep`` (CONTRACT.md, "Ingest").
+    """Bodies for ``POST /ingest/hrv`` and ``POST /ingest/sleep`` (docs/http-api.md, "Ingest").
 
     Returns ``(kind, body)`` with kind ``"hrv"`` or ``"sleep"``, in chronological order (by
     date; a day's HRV before its sleep).  Bodies hold only JSON-native types.

@@ -1,7 +1,7 @@
 """What each piece of an athlete's data discloses, and what a viewer granted some signals may see.
 
 Pure decisions, no I/O: every read path asks these (through :mod:`perfhub.privacy.policy`) so
-that no route filters on its own. The signals (DESIGN.md §5) are ``hrv`` (HRV and resting HR),
+that no route filters on its own. The signals (docs/architecture.md#privacy) are ``hrv`` (HRV and resting HR),
 ``sleep`` (sleep and sleep debt), ``readiness`` (the score, its band, status, flags and
 adjustments, and a vendor's own readiness score) and ``training``.
 

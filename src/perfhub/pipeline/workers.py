@@ -1,0 +1,122 @@
+"""The production processes' bus side: relay, stage consumers and periodic gauges.
+
+Used by ``perfhub worker STAGE`` and, with NATS configured, by ``perfhub serve`` (which
+relays the API's outbox and, without ``--no-workers``, runs every stage in-process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from perfhub.core.bus import OutboxRow
+from perfhub.core.jetstream import JetStream, OutboxRelay, StageConsumer, wait_or_stop
+from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
+from perfhub.core.signing import Signer
+from perfhub.pipeline.stages import consumers
+from perfhub.readiness.service import coverage
+from perfhub.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S
+from perfhub.settings import Settings
+from perfhub.wearables.backfill import resume_due, resume_stalled
+
+log = logging.getLogger(__name__)
+GAUGE_INTERVAL_S = 15.0
+
+
+class BusRuntime:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], stages: list[str]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.bus = JetStream(settings, Signer.from_settings(settings))
+        self.relay = OutboxRelay(self.bus, sessions, settings.relay_batch_size)
+        self.stages = stages
+        self.consumers = [StageConsumer(self.bus, spec, sessions, settings) for spec in consumers(stages)]
+        self.stop_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _after_commit(self, session: Session) -> None:
+        # Wake the relay at once instead of waiting for its next poll.
+        if session.info.get("perfhub_published") and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.relay.wake.set)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        event.listen(self.sessions, "after_commit", self._after_commit)
+        await self.bus.connect()
+        self._tasks.append(asyncio.create_task(self.relay.run(self.stop_event), name="relay"))
+        for consumer in self.consumers:
+            self._tasks.append(asyncio.create_task(consumer.run(self.stop_event), name=consumer.spec.name))
+        self._tasks.append(asyncio.create_task(self._gauges(), name="gauges"))
+        if "ingest" in self.stages:
+            self._tasks.append(asyncio.create_task(self._resume_backfills(), name="backfill-resume"))
+        if "ingest" in self.stages and self.settings.reconcile_interval_s > 0:
+            self._tasks.append(asyncio.create_task(self._reconcile(), name="reconcile"))
+
+    async def stop(self) -> None:
+        """Graceful: consumers finish the batch in hand, the relay its round; then drain."""
+        self.stop_event.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if event.contains(self.sessions, "after_commit", self._after_commit):
+            event.remove(self.sessions, "after_commit", self._after_commit)
+        await self.bus.close()
+
+    async def _reconcile(self) -> None:
+        from perfhub.wearables.backfill import reconcile_all
+
+        while not self.stop_event.is_set():
+            await wait_or_stop(self.stop_event, self.settings.reconcile_interval_s)
+            if self.stop_event.is_set():
+                return
+            try:
+                await asyncio.to_thread(reconcile_all, self.sessions, self.settings)
+            except Exception as exc:
+                log.warning("reconciliation failed: %s", exc)
+
+    async def _resume_backfills(self) -> None:
+        """Link backfills this worker deferred for a rate limit, once it has passed; and any
+        whose deferral went with a process that stopped (first sweep at start)."""
+        sweep_at = 0.0
+        while not self.stop_event.is_set():
+            await wait_or_stop(self.stop_event, BACKFILL_RESUME_POLL_S)
+            if self.stop_event.is_set():
+                return
+            try:
+                await asyncio.to_thread(resume_due, self.sessions)
+                if time.monotonic() >= sweep_at:
+                    sweep_at = time.monotonic() + BACKFILL_STALL_SWEEP_S
+                    await asyncio.to_thread(resume_stalled, self.sessions)
+            except Exception as exc:  # the next poll retries
+                log.warning("resuming backfills failed: %s", exc)
+
+    @property
+    def healthy(self) -> bool:
+        return self.bus.connected and all(not t.done() for t in self._tasks)
+
+    async def _gauges(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                await asyncio.to_thread(self.update_gauges)
+                for consumer in self.consumers:
+                    await consumer.report_pending()
+            except Exception as exc:
+                log.debug("gauges: %s", exc)
+            await wait_or_stop(self.stop_event, GAUGE_INTERVAL_S)
+
+    def update_gauges(self) -> None:
+        with self.sessions() as session:
+            OUTBOX_BACKLOG.set(
+                session.scalar(
+                    select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None))
+                )
+                or 0
+            )
+            ratio = coverage(session)
+            if ratio is not None:
+                INSIGHTS_COVERAGE.set(ratio)

@@ -1,0 +1,305 @@
+"""From canonical rows to the athletes × days arrays the pure readiness code takes.
+
+Source choice (DESIGN §2): per day, the HRV series uses the athlete's *primary* source —
+the highest-priority vendor that delivered rMSSD in the trailing 14 days (SDNN only when no
+rMSSD source exists) — and never fills gaps from another device. A change of primary
+(vendor or metric) starts a new baseline segment. Resting HR and sleep take the day's
+highest-priority row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, NamedTuple, cast
+
+import numpy as np
+from sqlalchemy import Connection, Executable, select
+from sqlalchemy.orm import Session
+
+from perfhub.auth.models import User
+from perfhub.core.db import one_of
+from perfhub.readiness.engine import SeriesBatch
+from perfhub.readings.mapping import source_rank
+from perfhub.readings.models import HrvDaily, SleepDaily
+from perfhub.readings.queries import source_priority
+
+PRIMARY_LOOKBACK_DAYS = 14
+
+
+class HrvReading(NamedTuple):
+    day: date
+    vendor: str
+    rmssd: float | None
+    sdnn: float | None
+    resting_hr: float | None
+
+
+class SleepReading(NamedTuple):
+    day: date
+    vendor: str
+    duration_min: float
+    efficiency_pct: float | None
+    latency_min: float | None
+    wake_count: int | None
+
+
+HRV_COLUMNS = HrvReading._fields
+SLEEP_COLUMNS = SleepReading._fields
+
+
+def _ordinal(day: date | str) -> int:
+    return day.toordinal() if isinstance(day, date) else date.fromisoformat(day).toordinal()
+
+
+def _columns(rows: Sequence[Sequence[Any]], names: tuple[str, ...], skip: int = 0) -> dict[str, np.ndarray]:
+    """Readings (oldest first; the first ``skip`` fields ignored) as arrays: days as ordinals
+    (``date.toordinal``: numpy's own date parsing costs microseconds per value), missing
+    numbers as NaN."""
+    arrays = {
+        "day": np.array([_ordinal(row[skip]) for row in rows], dtype=np.int64),
+        "vendor": np.array([row[skip + 1] for row in rows], dtype=object),
+    }
+    for k, name in enumerate(names[2:], start=skip + 2):
+        arrays[name] = np.array([row[k] for row in rows], dtype=np.float64)  # None becomes NaN
+    return arrays
+
+
+@dataclass
+class AthleteSeries:
+    """One athlete's canonical readings as columns, oldest first (see ``HRV_COLUMNS``)."""
+
+    user_id: int
+    tz: str
+    priority: tuple[str, ...]
+    sleep_need_min: float
+    hrv: dict[str, np.ndarray]
+    sleep: dict[str, np.ndarray]
+
+    @classmethod
+    def from_readings(
+        cls,
+        user_id: int,
+        tz: str,
+        priority: tuple[str, ...],
+        sleep_need_min: float,
+        hrv: Sequence[HrvReading],
+        sleep: Sequence[SleepReading],
+    ) -> AthleteSeries:
+        return cls(
+            user_id,
+            tz,
+            priority,
+            sleep_need_min,
+            _columns(sorted(hrv, key=lambda r: r[0]), HRV_COLUMNS),
+            _columns(sorted(sleep, key=lambda r: r[0]), SLEEP_COLUMNS),
+        )
+
+    def _ends(self, index: int) -> list[date]:
+        return [date.fromordinal(int(c["day"][index])) for c in (self.hrv, self.sleep) if len(c["day"])]
+
+    def first_day(self) -> date | None:
+        return min(self._ends(0), default=None)
+
+    def last_day(self) -> date | None:
+        return max(self._ends(-1), default=None)
+
+    def last_night(self) -> date | None:
+        """The newest day with sleep data."""
+        return date.fromordinal(int(self.sleep["day"][-1])) if len(self.sleep["day"]) else None
+
+
+def _by_user(rows: Sequence[Sequence[Any]], names: tuple[str, ...]) -> dict[int, dict[str, np.ndarray]]:
+    """Rows of (user_id, *names) ordered by user, as each user's columns (views of one array)."""
+    if not rows:
+        return {}
+    user_ids = np.array([row[0] for row in rows], dtype=np.int64)
+    columns = _columns(rows, names, skip=1)
+    starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    return {
+        int(user_ids[begin]): {name: array[begin:end] for name, array in columns.items()}
+        for begin, end in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
+
+
+def _fetch(connection: Connection, statement: Executable) -> Sequence[Sequence[Any]]:
+    """The driver's own row tuples: building SQLAlchemy rows costs twice the fetch itself here.
+
+    No result processing happens, so dates come back as the driver has them (``date`` from
+    psycopg, ISO text from sqlite3); :func:`_columns` takes both.
+    """
+    result = connection.execute(statement)
+    try:
+        return cast(Sequence[Sequence[Any]], result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries]:
+    # Core rows fetched all at once and turned into columns chunk by chunk: this runs for every
+    # athlete of every insights batch, so per-row Python work is kept to the minimum.
+    connection = session.connection()
+    dialect = connection.dialect.name
+    hrv: dict[int, dict[str, np.ndarray]] = {}
+    sleep: dict[int, dict[str, np.ndarray]] = {}
+    ids = [user.id for user in users]
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        hrv_rows = _fetch(
+            connection,
+            select(
+                HrvDaily.user_id,
+                HrvDaily.date,
+                HrvDaily.vendor,
+                HrvDaily.rmssd_ms,
+                HrvDaily.sdnn_ms,
+                HrvDaily.resting_hr,
+            )
+            .where(one_of(HrvDaily.user_id, chunk, dialect))
+            .order_by(HrvDaily.user_id, HrvDaily.date),
+        )
+        hrv.update(_by_user(hrv_rows, HRV_COLUMNS))
+        sleep_rows = _fetch(
+            connection,
+            select(
+                SleepDaily.user_id,
+                SleepDaily.date,
+                SleepDaily.vendor,
+                SleepDaily.duration_min,
+                SleepDaily.efficiency_pct,
+                SleepDaily.latency_min,
+                SleepDaily.wake_count,
+            )
+            .where(one_of(SleepDaily.user_id, chunk, dialect))
+            .order_by(SleepDaily.user_id, SleepDaily.date),
+        )
+        sleep.update(_by_user(sleep_rows, SLEEP_COLUMNS))
+    no_hrv, no_sleep = _columns([], HRV_COLUMNS), _columns([], SLEEP_COLUMNS)
+    return [
+        AthleteSeries(
+            user_id=user.id,
+            tz=user.tz,
+            priority=source_priority(user),
+            sleep_need_min=float(user.sleep_need_min or 480),
+            hrv=hrv.get(user.id, no_hrv),
+            sleep=sleep.get(user.id, no_sleep),
+        )
+        for user in users
+    ]
+
+
+class _Readings(NamedTuple):
+    """One signal's readings of every athlete in a batch, side by side."""
+
+    row: np.ndarray  # the athlete's row in the batch
+    col: np.ndarray  # the day's column (negative: before the batch)
+    rank: np.ndarray  # the vendor's place in that athlete's priority, 0 the best
+    vendors: int  # distinct vendors in the batch
+    values: dict[str, np.ndarray]
+
+
+def _gather(athletes: Sequence[AthleteSeries], signal: str, start: date) -> _Readings:
+    columns = [getattr(athlete, signal) for athlete in athletes]
+    counts = [len(c["day"]) for c in columns]
+    names = [name for name in columns[0] if name not in ("day", "vendor")] if columns else []
+    row = np.repeat(np.arange(len(athletes)), counts)
+    col = np.concatenate([c["day"] for c in columns] or [np.empty(0, np.int64)]) - start.toordinal()
+    values = {name: np.concatenate([c[name] for c in columns]) for name in names}
+    # Vendor names as small codes; a dict beats sorting Python strings with np.unique.
+    codes: dict[str, int] = {}
+    vendor = np.array([codes.setdefault(v, len(codes)) for c in columns for v in c["vendor"]], dtype=np.int64)
+    vendors = list(codes)
+    # Vendor ranks per distinct priority list (usually one for the whole batch).
+    priorities: dict[tuple[str, ...], int] = {}
+    group = np.array([priorities.setdefault(a.priority, len(priorities)) for a in athletes], dtype=np.int64)
+    ranks = np.zeros((max(1, len(priorities)), len(vendors)), dtype=np.int64)
+    for priority, g in priorities.items():
+        order = sorted(range(len(vendors)), key=lambda k: source_rank(priority, vendors[k]))
+        ranks[g, order] = np.arange(len(vendors))
+    rank = ranks[group[row], vendor] if len(row) else np.empty(0, np.int64)
+    return _Readings(row, col, rank, len(vendors), values)
+
+
+def _best_per_day(readings: _Readings, keep: np.ndarray, n_days: int) -> np.ndarray:
+    """Positions (among ``keep``) of each athlete-day's best-ranked reading."""
+    cell = readings.row[keep] * n_days + readings.col[keep]
+    order = np.lexsort((readings.rank[keep], cell))
+    return keep[order[np.unique(cell[order], return_index=True)[1]]]
+
+
+def primary_sources(hrv: _Readings, athletes: int, n_days: int) -> tuple[np.ndarray, int]:
+    """Each athlete-day's HRV source as a key, -1 before any.
+
+    A key ``k < n`` is rMSSD from the vendor ranked ``k`` in that athlete's priority, ``k >= n``
+    SDNN from the vendor ranked ``k - n``; ``n`` is returned with the keys. The primary is the
+    best (vendor, metric) with a reading in the trailing ``PRIMARY_LOOKBACK_DAYS`` (rMSSD beats
+    SDNN whatever the vendor; then the athlete's priority); without one, the last primary
+    carries on.
+    """
+    n = max(1, hrv.vendors)
+    has_rmssd = ~np.isnan(hrv.values["rmssd"])
+    lead = PRIMARY_LOOKBACK_DAYS - 1  # readings this long before the batch still count
+    usable = np.flatnonzero(
+        (has_rmssd | ~np.isnan(hrv.values["sdnn"])) & (hrv.col >= -lead) & (hrv.col < n_days)
+    )
+    # Keys in preference order: every rMSSD (by rank) before every SDNN.
+    keys = np.where(has_rmssd[usable], 0, n) + hrv.rank[usable]
+    present = np.zeros((athletes, 2 * n, n_days + lead + 1), dtype=np.int32)
+    present[hrv.row[usable], keys, hrv.col[usable] + lead + 1] = 1
+    seen = np.cumsum(present, axis=2)
+    recent = seen[:, :, PRIMARY_LOOKBACK_DAYS:] - seen[:, :, :-PRIMARY_LOOKBACK_DAYS] > 0  # one per day
+    best = np.where(recent.any(axis=1), recent.argmax(axis=1), -1)
+    # Carry the last primary over days without any recent reading.
+    last = np.maximum.accumulate(np.where(best >= 0, np.arange(n_days), -1), axis=1)
+    primary = np.where(last >= 0, np.take_along_axis(best, np.maximum(last, 0), axis=1), -1)
+    return primary, n
+
+
+# Athletes per block of the batch build: bounds the (athletes × sources × days) arrays.
+BUILD_BLOCK = 256
+
+
+def build_batch(athletes: Sequence[AthleteSeries], start: date, end: date) -> SeriesBatch:
+    """Arrays for ``start..end`` (inclusive) with one row per athlete, NaN where missing."""
+    n_days = (end - start).days + 1
+    batch = SeriesBatch.empty(len(athletes), n_days, start)
+    for first in range(0, len(athletes), BUILD_BLOCK):
+        block = athletes[first : first + BUILD_BLOCK]
+        rows = slice(first, first + len(block))
+        batch.sleep_need_min[rows] = [athlete.sleep_need_min for athlete in block]
+        _fill_hrv(batch, rows, _gather(block, "hrv", start), len(block), n_days)
+        _fill_sleep(batch, rows, _gather(block, "sleep", start), n_days)
+    return batch
+
+
+def _fill_hrv(batch: SeriesBatch, rows: slice, hrv: _Readings, athletes: int, n_days: int) -> None:
+    primary, n = primary_sources(hrv, athletes, n_days)
+    # A new baseline segment wherever the primary changes.
+    changed = np.zeros_like(primary)
+    changed[:, 1:] = (primary[:, 1:] >= 0) & (primary[:, :-1] >= 0) & (primary[:, 1:] != primary[:, :-1])
+    batch.segment[rows] = np.cumsum(changed, axis=1)
+    inside = np.flatnonzero((hrv.col >= 0) & (hrv.col < n_days))
+    # Each (vendor, metric)'s value per day, by key: its vendor's reading, never another's.
+    values = np.full((athletes, 2 * n, n_days), np.nan)
+    for offset, metric in ((0, "rmssd"), (n, "sdnn")):
+        values[hrv.row[inside], hrv.rank[inside] + offset, hrv.col[inside]] = hrv.values[metric][inside]
+    value = np.take_along_axis(values, np.maximum(primary, 0)[:, None, :], axis=1)[:, 0, :]
+    with np.errstate(invalid="ignore"):
+        good = (primary >= 0) & (value > 0)
+    ln_hrv = np.full(primary.shape, np.nan)
+    np.log(value, out=ln_hrv, where=good)
+    batch.ln_hrv[rows] = ln_hrv
+    batch.hrv_is_sdnn[rows] = good & (primary >= n)
+    # Resting HR: the day's highest-priority reading that has one.
+    best = _best_per_day(hrv, inside[~np.isnan(hrv.values["resting_hr"][inside])], n_days)
+    batch.resting_hr[rows][hrv.row[best], hrv.col[best]] = hrv.values["resting_hr"][best]
+
+
+def _fill_sleep(batch: SeriesBatch, rows: slice, sleep: _Readings, n_days: int) -> None:
+    best = _best_per_day(sleep, np.flatnonzero((sleep.col >= 0) & (sleep.col < n_days)), n_days)
+    at = (sleep.row[best], sleep.col[best])
+    batch.sleep_min[rows][at] = sleep.values["duration_min"][best]
+    for name in ("efficiency_pct", "latency_min", "wake_count"):
+        getattr(batch, name)[rows][at] = sleep.values[name][best]

@@ -1,0 +1,301 @@
+"""Readiness snapshots: compute with the pure engine, persist what changed, announce it.
+
+The same path serves one athlete after an event and every athlete in a batch recompute:
+load → :func:`build_batch` → :func:`compute_batch` (vectorised) → materialise the days that
+may have changed → upsert those whose inputs changed → ``insights.updated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from perfhub.alerts.service import nudge_sleep_debt
+from perfhub.auth.models import User
+from perfhub.core.bus import INSIGHTS_UPDATED, Event, publish_many
+from perfhub.core.dates import local_today
+from perfhub.core.db import one_of, utcnow
+from perfhub.core.metrics import INGEST_LAG
+from perfhub.core.upsert import upsert
+from perfhub.readiness.drivers import driver_to_json
+from perfhub.readiness.engine import (
+    ALGORITHM_VERSION,
+    ReadinessArrays,
+    ReadinessSnapshot,
+    SeriesBatch,
+    compute_batch,
+    inputs_hashes,
+    snapshot,
+)
+from perfhub.readiness.models import ReadinessSnapshotRow
+from perfhub.readiness.series import AthleteSeries, build_batch, load_athletes
+from perfhub.readiness.sleep_debt import DEBT_CATEGORIES, category_for, compute_debt
+from perfhub.readings.models import HrvDaily, SleepDaily
+
+CONSUMER = "insights"
+
+
+@dataclass
+class AthleteUpdate:
+    user_id: int
+    today: date
+    changed: list[date] = field(default_factory=list)
+    revised: list[date] = field(default_factory=list)
+    # The newest night with sleep data and the sleep debt on it, for the nudge.
+    latest_night: date | None = None
+    latest_debt_hours: float | None = None
+    latest_debt_category: str | None = None
+
+
+def snapshot_row(user_id: int, snap: ReadinessSnapshot) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "date": snap.date,
+        "algorithm_version": snap.algorithm_version,
+        "score": None if snap.score is None else float(snap.score),
+        "band": snap.band,
+        "status": snap.status,
+        "reason": snap.reason,
+        "stale": snap.stale,
+        "drivers": [driver_to_json(d) for d in snap.drivers],
+        "components": [{"name": c.name, "score": c.score, "weight": c.weight} for c in snap.components],
+        "baselines": {k: (None if v is None or v != v else v) for k, v in snap.baselines.items()},
+        "inputs_hash": snap.inputs_hash,
+        "computed_at": utcnow(),
+    }
+
+
+def recompute(
+    session: Session,
+    users: Sequence[User],
+    since: dict[int, date] | None = None,
+    *,
+    announce: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> list[AthleteUpdate]:
+    """Recompute snapshots from ``since[user]`` (default: the athlete's first day) to their today.
+
+    One vectorised computation covers all ``users``; only days whose inputs changed are written.
+    """
+    athletes = [a for a in load_athletes(session, users) if a.first_day() is not None]
+    if not athletes:
+        return []
+    todays = {a.user_id: local_today(a.tz) for a in athletes}
+    start = min(cast(date, a.first_day()) for a in athletes)
+    end = max(max(todays[a.user_id], cast(date, a.last_day())) for a in athletes)
+    batch = build_batch(athletes, start, end)
+    result = compute_batch(batch)
+    spans = {}
+    for athlete in athletes:
+        first = cast(date, athlete.first_day())
+        begin = max(first, (since or {}).get(athlete.user_id, first))
+        spans[athlete.user_id] = (begin, max(todays[athlete.user_id], cast(date, athlete.last_day())))
+    existing = _existing_hashes(session, spans)
+    updates, rows = [], []
+    for row, athlete in enumerate(athletes):
+        begin, finish = spans[athlete.user_id]
+        update, snapshot_rows = _changed_snapshots(
+            batch,
+            result,
+            row,
+            athlete,
+            begin,
+            finish,
+            todays[athlete.user_id],
+            existing.get(athlete.user_id, {}),
+        )
+        updates.append(update)
+        rows.extend(snapshot_rows)
+        if progress:
+            progress(1)
+    # One upsert for every athlete of the batch rather than one per athlete.
+    for chunk in range(0, len(rows), 1000):
+        upsert(
+            session,
+            cast(Table, ReadinessSnapshotRow.__table__),
+            rows[chunk : chunk + 1000],
+            ("user_id", "date", "algorithm_version"),
+        )
+    if announce:
+        publish_many(
+            session,
+            INSIGHTS_UPDATED,
+            (
+                (
+                    {
+                        "userId": update.user_id,
+                        "dates": [d.isoformat() for d in update.changed],
+                        "revised": bool(update.revised),
+                        "revisedDates": [d.isoformat() for d in update.revised],
+                        "algorithmVersion": ALGORITHM_VERSION,
+                    },
+                    update.user_id,
+                )
+                for update in updates
+                if update.changed
+            ),
+        )
+    return updates
+
+
+def _existing_hashes(session: Session, spans: dict[int, tuple[date, date]]) -> dict[int, dict[date, str]]:
+    """Stored input hashes of the days about to be recomputed, for all athletes in one query."""
+    if not spans:
+        return {}
+    lowest = min(begin for begin, _ in spans.values())
+    found: dict[int, dict[date, str]] = {}
+    ids = list(spans)
+    dialect = session.get_bind().dialect.name
+    for chunk in range(0, len(ids), 500):
+        for user_id, day, digest in session.execute(
+            select(
+                ReadinessSnapshotRow.user_id, ReadinessSnapshotRow.date, ReadinessSnapshotRow.inputs_hash
+            ).where(
+                one_of(ReadinessSnapshotRow.user_id, ids[chunk : chunk + 500], dialect),
+                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+                ReadinessSnapshotRow.date >= lowest,
+            )
+        ):
+            if spans[user_id][0] <= day <= spans[user_id][1]:
+                found.setdefault(user_id, {})[day] = digest
+    return found
+
+
+def _changed_snapshots(
+    batch: SeriesBatch,
+    result: ReadinessArrays,
+    row: int,
+    athlete: AthleteSeries,
+    begin: date,
+    finish: date,
+    today: date,
+    existing: dict[date, str],
+) -> tuple[AthleteUpdate, list[dict[str, Any]]]:
+    update = AthleteUpdate(athlete.user_id, today)
+    night = athlete.last_night()
+    if night is not None:
+        col = (night - batch.start).days
+        hours = float(result.debt_hours[row, col])
+        if hours == hours:  # not NaN: enough nights for a debt
+            update.latest_night = night
+            update.latest_debt_hours = hours
+            update.latest_debt_category = DEBT_CATEGORIES[int(result.debt_category[row, col])]
+    rows = []
+    first_col = (cast(date, athlete.first_day()) - batch.start).days
+    cols = range((begin - batch.start).days, (finish - batch.start).days + 1)
+    for col, digest in zip(cols, inputs_hashes(batch, result, row, cols, first_col), strict=True):
+        day = batch.start + timedelta(days=col)
+        if existing.get(day) != digest:
+            snap = snapshot(batch, result, row, col, digest=digest)
+            if snap.score is not None or snap.reason in ("calibrating", "no_recent_data"):
+                rows.append(snapshot_row(athlete.user_id, snap))
+                update.changed.append(day)
+                if day in existing and day < today:
+                    update.revised.append(day)
+    return update, rows
+
+
+def handle_normalized(session: Session, events: Sequence[Event]) -> None:
+    """Consumer of ``data.normalized``: one computation per athlete per batch."""
+    since: dict[int, date] = {}
+    for event in events:
+        user_id = int(event.payload["userId"])
+        dates = [date.fromisoformat(d) for d in event.payload.get("dates", [])]
+        if dates:
+            since[user_id] = min(since.get(user_id, dates[0]), *dates)
+    if not since:
+        return
+    # Lock the athletes (in id order: no deadlocks) so two insights workers never interleave
+    # recomputes of one athlete, which could let an older computation overwrite a newer one.
+    # FOR NO KEY UPDATE: it does not block the foreign-key checks of concurrent ingest.
+    users = list(
+        session.scalars(
+            select(User)
+            .where(one_of(User.id, since, session.get_bind().dialect.name))
+            .order_by(User.id)
+            .with_for_update(key_share=True)
+        )
+    )
+    updates = recompute(session, users, since)
+    nudge_sleep_debt(session, updates)
+    received = [e.payload["receivedAt"] for e in events if e.payload.get("receivedAt")]
+    if received:
+        sa_event.listen(session, "after_commit", lambda _s: _observe_lag(received), once=True)
+
+
+def _observe_lag(received: list[str]) -> None:
+    now = utcnow()
+    for stamp in received:
+        INGEST_LAG.observe(max(0.0, (now - datetime.fromisoformat(stamp)).total_seconds()))
+
+
+def ensure_today(session: Session, user: User) -> date:
+    """Materialise today's snapshot if no event has produced it yet (e.g. before the sync)."""
+    today = local_today(user.tz)
+    present = session.scalar(
+        select(ReadinessSnapshotRow.id).where(
+            ReadinessSnapshotRow.user_id == user.id,
+            ReadinessSnapshotRow.date == today,
+            ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+        )
+    )
+    if present is None:
+        recompute(session, [user], {user.id: today})
+    return today
+
+
+@dataclass(frozen=True)
+class DebtDay:
+    date: date
+    debt_hours: float
+    category: str
+
+
+def sleep_debt_days(session: Session, user: User, start: date, end: date) -> list[DebtDay]:
+    """Sleep debt for each day of ``start..end`` that has enough nights (≥ 5 of 14)."""
+    (athlete,) = load_athletes(session, [user])
+    window_start = start - timedelta(days=14)
+    batch = build_batch([athlete], window_start, end)
+    hours, _codes = compute_debt(batch.sleep_min, batch.sleep_need_min)
+    days = []
+    for offset in range((end - start).days + 1):
+        value = float(hours[0, offset + 14])
+        if value == value:
+            days.append(DebtDay(start + timedelta(days=offset), round(value, 2), category_for(value)))
+    return days
+
+
+ACTIVE_WINDOW_DAYS = 7
+
+
+def coverage(session: Session) -> float | None:
+    """Share of active athletes (any data in the last 7 days) with a snapshot for their today."""
+    from sqlalchemy import union
+
+    horizon = date.today() - timedelta(days=ACTIVE_WINDOW_DAYS + 1)
+    active_ids = union(
+        select(HrvDaily.user_id).where(HrvDaily.date >= horizon),
+        select(SleepDaily.user_id).where(SleepDaily.date >= horizon),
+    ).subquery()
+    athletes = session.execute(
+        select(User.id, User.tz).where(User.id.in_(select(active_ids.c.user_id)))
+    ).all()
+    if not athletes:
+        return None
+    todays = {user_id: local_today(tz) for user_id, tz in athletes}
+    have = set(
+        session.execute(
+            select(ReadinessSnapshotRow.user_id, ReadinessSnapshotRow.date).where(
+                ReadinessSnapshotRow.user_id.in_(list(todays)),
+                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+                ReadinessSnapshotRow.date >= min(todays.values()),
+            )
+        ).all()
+    )
+    return sum((user_id, day) in have for user_id, day in todays.items()) / len(todays)
