@@ -116,16 +116,32 @@ def _nats_reachable() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("nats", marks=[pytest.mark.postgres, pytest.mark.nats]),
-    ]
-)
+# Where a test runs: embedded on SQLite or PostgreSQL, or production (PostgreSQL + NATS
+# JetStream with the API and each worker as separate processes). A test that uses `backend`
+# runs on all three unless it (or its module's `pytestmark`) says
+# `@pytest.mark.backends("sqlite", ...)`.
+BACKENDS = {
+    "sqlite": (),
+    "postgres": (pytest.mark.postgres,),
+    "nats": (pytest.mark.postgres, pytest.mark.nats),
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("backends")
+    names = marker.args if marker is not None else tuple(BACKENDS)
+    unknown = set(names) - set(BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"unknown backends {sorted(unknown)} in {metafunc.definition.nodeid}")
+    metafunc.parametrize(
+        "backend", [pytest.param(name, marks=BACKENDS[name], id=name) for name in names], indirect=True
+    )
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """Where a test runs: embedded on SQLite or PostgreSQL, or production (PostgreSQL + NATS
-    JetStream with the API and each worker as separate processes)."""
     return str(request.param)
 
 

@@ -12,12 +12,10 @@ from tests.conftest import Harness
 
 from perfhub.core.errors import PROBLEM_JSON
 
+# The document and the answers' shapes do not depend on the database.
+pytestmark = pytest.mark.backends("sqlite")
+
 PROBLEMS = {"400", "401", "403", "404", "409", "413", "422", "503"}
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"  # the document and the answers' shapes do not depend on the database
 
 
 @pytest.fixture

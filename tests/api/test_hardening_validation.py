@@ -23,13 +23,10 @@ from perfhub.core.errors import PROBLEM_JSON
 from perfhub.readings.models import RawEvent
 from perfhub.settings import Settings
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 DAY = (datetime.now(UTC).date() - timedelta(days=2)).isoformat()
 RANGE_ENDPOINTS = ("/api/v1/sleep/summary", "/api/v1/hrv/daily", "/api/v1/readiness", "/api/v1/sleep/debt")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def hrv(user_id: Any, **extra: Any) -> dict[str, Any]:

@@ -17,10 +17,7 @@ from perfhub.auth.service import authenticate, hash_token
 from perfhub.core.db import make_engine, make_sessionmaker, session_scope
 from perfhub.core.errors import Unauthorized
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 
 class Cli:

@@ -21,6 +21,8 @@ from perfhub.auth.service import LAST_USED_RESOLUTION, create_token, get_token, 
 from perfhub.core.db import session_scope
 from perfhub.core.errors import Conflict
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 T0 = datetime(2026, 11, 30, 23, 59, 59, 999_000, tzinfo=UTC)
 TOKEN_KEYS = {
     "id",
@@ -36,11 +38,6 @@ TOKEN_KEYS = {
     "replacedBy",
     "current",
 }
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def at(value: str) -> datetime:
@@ -307,7 +304,7 @@ def test_last_use_is_recorded_at_most_once_a_minute(harness: Harness, token_writ
         assert at(row["lastUsedAt"]) == T0 + LAST_USED_RESOLUTION
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.backends("postgres")
 def test_concurrent_rotations_of_one_token_yield_one_successor(harness: Harness, backend: str) -> None:
     sessions = harness.runtime.sessions
     with session_scope(sessions) as session:

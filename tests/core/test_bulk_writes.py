@@ -18,12 +18,9 @@ from perfhub.readings.models import HrvDaily
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 T0 = datetime(2026, 1, 2, 7, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

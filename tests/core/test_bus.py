@@ -21,10 +21,8 @@ from perfhub.settings import Settings
 DAY = (date.today() - timedelta(days=1)).isoformat()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The embedded bus only (the JetStream bus has tests of its own)."""
-    return str(request.param)
+# The embedded bus only (the JetStream bus has tests of its own).
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 
 def _body(user_id: int) -> dict[str, object]:

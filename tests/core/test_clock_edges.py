@@ -43,9 +43,7 @@ def test_local_today_at_the_date_line(instant: str, zone: str, expected: str) ->
         assert local_today(zone) == date.fromisoformat(expected)
 
 
-@pytest.fixture(params=["sqlite"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+pytestmark = pytest.mark.backends("sqlite")
 
 
 class Clocked:

@@ -38,18 +38,13 @@ from perfhub.readings.service import land
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings
 
-pytestmark = [pytest.mark.postgres, pytest.mark.nats]
+pytestmark = [pytest.mark.backends("postgres"), pytest.mark.postgres, pytest.mark.nats]
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 
 def utc_today() -> date:
     """Read per use, not at import: a run that crosses midnight must not test yesterday's today."""
     return datetime.now(UTC).date()
-
-
-@pytest.fixture
-def backend() -> str:
-    return "postgres"
 
 
 @pytest.fixture

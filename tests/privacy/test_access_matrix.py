@@ -24,12 +24,9 @@ from perfhub.privacy.models import AuditEntry
 from perfhub.teams.models import SIGNALS
 from perfhub.teams.service import create_team, join_team
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 API = "/api/v1"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 # Each path and the signal it is about (the one it is refused without).

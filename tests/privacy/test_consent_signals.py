@@ -26,13 +26,10 @@ from perfhub.core.db import session_scope
 from perfhub.privacy.models import AuditEntry
 from perfhub.teams.service import create_team, join_team
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 API = "/api/v1"
 VENDOR_SCORE = 77
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def utc_today() -> date:

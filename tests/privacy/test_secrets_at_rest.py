@@ -40,10 +40,7 @@ from perfhub.wearables.backfill import reconcile_all
 from perfhub.wearables.models import VendorConnection
 from perfhub.wearables.vendors.registry import http_client, use_http_client
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 
 Fake = FakeOura | FakeWhoop | FakeGoogle

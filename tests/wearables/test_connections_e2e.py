@@ -21,12 +21,9 @@ from perfhub.settings import Settings
 from perfhub.wearables.models import VendorConnection
 from perfhub.wearables.vendors.registry import use_http_client
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 DAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
@@ -206,7 +203,7 @@ def test_expired_token_is_refreshed_with_rotation_then_relink_when_refused(
     assert [(c["status"], c["reason"]) for c in listed] == [("needs_relink", "refresh_refused")]
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])  # the CLI path is the same on PostgreSQL
+@pytest.mark.backends("sqlite")  # the CLI path is the same on PostgreSQL
 def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Path, backend: str) -> None:
     import json
     import os

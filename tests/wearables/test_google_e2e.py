@@ -19,10 +19,7 @@ from perfhub.settings import Settings
 from perfhub.wearables.backfill import reconcile_all
 from perfhub.wearables.vendors.registry import http_client, use_http_client
 
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
+pytestmark = pytest.mark.backends("sqlite")
 
 
 def test_link_with_pkce_then_poll(settings: Settings) -> None:

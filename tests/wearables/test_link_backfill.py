@@ -35,17 +35,14 @@ from perfhub.wearables.models import VendorConnection
 from perfhub.wearables.vendors.base import RetryPolicy
 from perfhub.wearables.vendors.registry import http_client, use_http_client, use_retry_policy
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 # 23:30 UTC: a fixed "now" near the end of a UTC day, so a backfill window computed from the
 # real clock (or in UTC instead of the athlete's zone) would show.
 NOW = datetime(2026, 6, 15, 23, 30, tzinfo=UTC)
 TODAY = date(2026, 6, 15)
 FIRST = TODAY - timedelta(days=89)
 WINDOW = {TODAY - timedelta(days=back) for back in range(90)}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
@@ -202,7 +199,7 @@ def test_link_backfills_90_days_newest_first_with_progress(harness: Harness, our
         (datetime(2026, 6, 15, 23, 30, tzinfo=UTC), "Pacific/Auckland", date(2026, 6, 16)),
     ],
 )
-@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.backends("sqlite")
 def test_window_ends_on_the_athletes_local_date(
     harness: Harness, oura: FakeOura, now: datetime, tz: str, last_day: date, backend: str
 ) -> None:
@@ -251,7 +248,7 @@ def test_long_rate_limit_reschedules_the_chunk_then_finishes(
     assert hrv_days(harness, athlete["id"]) == WINDOW
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.backends("sqlite")
 def test_whoop_rate_limit_reset_is_waited_out_even_after_a_restart(
     settings: Settings, waits: list[float], backend: str
 ) -> None:

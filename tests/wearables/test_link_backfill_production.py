@@ -30,13 +30,8 @@ from perfhub.readings.models import HrvDaily, RawEvent
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings
 
-pytestmark = [pytest.mark.postgres, pytest.mark.nats]
+pytestmark = [pytest.mark.backends("postgres"), pytest.mark.postgres, pytest.mark.nats]
 FIRST_READINESS_S = 60.0
-
-
-@pytest.fixture
-def backend() -> str:
-    return "postgres"
 
 
 @pytest.fixture

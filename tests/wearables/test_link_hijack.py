@@ -35,13 +35,10 @@ from perfhub.settings import Settings
 from perfhub.wearables.models import OAuthState, VendorConnection
 from perfhub.wearables.vendors.registry import http_client, use_http_client
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 DAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ from perfhub.wearables.vendors.base import (
 )
 from perfhub.wearables.webhooks import land_record
 
+pytestmark = pytest.mark.backends("sqlite", "postgres")
+
 REDIRECT = "https://hub.example/api/v1/connections/oura/callback"
 CALLBACK = "https://hub.example/api/v1/webhooks/oura"
 VERIFY_TOKEN = "verify-me-please"
@@ -59,11 +61,6 @@ class Sleeps:
 
 def quick(sleeps: Sleeps, attempts: int = 4) -> RetryPolicy:
     return RetryPolicy(max_attempts=attempts, base_delay_s=1.0, sleep=sleeps, random=lambda: 0.5)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

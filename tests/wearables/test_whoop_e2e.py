@@ -21,10 +21,7 @@ from perfhub.core.bus import DeadLetter
 from perfhub.settings import Settings
 from perfhub.wearables.vendors.registry import http_client, use_http_client
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+pytestmark = pytest.mark.backends("sqlite", "postgres")
 
 
 @pytest.fixture
