@@ -33,7 +33,9 @@ test: dev
 
 lint: dev
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link
 

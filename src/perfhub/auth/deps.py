@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
 from perfhub.auth.service import Principal, authenticate
@@ -64,3 +65,9 @@ def require_scope(scope: str) -> Callable[[Principal], Principal]:
         return principal
 
     return _check
+
+
+def authenticate_in_own_transaction(sessions: sessionmaker[Session], token: str) -> Principal:
+    """For the HTTP edge (core.limits), which authenticates before reading a request's body."""
+    with session_scope(sessions) as session:
+        return authenticate(session, token)

@@ -19,7 +19,7 @@ from perfhub.auth.service import create_token, list_tokens, revoke_token, rotate
 from perfhub.core.db import utcnow
 from perfhub.core.deps import UowDep
 from perfhub.core.errors import Forbidden, NotFound, Unprocessable
-from perfhub.core.limits import MAX_ID
+from perfhub.core.bounds import MAX_ID
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 TokenId = Annotated[int, Path(gt=0, le=MAX_ID, description="a token's id from GET /tokens")]

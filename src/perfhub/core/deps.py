@@ -15,8 +15,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from perfhub.core.bounds import MAX_ID
 from perfhub.core.db import session_scope
-from perfhub.core.limits import MAX_ID
 
 # Query parameters shared by every per-athlete read endpoint.
 FromQuery = Query(None, alias="from", description="first day, YYYY-MM-DD (default: 29 days before `to`)")

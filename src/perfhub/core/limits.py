@@ -7,7 +7,7 @@ a table of :class:`RouteLimit` and then
 
 1. refuses a declared ``Content-Length`` over the route's limit with 413 at once;
 2. on routes that need a bearer token, authenticates a request that carries a body before
-   reading a byte of it (401), with the same :func:`perfhub.auth.service.authenticate` the
+   reading a byte of it (401), with the same authentication (supplied by ``perfhub.auth``) the
    endpoint's dependency uses; the principal is left in ``request.state.principal``;
 3. counts the bytes as they stream in (chunked bodies declare no length) and answers 413 as
    soon as the limit is passed, whatever the endpoint was doing with the body;
@@ -29,19 +29,15 @@ from typing import Any
 import anyio.to_thread
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from perfhub.auth.service import Principal, authenticate
-from perfhub.core.db import session_scope
 from perfhub.core.errors import PayloadTooLarge, PerfhubError, Unauthorized, Unprocessable, problem_response
 from perfhub.settings import Settings
 
 # Every id column is a 32-bit INTEGER on PostgreSQL; a larger id in a body or a query could only
 # reach the database as an out-of-range error (a 500), so it is refused at the edge (422).
-MAX_ID = 2**31 - 1
 
 
 class StrictJsonError(ValueError):
@@ -131,12 +127,14 @@ class RequestLimits:
         app: ASGIApp,
         *,
         settings: Settings,
-        sessions: sessionmaker[Session],
+        authenticate: Callable[[str], Any],
         routes: Sequence[RouteLimit],
     ) -> None:
+        # `authenticate` turns a bearer token into the caller's principal in a transaction of its
+        # own, or raises Unauthorized; the auth domain supplies it, so the edge knows no domain.
         self.app = app
         self.settings = settings
-        self.sessions = sessions
+        self.authenticate = authenticate
         self.routes = list(routes)
 
     def route_for(self, path: str) -> RouteLimit:
@@ -171,12 +169,11 @@ class RequestLimits:
             return
         await self._counted(scope, receive, send, limit)
 
-    def _authenticate(self, authorization: str | None) -> Principal:
+    def _authenticate(self, authorization: str | None) -> Any:
         scheme, token = get_authorization_scheme_param(authorization)
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("missing bearer token")
-        with session_scope(self.sessions) as session:
-            return authenticate(session, token)
+        return self.authenticate(token)
 
     async def _strict_json(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         body = bytearray()
