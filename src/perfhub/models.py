@@ -2,8 +2,8 @@
 
 from perfhub.alerts.models import Alert, AlertPreference
 from perfhub.auth.models import ApiToken, User
-from perfhub.core.bus import DeadLetter, OutboxDelivery, OutboxRow
 from perfhub.core.db import Base
+from perfhub.core.outbox import DeadLetter, OutboxDelivery, OutboxRow
 from perfhub.privacy.models import AuditEntry
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from perfhub.core.bus import EmbeddedBus
 from perfhub.core.db import make_engine, make_sessionmaker, utcnow
+from perfhub.core.embedded_bus import EmbeddedBus
 from perfhub.pipeline.stages import register_consumers
 from perfhub.settings import Settings, use_settings
 from perfhub.wearables.backfill import resume_due, resume_stalled

@@ -23,7 +23,12 @@ import httpx
 import psycopg
 import pytest
 from tests.conftest import SECRET, Deployment, _free_port, deployment_env
-from tests.production.test_pipeline import assert_exactly_once, ingest_token, make_athletes, nightly_bodies
+from tests.pipeline.test_production_pipeline import (
+    assert_exactly_once,
+    ingest_token,
+    make_athletes,
+    nightly_bodies,
+)
 
 from perfhub.core.migrate import upgrade
 from perfhub.runtime import Runtime

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -13,9 +13,7 @@ from sqlalchemy.orm import Session
 
 from perfhub.alerts.models import Alert, AlertPreference
 from perfhub.core.db import one_of
-
-if TYPE_CHECKING:
-    from perfhub.readiness.service import AthleteUpdate
+from perfhub.pipeline.events import InsightsUpdated, SleepDebtNight
 
 SLEEP_DEBT = "sleep_debt"
 NUDGE_CATEGORIES = {"moderate": "warning", "high": "critical"}
@@ -46,25 +44,26 @@ def sleep_debt_message(hours: float, category: str) -> str:
     )
 
 
-def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None:
+def nudge_sleep_debt(session: Session, updates: Sequence[InsightsUpdated]) -> None:
     """Nudge when sleep debt reaches moderate or high, if the athlete wants it.
 
-    Only the newest night (today's or yesterday's) nudges, so recomputing history never sends
-    a stale alert. At most one nudge per night (the unique key makes replays harmless); a debt
-    that stays at the same level is repeated only after ``REMIND_AFTER_NIGHTS``, while a rise
-    from moderate to high nudges at once.
+    Only the newest night (today's or yesterday's, as of the recompute) nudges, so recomputing
+    history never sends a stale alert. At most one nudge per night (the unique key makes replays
+    harmless); a debt that stays at the same level is repeated only after
+    ``REMIND_AFTER_NIGHTS``, while a rise from moderate to high nudges at once. Updates are
+    taken in order, as if one by one: an earlier one's nudge counts for a later one's.
     """
-    due = [
-        update
+    due: list[tuple[int, SleepDebtNight]] = [
+        (update.user_id, debt)
         for update in updates
-        if update.latest_night is not None
-        and update.latest_debt_category in NUDGE_CATEGORIES
-        and update.latest_night >= update.today - timedelta(days=1)
+        if (debt := update.sleep_debt) is not None
+        and debt.category in NUDGE_CATEGORIES
+        and debt.night >= debt.today - timedelta(days=1)
     ]
     if not due:
         return
     # Two queries for the whole batch, not two per athlete.
-    ids = [update.user_id for update in due]
+    ids = [user_id for user_id, _ in due]
     dialect = session.get_bind().dialect.name
     opted_out = set(
         session.scalars(
@@ -73,7 +72,7 @@ def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None
             )
         )
     )
-    earliest = min(cast(date, update.latest_night) for update in due)
+    earliest = min(debt.night for _, debt in due)
     recent: dict[int, list[tuple[date, str]]] = defaultdict(list)
     for user_id, day, severity in session.execute(
         select(Alert.user_id, Alert.date, Alert.severity).where(
@@ -84,25 +83,26 @@ def nudge_sleep_debt(session: Session, updates: Sequence[AthleteUpdate]) -> None
     ):
         recent[user_id].append((day, severity))
     rows = []
-    for update in due:
-        if update.user_id in opted_out:
+    for user_id, debt in due:
+        if user_id in opted_out:
             continue
-        night = cast(date, update.latest_night)
-        category = cast(str, update.latest_debt_category)
-        severity = NUDGE_CATEGORIES[category]
+        night, severity = debt.night, NUDGE_CATEGORIES[debt.category]
         if any(
             night - timedelta(days=REMIND_AFTER_NIGHTS) <= day < night
             and SEVERITY_RANK.get(earlier, 0) >= SEVERITY_RANK[severity]
-            for day, earlier in recent[update.user_id]
+            for day, earlier in recent[user_id]
         ):
             continue
+        if any(day == night for day, _ in recent[user_id]):
+            continue  # this night has its nudge (the insert would skip it anyway)
+        recent[user_id].append((night, severity))
         rows.append(
             {
-                "user_id": update.user_id,
+                "user_id": user_id,
                 "kind": SLEEP_DEBT,
                 "date": night,
                 "severity": severity,
-                "message": sleep_debt_message(cast(float, update.latest_debt_hours), category),
+                "message": sleep_debt_message(debt.hours, debt.category),
             }
         )
     if not rows:

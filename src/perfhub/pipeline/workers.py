@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from perfhub.core.bus import OutboxRow
-from perfhub.core.jetstream import JetStream, OutboxRelay, StageConsumer, wait_or_stop
+from perfhub.core.jetstream import JetStream, wait_or_stop
+from perfhub.core.jetstream_consumer import StageConsumer
+from perfhub.core.jetstream_relay import OutboxRelay
 from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
+from perfhub.core.outbox import OutboxRow
 from perfhub.core.signing import Signer
 from perfhub.pipeline.stages import consumers
 from perfhub.readiness.service import coverage

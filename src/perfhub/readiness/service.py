@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from perfhub.alerts.service import nudge_sleep_debt
 from perfhub.auth.models import User
-from perfhub.core.bus import INSIGHTS_UPDATED, Event, publish_many
 from perfhub.core.dates import local_today
 from perfhub.core.db import one_of, utcnow
-from perfhub.core.metrics import INGEST_LAG
 from perfhub.core.upsert import upsert
+from perfhub.pipeline.events import InsightsUpdated, SleepDebtNight, publish_all
 from perfhub.readiness.drivers import driver_to_json
 from perfhub.readiness.engine import (
     ALGORITHM_VERSION,
@@ -38,8 +35,6 @@ from perfhub.readiness.series import AthleteSeries, build_batch, load_athletes
 from perfhub.readiness.sleep_debt import DEBT_CATEGORIES, category_for, compute_debt
 from perfhub.readings.models import HrvDaily, SleepDaily
 
-CONSUMER = "insights"
-
 
 @dataclass
 class AthleteUpdate:
@@ -51,6 +46,22 @@ class AthleteUpdate:
     latest_night: date | None = None
     latest_debt_hours: float | None = None
     latest_debt_category: str | None = None
+
+    def sleep_debt(self) -> SleepDebtNight | None:
+        if self.latest_night is None or self.latest_debt_hours is None or self.latest_debt_category is None:
+            return None
+        return SleepDebtNight(
+            self.latest_night, self.latest_debt_hours, self.latest_debt_category, self.today
+        )
+
+    def announcement(self, with_sleep_debt: bool) -> InsightsUpdated | None:
+        """``insights.updated`` for this athlete, if anything changed or the debt is reported."""
+        debt = self.sleep_debt() if with_sleep_debt else None
+        if not self.changed and debt is None:
+            return None
+        return InsightsUpdated(
+            self.user_id, tuple(self.changed), tuple(self.revised), ALGORITHM_VERSION, debt
+        )
 
 
 def snapshot_row(user_id: int, snap: ReadinessSnapshot) -> dict[str, Any]:
@@ -77,11 +88,15 @@ def recompute(
     since: dict[int, date] | None = None,
     *,
     announce: bool = True,
+    report_sleep_debt: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> list[AthleteUpdate]:
     """Recompute snapshots from ``since[user]`` (default: the athlete's first day) to their today.
 
     One vectorised computation covers all ``users``; only days whose inputs changed are written.
+    ``announce`` publishes ``insights.updated`` for the athletes whose snapshots changed;
+    ``report_sleep_debt`` adds each athlete's newest sleep debt to it, and announces that even
+    when no snapshot changed (the sleep-debt nudge reacts to it).
     """
     athletes = [a for a in load_athletes(session, users) if a.first_day() is not None]
     if not athletes:
@@ -123,24 +138,8 @@ def recompute(
             ("user_id", "date", "algorithm_version"),
         )
     if announce:
-        publish_many(
-            session,
-            INSIGHTS_UPDATED,
-            (
-                (
-                    {
-                        "userId": update.user_id,
-                        "dates": [d.isoformat() for d in update.changed],
-                        "revised": bool(update.revised),
-                        "revisedDates": [d.isoformat() for d in update.revised],
-                        "algorithmVersion": ALGORITHM_VERSION,
-                    },
-                    update.user_id,
-                )
-                for update in updates
-                if update.changed
-            ),
-        )
+        announcements = (update.announcement(report_sleep_debt) for update in updates)
+        publish_all(session, [event for event in announcements if event is not None])
     return updates
 
 
@@ -201,16 +200,11 @@ def _changed_snapshots(
     return update, rows
 
 
-def handle_normalized(session: Session, events: Sequence[Event]) -> None:
-    """Consumer of ``data.normalized``: one computation per athlete per batch."""
-    since: dict[int, date] = {}
-    for event in events:
-        user_id = int(event.payload["userId"])
-        dates = [date.fromisoformat(d) for d in event.payload.get("dates", [])]
-        if dates:
-            since[user_id] = min(since.get(user_id, dates[0]), *dates)
+def refresh(session: Session, since: dict[int, date]) -> list[AthleteUpdate]:
+    """After new data: recompute each athlete from ``since[athlete]`` and announce what changed,
+    with the newest sleep debt, in the caller's transaction."""
     if not since:
-        return
+        return []
     # Lock the athletes (in id order: no deadlocks) so two insights workers never interleave
     # recomputes of one athlete, which could let an older computation overwrite a newer one.
     # FOR NO KEY UPDATE: it does not block the foreign-key checks of concurrent ingest.
@@ -222,17 +216,7 @@ def handle_normalized(session: Session, events: Sequence[Event]) -> None:
             .with_for_update(key_share=True)
         )
     )
-    updates = recompute(session, users, since)
-    nudge_sleep_debt(session, updates)
-    received = [e.payload["receivedAt"] for e in events if e.payload.get("receivedAt")]
-    if received:
-        sa_event.listen(session, "after_commit", lambda _s: _observe_lag(received), once=True)
-
-
-def _observe_lag(received: list[str]) -> None:
-    now = utcnow()
-    for stamp in received:
-        INGEST_LAG.observe(max(0.0, (now - datetime.fromisoformat(stamp)).total_seconds()))
+    return recompute(session, users, since, report_sleep_debt=True)
 
 
 def ensure_today(session: Session, user: User) -> date:

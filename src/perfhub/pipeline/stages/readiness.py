@@ -1,0 +1,38 @@
+"""The insights stage: new canonical data → readiness snapshots and ``insights.updated``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from perfhub.core.db import utcnow
+from perfhub.core.metrics import INGEST_LAG
+from perfhub.core.outbox import Event
+from perfhub.pipeline.events import DataNormalized
+from perfhub.readiness.service import refresh
+
+
+def handle_normalized(session: Session, events: Sequence[Event]) -> None:
+    """Consumer of ``data.normalized``: one computation per athlete per batch, from the
+    earliest day any of the batch's events changed."""
+    normalized = [DataNormalized.from_payload(event.payload) for event in events]
+    since: dict[int, date] = {}
+    for item in normalized:
+        if item.dates:
+            since[item.user_id] = min(since.get(item.user_id, item.dates[0]), *item.dates)
+    if not since:
+        return
+    refresh(session, since)
+    received = [item.received_at for item in normalized if item.received_at is not None]
+    if received:
+        # Observed once the snapshots are committed: the lag is until an athlete can see them.
+        sa_event.listen(session, "after_commit", lambda _s: _observe_lag(received), once=True)
+
+
+def _observe_lag(received: list[datetime]) -> None:
+    now = utcnow()
+    for stamp in received:
+        INGEST_LAG.observe(max(0.0, (now - stamp).total_seconds()))
