@@ -32,7 +32,7 @@ from tests.fakes import (
 )
 
 from perfhub.wearables.vendors import google
-from perfhub.wearables.vendors.base import VendorConfig
+from perfhub.wearables.vendors.config import VendorConfig
 
 HEALTH_SCOPE = "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly"
 SLEEP_SCOPE = "https://www.googleapis.com/auth/googlehealth.sleep.readonly"
@@ -207,7 +207,7 @@ class FakeGoogle(FakeVendor):
         self.points: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
     def config(self, base_url: str = "http://fake-google") -> VendorConfig:
-        return google.config_from(
+        return google.ADAPTER.config(
             self.client_id,
             self.client_secret,
             authorize_url=f"{base_url}/o/oauth2/v2/auth",

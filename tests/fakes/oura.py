@@ -31,7 +31,7 @@ from tests.fakes import (
 )
 
 from perfhub.wearables.vendors import oura
-from perfhub.wearables.vendors.base import VendorConfig
+from perfhub.wearables.vendors.config import VendorConfig
 
 SCOPES = {"email", "personal", "daily", "heartrate", "workout", "tag", "session", "spo2Daily"}
 DATA_TYPES = {
@@ -192,7 +192,7 @@ class FakeOura(FakeVendor):
         self.subscriptions: dict[str, dict[str, Any]] = {}
 
     def config(self, base_url: str = "http://fake-oura") -> VendorConfig:
-        return oura.config_from(
+        return oura.ADAPTER.config(
             self.client_id,
             self.client_secret,
             authorize_url=f"{base_url}/oauth/authorize",

@@ -29,7 +29,7 @@ from tests.fakes import (
 )
 
 from perfhub.wearables.vendors import whoop
-from perfhub.wearables.vendors.base import VendorConfig
+from perfhub.wearables.vendors.config import VendorConfig
 
 SCOPES = {"read:recovery", "read:cycles", "read:sleep", "read:profile", "read:workout", "offline"}
 MAX_LIMIT = 25
@@ -192,7 +192,7 @@ class FakeWhoop(FakeVendor):
         self._next_cycle = 93_845_000
 
     def config(self, base_url: str = "http://fake-whoop") -> VendorConfig:
-        return whoop.config_from(
+        return whoop.ADAPTER.config(
             self.client_id,
             self.client_secret,
             authorize_url=f"{base_url}/oauth/oauth2/auth",

@@ -13,19 +13,20 @@ from hypothesis import strategies as st
 from tests.fakes import FakeClock, in_process, serve
 from tests.fakes.oura import FakeOura
 
-from perfhub.wearables.vendors import base
-from perfhub.wearables.vendors.base import (
+from perfhub.wearables.vendors import http as vendor_http
+from perfhub.wearables.vendors import oauth, signing
+from perfhub.wearables.vendors.config import VendorConfig
+from perfhub.wearables.vendors.errors import (
     InvalidGrant,
     RateLimited,
     RecordNotFound,
-    RetryPolicy,
     SignatureError,
-    TokenSet,
     Unauthorized,
-    VendorConfig,
     VendorError,
     VendorUnavailable,
 )
+from perfhub.wearables.vendors.http import RetryPolicy
+from perfhub.wearables.vendors.oauth import TokenSet
 
 NOW = 1_767_225_600.0
 URL = "https://vendor.example/v2/things?next_token=secret-cursor"
@@ -79,7 +80,7 @@ def test_429_waits_retry_after_then_succeeds() -> None:
         httpx.Response(429, headers={"Retry-After": "2"}),
         httpx.Response(200, json={"ok": True}),
     )
-    response = base.send(http, "GET", URL, policy=policy(sleeps))
+    response = vendor_http.send(http, "GET", URL, policy=policy(sleeps))
     assert response.json() == {"ok": True}
     assert sleeps.calls == [7.0, 2.0]
     assert len(seen) == 3
@@ -94,14 +95,14 @@ def test_retry_after_as_http_date_and_x_ratelimit_reset() -> None:
         httpx.Response(429, headers={"X-RateLimit-Reset": str(int(NOW) + 3)}),
         httpx.Response(200),
     )
-    base.send(http, "GET", URL, policy=policy(sleeps, max_attempts=5))
+    vendor_http.send(http, "GET", URL, policy=policy(sleeps, max_attempts=5))
     assert sleeps.calls == [12.0, 5.0, 3.0]
 
 
 def test_429_without_a_hint_backs_off_with_jitter() -> None:
     sleeps = Sleeps()
     http, _ = scripted(httpx.Response(429), httpx.Response(429), httpx.Response(200))
-    base.send(http, "GET", URL, policy=policy(sleeps))
+    vendor_http.send(http, "GET", URL, policy=policy(sleeps))
     assert sleeps.calls == [0.5, 1.0]  # random()=0.5 × base·2^(n-1)
 
 
@@ -109,7 +110,7 @@ def test_retry_after_beyond_the_cap_raises_at_once_with_the_hint() -> None:
     sleeps = Sleeps()
     http, seen = scripted(httpx.Response(429, headers={"Retry-After": "3600"}))
     with pytest.raises(RateLimited) as caught:
-        base.send(http, "GET", URL, policy=policy(sleeps))
+        vendor_http.send(http, "GET", URL, policy=policy(sleeps))
     assert caught.value.retry_after == 3600.0
     assert sleeps.calls == []
     assert len(seen) == 1
@@ -119,7 +120,7 @@ def test_rate_limit_budget_exhausted() -> None:
     sleeps = Sleeps()
     http, seen = scripted(*[httpx.Response(429, headers={"Retry-After": "1"})] * 4)
     with pytest.raises(RateLimited) as caught:
-        base.send(http, "GET", URL, policy=policy(sleeps))
+        vendor_http.send(http, "GET", URL, policy=policy(sleeps))
     assert caught.value.retry_after == 1.0
     assert len(seen) == 4
     assert sleeps.calls == [1.0, 1.0, 1.0]
@@ -128,7 +129,7 @@ def test_rate_limit_budget_exhausted() -> None:
 def test_5xx_backs_off_exponentially_then_succeeds() -> None:
     sleeps = Sleeps()
     http, _ = scripted(httpx.Response(503), httpx.Response(500), httpx.Response(502), httpx.Response(200))
-    assert base.send(http, "GET", URL, policy=policy(sleeps)).status_code == 200
+    assert vendor_http.send(http, "GET", URL, policy=policy(sleeps)).status_code == 200
     assert sleeps.calls == [0.5, 1.0, 2.0]
 
 
@@ -136,7 +137,7 @@ def test_5xx_budget_exhausted_raises_unavailable() -> None:
     sleeps = Sleeps()
     http, seen = scripted(*[httpx.Response(503)] * 4)
     with pytest.raises(VendorUnavailable) as caught:
-        base.send(http, "GET", URL, policy=policy(sleeps))
+        vendor_http.send(http, "GET", URL, policy=policy(sleeps))
     assert caught.value.status_code == 503
     assert len(seen) == 4
     assert "secret-cursor" not in str(caught.value)  # query strings stay out of errors and logs
@@ -146,7 +147,7 @@ def test_total_wait_budget_stops_early() -> None:
     sleeps = Sleeps()
     http, seen = scripted(*[httpx.Response(429, headers={"Retry-After": "20"})] * 4)
     with pytest.raises(RateLimited):
-        base.send(http, "GET", URL, policy=policy(sleeps, max_total_wait_s=30))
+        vendor_http.send(http, "GET", URL, policy=policy(sleeps, max_total_wait_s=30))
     assert sleeps.calls == [20.0]
     assert len(seen) == 2
 
@@ -154,7 +155,7 @@ def test_total_wait_budget_stops_early() -> None:
 def test_transport_errors_are_retried() -> None:
     sleeps = Sleeps()
     http, _ = scripted(httpx.ConnectError, httpx.ReadTimeout, httpx.Response(200))
-    assert base.send(http, "GET", URL, policy=policy(sleeps)).status_code == 200
+    assert vendor_http.send(http, "GET", URL, policy=policy(sleeps)).status_code == 200
     assert len(sleeps.calls) == 2
 
 
@@ -162,29 +163,29 @@ def test_transport_budget_exhausted() -> None:
     sleeps = Sleeps()
     http, _ = scripted(*[httpx.ConnectError] * 4)
     with pytest.raises(VendorUnavailable):
-        base.send(http, "GET", URL, policy=policy(sleeps))
+        vendor_http.send(http, "GET", URL, policy=policy(sleeps))
 
 
 def test_non_idempotent_requests_are_not_replayed_after_they_may_have_landed() -> None:
     sleeps = Sleeps()
     http, seen = scripted(httpx.ReadTimeout)
     with pytest.raises(VendorUnavailable):
-        base.send(http, "POST", URL, policy=policy(sleeps), idempotent=False)
+        vendor_http.send(http, "POST", URL, policy=policy(sleeps), idempotent=False)
     assert len(seen) == 1
     http, seen = scripted(httpx.Response(500))
     with pytest.raises(VendorUnavailable):
-        base.send(http, "POST", URL, policy=policy(sleeps), idempotent=False)
+        vendor_http.send(http, "POST", URL, policy=policy(sleeps), idempotent=False)
     assert len(seen) == 1
     # Refused connections and 503/429 were certainly not acted on: those are repeated.
     http, seen = scripted(httpx.ConnectError, httpx.Response(503), httpx.Response(429), httpx.Response(200))
-    assert base.send(http, "POST", URL, policy=policy(sleeps), idempotent=False).status_code == 200
+    assert vendor_http.send(http, "POST", URL, policy=policy(sleeps), idempotent=False).status_code == 200
     assert len(seen) == 4
 
 
 def test_4xx_is_returned_not_retried() -> None:
     sleeps = Sleeps()
     http, seen = scripted(httpx.Response(400))
-    assert base.send(http, "GET", URL, policy=policy(sleeps)).status_code == 400
+    assert vendor_http.send(http, "GET", URL, policy=policy(sleeps)).status_code == 400
     assert len(seen) == 1 and sleeps.calls == []
 
 
@@ -202,7 +203,7 @@ def test_full_jitter_stays_within_the_cap(attempt: int, r: float) -> None:
 def test_check_maps_statuses_to_typed_errors(status: int, error: type[Exception]) -> None:
     response = httpx.Response(status, json={"error": "nope"}, request=httpx.Request("GET", URL))
     with pytest.raises(error):
-        base.check(response, "thing")
+        vendor_http.check(response, "thing")
 
 
 # --------------------------------------------------------------------------- OAuth helpers
@@ -225,13 +226,13 @@ def config(**overrides: object) -> VendorConfig:
 
 def test_pkce_matches_rfc_7636_appendix_b() -> None:
     verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    assert base.code_challenge_s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-    fresh, challenge = base.new_pkce_pair()
-    assert 43 <= len(fresh) <= 128 and base.code_challenge_s256(fresh) == challenge
+    assert oauth.code_challenge_s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    fresh, challenge = oauth.new_pkce_pair()
+    assert 43 <= len(fresh) <= 128 and oauth.code_challenge_s256(fresh) == challenge
 
 
 def test_authorization_url() -> None:
-    url = base.authorization_url(config(), "state-abcdef", "https://hub.example/cb", "challenge-x")
+    url = oauth.authorization_url(config(), "state-abcdef", "https://hub.example/cb", "challenge-x")
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert url.startswith("https://auth.example/authorize?")
     assert query == {
@@ -245,7 +246,7 @@ def test_authorization_url() -> None:
     }
     assert "very-secret" not in url
     with pytest.raises(ValueError, match="at least 8"):
-        base.authorization_url(config(), "short", "https://hub.example/cb")
+        oauth.authorization_url(config(), "short", "https://hub.example/cb")
 
 
 def token_endpoint(status: int, body: dict[str, object]) -> tuple[httpx.Client, list[httpx.Request]]:
@@ -255,7 +256,7 @@ def token_endpoint(status: int, body: dict[str, object]) -> tuple[httpx.Client, 
 def test_refresh_keeps_the_old_refresh_token_when_none_is_returned() -> None:
     http, seen = token_endpoint(200, {"access_token": "new-at", "expires_in": 3600, "token_type": "Bearer"})
     old = TokenSet("old-at", "keep-me", expires_at=1.0, scope="a b")
-    fresh = base.refresh(http, config(), old, now=100.0)
+    fresh = oauth.refresh(http, config(), old, now=100.0)
     assert (fresh.access_token, fresh.refresh_token, fresh.expires_at, fresh.scope) == (
         "new-at",
         "keep-me",
@@ -269,16 +270,16 @@ def test_refresh_keeps_the_old_refresh_token_when_none_is_returned() -> None:
 def test_refresh_errors() -> None:
     http, _ = token_endpoint(400, {"error": "invalid_grant"})
     with pytest.raises(InvalidGrant):
-        base.refresh(http, config(), TokenSet("at", "rt"))
+        oauth.refresh(http, config(), TokenSet("at", "rt"))
     with pytest.raises(InvalidGrant):
-        base.refresh(http, config(), TokenSet("at", None))
+        oauth.refresh(http, config(), TokenSet("at", None))
     http, _ = token_endpoint(401, {"error": "invalid_client"})
     with pytest.raises(VendorError) as caught:
-        base.refresh(http, config(), TokenSet("at", "rt"))
+        oauth.refresh(http, config(), TokenSet("at", "rt"))
     assert not isinstance(caught.value, InvalidGrant)
     http, _ = token_endpoint(200, {"token_type": "bearer"})
     with pytest.raises(VendorError, match="no access_token"):
-        base.exchange_code(http, config(), "code", "https://hub.example/cb")
+        oauth.exchange_code(http, config(), "code", "https://hub.example/cb")
 
 
 def test_secrets_stay_out_of_reprs() -> None:
@@ -293,21 +294,21 @@ def test_secrets_stay_out_of_reprs() -> None:
 
 
 def test_header_lookup_ignores_case_and_freshness_is_two_sided() -> None:
-    assert base.header({"X-Thing": "1"}, "x-thing") == "1"
-    base.check_freshness(1000.0, now=1200.0, tolerance_s=300)
+    assert signing.header({"X-Thing": "1"}, "x-thing") == "1"
+    signing.check_freshness(1000.0, now=1200.0, tolerance_s=300)
     with pytest.raises(SignatureError, match="old"):
-        base.check_freshness(1000.0, now=1301.0, tolerance_s=300)
+        signing.check_freshness(1000.0, now=1301.0, tolerance_s=300)
     with pytest.raises(SignatureError, match="future"):
-        base.check_freshness(1400.0, now=1000.0, tolerance_s=300)
+        signing.check_freshness(1400.0, now=1000.0, tolerance_s=300)
 
 
 # --------------------------------------------------------------------------- fakes over real HTTP
 
 
 def run_code_flow(http: httpx.Client, fake: FakeOura, cfg: VendorConfig) -> TokenSet:
-    location = http.get(base.authorization_url(cfg, "state-0123456789", "http://hub/cb")).headers["location"]
+    location = http.get(oauth.authorization_url(cfg, "state-0123456789", "http://hub/cb")).headers["location"]
     code = parse_qs(urlsplit(location).query)["code"][0]
-    return base.exchange_code(http, cfg, code, "http://hub/cb", now=fake.clock())
+    return oauth.exchange_code(http, cfg, code, "http://hub/cb", now=fake.clock())
 
 
 def test_a_fake_serves_real_http_for_clients_that_build_their_own() -> None:

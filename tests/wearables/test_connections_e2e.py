@@ -217,7 +217,7 @@ def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Pa
     from perfhub.core.crypto import SecretBox
     from perfhub.core.db import session_scope
     from perfhub.core.migrate import upgrade
-    from perfhub.runtime import Runtime
+    from perfhub.pipeline.runtime import Runtime
 
     upgrade(settings.database_url)
     runtime = Runtime.build(settings)
@@ -315,13 +315,13 @@ def test_reconciliation_keeps_oura_subscriptions(oura_harness: Harness, fake: Fa
 
 
 def test_vendor_outage_retries_then_dead_letters(oura_harness: Harness, fake: FakeOura) -> None:
-    from perfhub.core.bus import DeadLetter
+    from perfhub.core.outbox import DeadLetter
     from perfhub.wearables.backfill import reconcile_all
 
     harness = oura_harness
     athlete = harness.user()
     oura_user = link(harness, fake, athlete)
-    from perfhub.wearables.vendors.base import RetryPolicy
+    from perfhub.wearables.vendors.http import RetryPolicy
     from perfhub.wearables.vendors.registry import use_retry_policy
 
     harness.runtime.bus.stop()
@@ -348,7 +348,7 @@ def test_a_token_refreshed_before_a_failed_fetch_is_kept(oura_harness: Harness, 
     import httpx
 
     from perfhub.wearables.backfill import reconcile_all
-    from perfhub.wearables.vendors.base import RetryPolicy
+    from perfhub.wearables.vendors.http import RetryPolicy
     from perfhub.wearables.vendors.registry import http_client, use_retry_policy
 
     harness = oura_harness
@@ -385,9 +385,9 @@ def test_a_token_refreshed_before_a_failed_webhook_fetch_is_kept(
     with no relink (before, the handler's transaction rolled the new token back)."""
     import httpx
 
-    from perfhub.core.bus import DeadLetter, replay_dead_letters
     from perfhub.core.db import session_scope
-    from perfhub.wearables.vendors.base import RetryPolicy
+    from perfhub.core.outbox import DeadLetter, replay_dead_letters
+    from perfhub.wearables.vendors.http import RetryPolicy
     from perfhub.wearables.vendors.registry import http_client, use_retry_policy
 
     harness = oura_harness

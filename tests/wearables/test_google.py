@@ -21,19 +21,18 @@ from tests.fakes.google import (
 
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.wearables.backfill import fetch_range
-from perfhub.wearables.vendors import base, google
-from perfhub.wearables.vendors.base import (
+from perfhub.wearables.vendors import google, oauth
+from perfhub.wearables.vendors.errors import (
     InvalidGrant,
-    Mapped,
     MappingError,
     RateLimited,
-    Refused,
-    RetryPolicy,
     SignatureError,
-    TokenSet,
     Unauthorized,
     VendorError,
 )
+from perfhub.wearables.vendors.http import RetryPolicy
+from perfhub.wearables.vendors.oauth import TokenSet
+from perfhub.wearables.vendors.records import Mapped, Refused
 
 USER = "google-user-1"
 REDIRECT = "https://hub.example/api/v1/connections/google/callback"
@@ -68,14 +67,14 @@ def http(fake: FakeGoogle) -> Iterator[httpx.Client]:
 
 
 def authorize(http: httpx.Client, fake: FakeGoogle, challenge: str | None) -> str:
-    url = base.authorization_url(fake.config(), "state-0123456789", REDIRECT, challenge)
+    url = oauth.authorization_url(fake.config(), "state-0123456789", REDIRECT, challenge)
     return parse_qs(urlsplit(http.get(url).headers["location"]).query)["code"][0]
 
 
 def link(http: httpx.Client, fake: FakeGoogle) -> TokenSet:
-    verifier, challenge = base.new_pkce_pair()
+    verifier, challenge = oauth.new_pkce_pair()
     code = authorize(http, fake, challenge)
-    return base.exchange_code(http, fake.config(), code, REDIRECT, verifier, now=fake.clock())
+    return oauth.exchange_code(http, fake.config(), code, REDIRECT, verifier, now=fake.clock())
 
 
 def client(http: httpx.Client, fake: FakeGoogle, sleeps: Sleeps | None = None) -> google.GoogleHealthClient:
@@ -87,12 +86,12 @@ def client(http: httpx.Client, fake: FakeGoogle, sleeps: Sleeps | None = None) -
 
 
 def test_config_defaults_are_the_real_urls() -> None:
-    cfg = google.config_from("id", "secret")
+    cfg = google.ADAPTER.config("id", "secret")
     assert cfg.authorize_url == "https://accounts.google.com/o/oauth2/v2/auth"
     assert cfg.token_url == "https://oauth2.googleapis.com/token"
     assert cfg.api_base == "https://health.googleapis.com"
     assert cfg.uses_pkce and HEALTH_SCOPE in cfg.scopes
-    query = parse_qs(urlsplit(base.authorization_url(cfg, "state-0123456789", REDIRECT)).query)
+    query = parse_qs(urlsplit(oauth.authorization_url(cfg, "state-0123456789", REDIRECT)).query)
     assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]
 
 
@@ -100,23 +99,23 @@ def test_pkce_code_exchange(http: httpx.Client, fake: FakeGoogle) -> None:
     tokens = link(http, fake)
     assert tokens.refresh_token and tokens.expires_at == fake.clock() + 3_599
 
-    _, challenge = base.new_pkce_pair()
+    _, challenge = oauth.new_pkce_pair()
     code = authorize(http, fake, challenge)
     with pytest.raises(InvalidGrant):
-        base.exchange_code(http, fake.config(), code, REDIRECT, "a-different-verifier-" + "x" * 30)
+        oauth.exchange_code(http, fake.config(), code, REDIRECT, "a-different-verifier-" + "x" * 30)
     code = authorize(http, fake, challenge)
     with pytest.raises(InvalidGrant):
-        base.exchange_code(http, fake.config(), code, REDIRECT)  # verifier missing
+        oauth.exchange_code(http, fake.config(), code, REDIRECT)  # verifier missing
 
 
 def test_refresh_without_rotation_keeps_the_refresh_token(http: httpx.Client, fake: FakeGoogle) -> None:
     tokens = link(http, fake)
-    fresh = base.refresh(http, fake.config(), tokens)
+    fresh = oauth.refresh(http, fake.config(), tokens)
     assert fresh.refresh_token == tokens.refresh_token and fresh.access_token != tokens.access_token
-    assert base.refresh(http, fake.config(), fresh).refresh_token == tokens.refresh_token
+    assert oauth.refresh(http, fake.config(), fresh).refresh_token == tokens.refresh_token
     fake.oauth.revoke_refresh_tokens()  # the athlete removed access in their Google account
     with pytest.raises(InvalidGrant):
-        base.refresh(http, fake.config(), fresh)
+        oauth.refresh(http, fake.config(), fresh)
 
 
 def test_refresh_with_rotation_keeps_the_new_one() -> None:
@@ -124,10 +123,10 @@ def test_refresh_with_rotation_keeps_the_new_one() -> None:
     fake.oauth.authorize_as = USER
     with in_process(fake) as http:
         tokens = link(http, fake)
-        fresh = base.refresh(http, fake.config(), tokens)
+        fresh = oauth.refresh(http, fake.config(), tokens)
         assert fresh.refresh_token != tokens.refresh_token
         with pytest.raises(InvalidGrant):
-            base.refresh(http, fake.config(), tokens)
+            oauth.refresh(http, fake.config(), tokens)
 
 
 # --------------------------------------------------------------------------- data

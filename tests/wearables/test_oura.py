@@ -23,25 +23,23 @@ from tests.fakes import in_process
 from tests.fakes.oura import FakeOura, readiness_doc, signed_delivery, sleep_doc, webhook_payload
 
 from perfhub.auth.models import User
-from perfhub.core.bus import DeadLetter, replay_dead_letters
 from perfhub.core.db import session_scope
+from perfhub.core.outbox import DeadLetter, replay_dead_letters
 from perfhub.readings.schemas import HrvIn, SleepIn
-from perfhub.wearables.vendors import base, oura
-from perfhub.wearables.vendors.base import (
-    Deletion,
+from perfhub.wearables.vendors import oauth, oura
+from perfhub.wearables.vendors.errors import (
     InvalidGrant,
     MappingError,
     RateLimited,
     RecordNotFound,
-    Refused,
-    RetryPolicy,
     SignatureError,
-    TokenSet,
     Unauthorized,
     VendorError,
     VendorUnavailable,
-    WebhookEvent,
 )
+from perfhub.wearables.vendors.http import RetryPolicy
+from perfhub.wearables.vendors.oauth import TokenSet
+from perfhub.wearables.vendors.records import Deletion, Refused, WebhookEvent
 from perfhub.wearables.webhooks import land_record
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
@@ -78,12 +76,12 @@ def http(fake: FakeOura) -> Iterator[httpx.Client]:
 
 def link(http: httpx.Client, fake: FakeOura, *, pkce: bool = True) -> TokenSet:
     cfg = fake.config()
-    verifier, challenge = base.new_pkce_pair() if pkce else (None, None)
-    response = http.get(base.authorization_url(cfg, "state-0123456789", REDIRECT, challenge))
+    verifier, challenge = oauth.new_pkce_pair() if pkce else (None, None)
+    response = http.get(oauth.authorization_url(cfg, "state-0123456789", REDIRECT, challenge))
     assert response.status_code == 302
     query = parse_qs(urlsplit(response.headers["location"]).query)
     assert query["state"] == ["state-0123456789"]
-    return base.exchange_code(http, cfg, query["code"][0], REDIRECT, verifier, now=fake.clock())
+    return oauth.exchange_code(http, cfg, query["code"][0], REDIRECT, verifier, now=fake.clock())
 
 
 def client(http: httpx.Client, fake: FakeOura, sleeps: Sleeps | None = None) -> oura.OuraClient:
@@ -95,12 +93,12 @@ def client(http: httpx.Client, fake: FakeOura, sleeps: Sleeps | None = None) -> 
 
 
 def test_config_defaults_are_the_real_urls() -> None:
-    cfg = oura.config_from("id", "secret")
+    cfg = oura.ADAPTER.config("id", "secret")
     assert cfg.authorize_url == "https://cloud.ouraring.com/oauth/authorize"
     assert cfg.token_url == "https://api.ouraring.com/oauth/token"
     assert cfg.api_base == "https://api.ouraring.com"
     assert "daily" in cfg.scopes and "personal" in cfg.scopes
-    assert oura.config_from("id", "s", api_base="http://x").api_base == "http://x"
+    assert oura.ADAPTER.config("id", "s", api_base="http://x").api_base == "http://x"
 
 
 def test_code_exchange_and_rotating_refresh(http: httpx.Client, fake: FakeOura) -> None:
@@ -110,33 +108,33 @@ def test_code_exchange_and_rotating_refresh(http: httpx.Client, fake: FakeOura) 
     assert token_call.form["client_id"] == fake.client_id
     assert token_call.form["client_secret"] == fake.client_secret  # credentials in the body, as Oura wants
 
-    fresh = base.refresh(http, fake.config(), tokens)
+    fresh = oauth.refresh(http, fake.config(), tokens)
     assert fresh.refresh_token and fresh.refresh_token != tokens.refresh_token
     with pytest.raises(InvalidGrant):
-        base.refresh(http, fake.config(), tokens)  # the old refresh token stopped working
-    again = base.refresh(http, fake.config(), fresh)
+        oauth.refresh(http, fake.config(), tokens)  # the old refresh token stopped working
+    again = oauth.refresh(http, fake.config(), fresh)
     assert again.access_token != fresh.access_token
 
 
 def test_codes_are_single_use_and_expire(http: httpx.Client, fake: FakeOura) -> None:
     cfg = fake.config()
-    location = http.get(base.authorization_url(cfg, "state-0123456789", REDIRECT)).headers["location"]
+    location = http.get(oauth.authorization_url(cfg, "state-0123456789", REDIRECT)).headers["location"]
     code = parse_qs(urlsplit(location).query)["code"][0]
-    base.exchange_code(http, cfg, code, REDIRECT)
+    oauth.exchange_code(http, cfg, code, REDIRECT)
     with pytest.raises(InvalidGrant):
-        base.exchange_code(http, cfg, code, REDIRECT)
+        oauth.exchange_code(http, cfg, code, REDIRECT)
 
-    location = http.get(base.authorization_url(cfg, "state-0123456789", REDIRECT)).headers["location"]
+    location = http.get(oauth.authorization_url(cfg, "state-0123456789", REDIRECT)).headers["location"]
     fake.clock.advance(601)
     with pytest.raises(InvalidGrant):
-        base.exchange_code(http, cfg, parse_qs(urlsplit(location).query)["code"][0], REDIRECT)
+        oauth.exchange_code(http, cfg, parse_qs(urlsplit(location).query)["code"][0], REDIRECT)
 
 
 def test_bad_client_secret_is_a_config_error_not_a_relink(http: httpx.Client, fake: FakeOura) -> None:
     tokens = link(http, fake)
-    wrong = oura.config_from(fake.client_id, "wrong", token_url="http://fake-oura/oauth/token")
+    wrong = oura.ADAPTER.config(fake.client_id, "wrong", token_url="http://fake-oura/oauth/token")
     with pytest.raises(VendorError) as caught:
-        base.refresh(http, wrong, tokens)
+        oauth.refresh(http, wrong, tokens)
     assert not isinstance(caught.value, InvalidGrant) and caught.value.status_code == 401
 
 
@@ -147,16 +145,16 @@ def test_pkce_works_whether_or_not_oura_honours_it(supported: bool) -> None:
     cfg = fake.config()
     with in_process(fake) as http:
         assert link(http, fake).access_token
-        _, challenge = base.new_pkce_pair()
-        location = http.get(base.authorization_url(cfg, "state-0123456789", REDIRECT, challenge)).headers[
+        _, challenge = oauth.new_pkce_pair()
+        location = http.get(oauth.authorization_url(cfg, "state-0123456789", REDIRECT, challenge)).headers[
             "location"
         ]
         code = parse_qs(urlsplit(location).query)["code"][0]
         if supported:
             with pytest.raises(InvalidGrant):
-                base.exchange_code(http, cfg, code, REDIRECT, "not-the-verifier-" + "x" * 30)
+                oauth.exchange_code(http, cfg, code, REDIRECT, "not-the-verifier-" + "x" * 30)
         else:
-            assert base.exchange_code(http, cfg, code, REDIRECT, "not-the-verifier-" + "x" * 30).access_token
+            assert oauth.exchange_code(http, cfg, code, REDIRECT, "not-the-verifier-" + "x" * 30).access_token
 
 
 def test_expired_access_token_is_unauthorized_until_refreshed(http: httpx.Client, fake: FakeOura) -> None:
@@ -165,13 +163,13 @@ def test_expired_access_token_is_unauthorized_until_refreshed(http: httpx.Client
     assert tokens.expires_soon(fake.clock())
     with pytest.raises(Unauthorized):
         oura.OuraClient(http, tokens.access_token, fake.config()).personal_info()
-    fresh = base.refresh(http, fake.config(), tokens, now=fake.clock())
+    fresh = oauth.refresh(http, fake.config(), tokens, now=fake.clock())
     assert oura.OuraClient(http, fresh.access_token, fake.config()).vendor_user_id() == "oura-user-1"
 
 
 def test_declined_consent_returns_an_error_to_the_redirect(http: httpx.Client, fake: FakeOura) -> None:
     fake.oauth.authorize_as = None
-    location = http.get(base.authorization_url(fake.config(), "state-0123456789", REDIRECT)).headers[
+    location = http.get(oauth.authorization_url(fake.config(), "state-0123456789", REDIRECT)).headers[
         "location"
     ]
     assert parse_qs(urlsplit(location).query)["error"] == ["access_denied"]
@@ -408,7 +406,7 @@ def test_subscription_fails_when_the_handshake_fails(http: httpx.Client, fake: F
 
 
 def test_subscription_calls_need_the_app_credentials(http: httpx.Client, fake: FakeOura) -> None:
-    wrong = oura.config_from(fake.client_id, "wrong", api_base="http://fake-oura")
+    wrong = oura.ADAPTER.config(fake.client_id, "wrong", api_base="http://fake-oura")
     with pytest.raises(Unauthorized):
         oura.list_subscriptions(http, wrong)
 

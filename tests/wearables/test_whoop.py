@@ -28,20 +28,17 @@ from tests.fakes.whoop import (
 )
 
 from perfhub.readings.schemas import HrvIn, SleepIn
-from perfhub.wearables.vendors import base, whoop
-from perfhub.wearables.vendors.base import (
-    Deletion,
+from perfhub.wearables.vendors import oauth, whoop
+from perfhub.wearables.vendors.errors import (
     InvalidGrant,
-    Mapped,
     MappingError,
     RecordNotFound,
-    Refused,
-    RetryPolicy,
     SignatureError,
-    TokenSet,
     Unauthorized,
-    WebhookEvent,
 )
+from perfhub.wearables.vendors.http import RetryPolicy
+from perfhub.wearables.vendors.oauth import TokenSet
+from perfhub.wearables.vendors.records import Deletion, Mapped, Refused, WebhookEvent
 
 USER = 456
 REDIRECT = "https://hub.example/api/v1/connections/whoop/callback"
@@ -80,7 +77,7 @@ def http(fake: FakeWhoop) -> Iterator[httpx.Client]:
 def link(http: httpx.Client, fake: FakeWhoop, scopes: tuple[str, ...] | None = None) -> TokenSet:
     cfg = fake.config()
     if scopes is not None:
-        cfg = whoop.config_from(
+        cfg = whoop.ADAPTER.config(
             fake.client_id,
             fake.client_secret,
             authorize_url=cfg.authorize_url,
@@ -88,9 +85,9 @@ def link(http: httpx.Client, fake: FakeWhoop, scopes: tuple[str, ...] | None = N
             api_base=cfg.api_base,
             scopes=scopes,
         )
-    location = http.get(base.authorization_url(cfg, "state-0123456789", REDIRECT)).headers["location"]
+    location = http.get(oauth.authorization_url(cfg, "state-0123456789", REDIRECT)).headers["location"]
     code = parse_qs(urlsplit(location).query)["code"][0]
-    return base.exchange_code(http, cfg, code, REDIRECT, now=fake.clock())
+    return oauth.exchange_code(http, cfg, code, REDIRECT, now=fake.clock())
 
 
 def client(http: httpx.Client, fake: FakeWhoop, sleeps: Sleeps | None = None) -> whoop.WhoopClient:
@@ -102,7 +99,7 @@ def client(http: httpx.Client, fake: FakeWhoop, sleeps: Sleeps | None = None) ->
 
 
 def test_config_defaults_are_the_real_urls() -> None:
-    cfg = whoop.config_from("id", "secret")
+    cfg = whoop.ADAPTER.config("id", "secret")
     assert cfg.authorize_url == "https://api.prod.whoop.com/oauth/oauth2/auth"
     assert cfg.token_url == "https://api.prod.whoop.com/oauth/oauth2/token"
     assert cfg.api_base == "https://api.prod.whoop.com/developer"
@@ -121,26 +118,26 @@ def test_short_state_is_refused_by_whoop_and_by_us(http: httpx.Client, fake: Fak
     )
     assert parse_qs(urlsplit(response.headers["location"]).query)["error"] == ["invalid_state"]
     with pytest.raises(ValueError):
-        base.authorization_url(fake.config(), "abc", REDIRECT)
+        oauth.authorization_url(fake.config(), "abc", REDIRECT)
 
 
 def test_refresh_rotates_and_the_old_token_dies(http: httpx.Client, fake: FakeWhoop) -> None:
     tokens = link(http, fake)
     assert tokens.refresh_token and tokens.expires_at == fake.clock() + 3_600
-    first = base.refresh(http, fake.config(), tokens)
+    first = oauth.refresh(http, fake.config(), tokens)
     # WHOOP only hands out a new refresh token when the refresh asks for scope=offline.
     assert fake.calls("/oauth/oauth2/token")[-1].form["scope"] == "offline"
-    second = base.refresh(http, fake.config(), first)
+    second = oauth.refresh(http, fake.config(), first)
     assert len({tokens.refresh_token, first.refresh_token, second.refresh_token}) == 3
     with pytest.raises(InvalidGrant):
-        base.refresh(http, fake.config(), first)
+        oauth.refresh(http, fake.config(), first)
 
 
 def test_without_offline_there_is_no_refresh_token(http: httpx.Client, fake: FakeWhoop) -> None:
     tokens = link(http, fake, scopes=("read:recovery", "read:sleep"))
     assert tokens.refresh_token is None
     with pytest.raises(InvalidGrant):
-        base.refresh(http, fake.config(), tokens)
+        oauth.refresh(http, fake.config(), tokens)
 
 
 def test_expired_access_token(http: httpx.Client, fake: FakeWhoop) -> None:
@@ -265,7 +262,7 @@ def test_revoke_stops_data_refresh_and_webhooks(http: httpx.Client, fake: FakeWh
     with pytest.raises(Unauthorized):
         api.profile()
     with pytest.raises(InvalidGrant):
-        base.refresh(http, fake.config(), tokens)
+        oauth.refresh(http, fake.config(), tokens)
     assert fake.deliver(HOOK, webhook_payload("sleep.updated", "s", USER)) is None
 
 

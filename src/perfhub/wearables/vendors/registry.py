@@ -1,41 +1,52 @@
-"""The vendors perfhub links to, their configuration from settings, and the shared HTTP client."""
+"""The vendors perfhub links to, registered once; their configuration from settings; the shared HTTP client.
+
+Everything that lists vendors (the path parameter of the connection and webhook routes, the CLI's
+``--vendor``, display names, the demo data) derives the list from :data:`ADAPTERS`. The canonical
+sources live in ``perfhub.readings`` (which knows nothing of wearables): every linkable vendor is
+one of them, next to the sources no link feeds (Apple Health, manual entries).
+"""
 
 from __future__ import annotations
 
 import threading
-from types import ModuleType
 
 import httpx
 
+from perfhub.readings.schemas import VENDORS as CANONICAL_SOURCES
 from perfhub.settings import Settings
 from perfhub.wearables.vendors import google, oura, whoop
-from perfhub.wearables.vendors.base import DEFAULT_RETRY, ApiClient, RetryPolicy, VendorConfig
+from perfhub.wearables.vendors.adapter import VendorAdapter
+from perfhub.wearables.vendors.config import VendorConfig
+from perfhub.wearables.vendors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 
-MODULES: dict[str, ModuleType] = {"oura": oura, "whoop": whoop, "google": google}
-CLIENTS: dict[str, type[ApiClient]] = {
-    "oura": oura.OuraClient,
-    "whoop": whoop.WhoopClient,
-    "google": google.GoogleHealthClient,
-}
+# In the order athletes see them (and the default source priority ranks them).
+ADAPTERS: dict[str, VendorAdapter] = {a.name: a for a in (oura.ADAPTER, whoop.ADAPTER, google.ADAPTER)}
+LINKABLE_VENDORS: tuple[str, ...] = tuple(ADAPTERS)
+DISPLAY_NAMES: dict[str, str] = {name: a.display_name for name, a in ADAPTERS.items()}
+
+if not set(LINKABLE_VENDORS) <= set(CANONICAL_SOURCES):
+    raise RuntimeError(f"linkable vendors {LINKABLE_VENDORS} are not all canonical sources")
+
 _http: httpx.Client | None = None
 _policy: RetryPolicy = DEFAULT_RETRY
 _lock = threading.Lock()
 
 
+def adapter(vendor: str) -> VendorAdapter:
+    """The registered adapter of ``vendor``; ``KeyError`` for a name that is not linkable."""
+    return ADAPTERS[vendor]
+
+
+def vendor_list(separator: str = ", ", last: str = " or ") -> str:
+    """The linkable vendors for a message: "oura, whoop or google"."""
+    *init, final = LINKABLE_VENDORS
+    return separator.join(init) + last + final if init else final
+
+
 def vendor_config(settings: Settings, vendor: str) -> VendorConfig | None:
-    """The vendor's OAuth/API configuration, or None when no client id is set."""
-    client_id = getattr(settings, f"{vendor}_client_id", None)
-    secret = getattr(settings, f"{vendor}_client_secret", None)
-    if vendor not in MODULES or not client_id or secret is None:
-        return None
-    config: VendorConfig = MODULES[vendor].config_from(
-        client_id,
-        secret.get_secret_value(),
-        authorize_url=getattr(settings, f"{vendor}_authorize_url"),
-        token_url=getattr(settings, f"{vendor}_token_url"),
-        api_base=getattr(settings, f"{vendor}_api_base"),
-    )
-    return config
+    """The vendor's OAuth/API configuration, or None when it is not linkable or no client id is set."""
+    found = ADAPTERS.get(vendor)
+    return found.config_from_settings(settings) if found is not None else None
 
 
 def http_client() -> httpx.Client:
@@ -69,4 +80,4 @@ def make_client(
     vendor: str, token: str, config: VendorConfig, policy: RetryPolicy | None = None
 ) -> ApiClient:
     """A data client for ``vendor`` over the shared HTTP client and (unless given) retry policy."""
-    return CLIENTS[vendor](http_client(), token, config, policy=policy or _policy)
+    return ADAPTERS[vendor].client(http_client(), token, config, policy=policy or _policy)

@@ -1,54 +1,14 @@
-"""Google Health API v4: OAuth config, polling client for daily HRV, resting HR and sleep, pure mapping.
-
-Polling only: the notification payload shape and signing-key publication are unconfirmed, so
-``verify_webhook`` rejects every delivery (fail closed) and a scheduled poll is the data path.
-
-Three data types are read from ``GET /v4/users/me/dataTypes/{type}/dataPoints``; each data point
-nests its values under the camelCase type name:
-
-- ``daily-heart-rate-variability`` (``dailyHeartRateVariability``, filter ``…date``):
-  ``averageHeartRateVariabilityMilliseconds`` is the night's RMSSD and becomes ``rMSSD``.
-  ``deepSleepRootMeanSquareOfSuccessiveDifferencesMilliseconds`` is RMSSD over deep sleep only; it
-  runs systematically higher than the whole-night value, so using it when the average is missing
-  would mix two measures in one baseline: such a day has no rMSSD. ``nonRemHeartRateBeatsPerMinute``
-  is the mean heart rate over non-REM sleep, not a resting heart rate; it is never ``restingHr``.
-- ``daily-resting-heart-rate`` (``dailyRestingHeartRate``, filter ``…date``): ``beatsPerMinute``
-  (int64, sent as a JSON string) becomes ``restingHr``. Google computes it from the whole day's
-  heart rate, with or without sleep (``dailyRestingHeartRateMetadata.calculationMethod``
-  ``WITH_SLEEP`` | ``ONLY_WITH_AWAKE_DATA``); both are Google's resting HR of that date and kept.
-- ``sleep`` (``sleep``, filter ``sleep.interval.civil_end_time``, at most 25 a page): a session
-  with ``interval`` (``startTime``/``endTime`` instants, ``endUtcOffset``, ``civilEndTime``),
-  ``metadata`` (``nap``, ``processed``, …) and ``summary`` (``minutesAsleep``,
-  ``minutesInSleepPeriod``, ``minutesToFallAsleep``, …).
-
-The two daily types are separate data points but one canonical HRV row per day, and a canonical
-row is replaced whole: landed separately, the resting HR of a day would wipe its rMSSD. The client
-therefore bundles them per date (kind ``daily``: ``{"date", "dailyHeartRateVariability",
-"dailyRestingHeartRate"}``) and the mapping takes each on its own, so a malformed HRV point refuses
-the rMSSD and keeps the resting HR.
-"""
+"""Google Health's pure mapping: daily HRV and resting HR bundled per date, and the night's sleep session."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
-
-from perfhub.wearables.vendors.base import (
-    DEFAULT_RETRY,
-    ApiClient,
-    Deletion,
-    Mapped,
-    MappingError,
-    Refused,
-    RetryPolicy,
-    SignatureError,
-    VendorConfig,
-    VendorError,
-    WebhookEvent,
+from perfhub.wearables.vendors.errors import MappingError
+from perfhub.wearables.vendors.parsing import (
     drop_none,
     iso,
     number,
@@ -58,15 +18,10 @@ from perfhub.wearables.vendors.base import (
     require_mapping,
     signal_part,
 )
+from perfhub.wearables.vendors.records import Mapped, Refused
 
 VENDOR = "google"
-DEFAULT_AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
-DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
-DEFAULT_API_BASE = "https://health.googleapis.com"
-SCOPES = (
-    "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly",
-    "https://www.googleapis.com/auth/googlehealth.sleep.readonly",
-)
+
 DAILY_HRV = "daily-heart-rate-variability"
 DAILY_RESTING_HR = "daily-resting-heart-rate"
 SLEEP = "sleep"
@@ -76,123 +31,6 @@ DAILY = "daily"
 HRV_KEY = "dailyHeartRateVariability"
 RESTING_HR_KEY = "dailyRestingHeartRate"
 _PAYLOAD_KEY = {DAILY_HRV: HRV_KEY, DAILY_RESTING_HR: RESTING_HR_KEY, SLEEP: "sleep"}
-PAGE_SIZE = 1000
-SLEEP_PAGE_SIZE = 25  # the documented maximum for sleep sessions
-
-
-def config_from(
-    client_id: str,
-    client_secret: str,
-    *,
-    authorize_url: str | None = None,
-    token_url: str | None = None,
-    api_base: str | None = None,
-    scopes: Sequence[str] | None = None,
-) -> VendorConfig:
-    return VendorConfig(
-        name=VENDOR,
-        authorize_url=authorize_url or DEFAULT_AUTHORIZE_URL,
-        token_url=token_url or DEFAULT_TOKEN_URL,
-        api_base=api_base or DEFAULT_API_BASE,
-        scopes=tuple(scopes or SCOPES),
-        uses_pkce=True,
-        client_id=client_id,
-        client_secret=client_secret,
-        # Google hands out a refresh token only for offline access, and on a relink only with consent.
-        extra_authorize_params={"access_type": "offline", "prompt": "consent"},
-    )
-
-
-def verify_webhook(
-    headers: Mapping[str, str], raw_body: bytes, secret: str, now: float, tolerance_s: int = 300
-) -> None:
-    """Always raises: we register no Google Health subscriber (ECDSA key publication unconfirmed)."""
-    raise SignatureError("Google Health notifications are not accepted; data is polled")
-
-
-def parse_webhook(payload: Any) -> WebhookEvent:
-    raise MappingError("Google Health notifications are not accepted; data is polled")
-
-
-def deletions_for_event(event: WebhookEvent) -> list[Deletion]:
-    return []
-
-
-# --------------------------------------------------------------------------- data client
-
-
-class GoogleHealthClient(ApiClient):
-    def __init__(
-        self, http: httpx.Client, token: str, config: VendorConfig, *, policy: RetryPolicy = DEFAULT_RETRY
-    ) -> None:
-        super().__init__(http, token, config, policy=policy)
-
-    def iter_daily(
-        self, data_type: str, start: date, end: date, *, page_size: int = PAGE_SIZE
-    ) -> Iterator[dict[str, Any]]:
-        """Data points of a daily data type with ``date`` in ``start..end`` (both inclusive), each once."""
-        field = data_type.replace("-", "_")
-        return self._iter(
-            data_type,
-            f'{field}.date >= "{start.isoformat()}" AND '
-            f'{field}.date < "{(end + timedelta(days=1)).isoformat()}"',
-            page_size,
-        )
-
-    def iter_sleeps(
-        self, start: date, end: date, *, page_size: int = SLEEP_PAGE_SIZE
-    ) -> Iterator[dict[str, Any]]:
-        """Sleep sessions that ended (athlete's local date) in ``start..end``, each once."""
-        return self._iter(
-            SLEEP,
-            f'sleep.interval.civil_end_time >= "{start.isoformat()}" AND '
-            f'sleep.interval.civil_end_time < "{(end + timedelta(days=1)).isoformat()}"',
-            min(page_size, SLEEP_PAGE_SIZE),
-        )
-
-    def _iter(self, data_type: str, filter_: str, page_size: int) -> Iterator[dict[str, Any]]:
-        params: dict[str, str | int] = {"filter": filter_, "pageSize": page_size}
-        seen_names: set[str] = set()
-        seen_tokens: set[str] = set()
-        path = f"/v4/users/me/dataTypes/{data_type}/dataPoints"
-        while True:
-            body = require_mapping(self._get(path, params), f"google {data_type} page")
-            points = body.get("dataPoints", [])  # Google omits empty repeated fields
-            if not isinstance(points, list):
-                raise VendorError(f"google {data_type} page without a dataPoints list")
-            for point in points:
-                if not isinstance(point, dict):
-                    raise VendorError(f"google {data_type} page holds a non-object")
-                name = point.get("name")
-                if isinstance(name, str):
-                    if name in seen_names:
-                        continue
-                    seen_names.add(name)
-                yield point
-            next_token = body.get("nextPageToken")
-            if not next_token:
-                return
-            if next_token in seen_tokens:
-                raise VendorError(f"google {data_type} paging repeats a nextPageToken")
-            seen_tokens.add(str(next_token))
-            params["pageToken"] = str(next_token)
-
-    def daily_hrv(self, start: date, end: date) -> list[dict[str, Any]]:
-        return list(self.iter_daily(DAILY_HRV, start, end))
-
-    def daily_resting_hr(self, start: date, end: date) -> list[dict[str, Any]]:
-        return list(self.iter_daily(DAILY_RESTING_HR, start, end))
-
-    def daily_records(self, start: date, end: date) -> list[dict[str, Any]]:
-        """One ``daily`` record per date with its HRV and resting HR points, ready for ``map_records``."""
-        return daily_bundles(self.daily_hrv(start, end), self.daily_resting_hr(start, end))
-
-    def main_sleeps(self, start: date, end: date) -> list[dict[str, Any]]:
-        """Per wake date, the one sleep session canonical rows come from (see ``main_sleeps``)."""
-        return main_sleeps(list(self.iter_sleeps(start, end)))
-
-
-# --------------------------------------------------------------------------- pure mapping
 
 
 def source_id(kind: str, record: Mapping[str, Any]) -> str | None:

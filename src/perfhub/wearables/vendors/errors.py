@@ -1,0 +1,61 @@
+"""The typed failures of vendor calls, webhook deliveries and mapping, all in one place.
+
+::
+
+    VendorError                 a vendor call failed; retrying as-is will not help
+    ├── RateLimited             429 beyond the retry budget; ``retry_after`` says when to reschedule
+    ├── VendorUnavailable       5xx or transport failures beyond the retry budget
+    ├── Unauthorized            the access token was rejected: refresh, then try again
+    ├── InvalidGrant            the refresh token or code was rejected: the athlete must relink
+    └── RecordNotFound          the vendor has no such record (any more)
+    SignatureError              a webhook delivery failed verification: answer 401, nothing else
+    MappingError (ValueError)   a vendor record cannot become a canonical payload: dead-letter it
+
+``SignatureError`` and ``MappingError`` are not ``VendorError``: they come from what was sent to us,
+not from a call we made, and callers answer them differently.
+"""
+
+from __future__ import annotations
+
+
+class VendorError(Exception):
+    """A vendor call failed in a way retrying will not fix (bad request, forbidden, odd response)."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RateLimited(VendorError):
+    """429 that outlasted the retry budget, or whose Retry-After is longer than we will block for.
+
+    ``retry_after`` (seconds, or None when the vendor gave no hint) tells the caller when to reschedule.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message, status_code=429)
+        self.retry_after = retry_after
+
+
+class VendorUnavailable(VendorError):
+    """5xx or transport failures that outlasted the retry budget; the caller dead-letters or reschedules."""
+
+
+class Unauthorized(VendorError):
+    """The access token was rejected (expired or revoked): refresh it and try again."""
+
+
+class InvalidGrant(VendorError):
+    """The refresh token (or code) was rejected: the link is dead and the athlete must relink."""
+
+
+class RecordNotFound(VendorError):
+    """The vendor has no such record (deleted since the notification, or never existed)."""
+
+
+class SignatureError(Exception):
+    """A webhook delivery failed verification; answer 401 and do nothing else with it."""
+
+
+class MappingError(ValueError):
+    """A vendor record cannot become a canonical payload; the reason goes to the dead-letter store."""
