@@ -20,9 +20,9 @@ from perfhub.core.jetstream_relay import OutboxRelay
 from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
 from perfhub.core.outbox import OutboxRow
 from perfhub.core.signing import Signer
+from perfhub.pipeline.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S
 from perfhub.pipeline.stages import consumers
 from perfhub.readiness.service import coverage
-from perfhub.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S
 from perfhub.settings import Settings
 from perfhub.wearables.backfill import resume_due, resume_stalled
 
