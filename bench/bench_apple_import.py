@@ -8,7 +8,7 @@ Generates a realistic export of about ``--size-mb`` (tests/wearables/apple_expor
 by type, the three used types among fifteen others, long device strings, beat-to-beat lists) into a
 temporary directory, with a progress bar. Then, each in its own subprocess so that peak RSS is its own:
 
-(a) ours — ``perfhub.wearables.apple_health.import_days``: parse, map and day aggregation, everything
+(a) ours — ``perfhub.wearables.apple.importer.import_days``: parse, map and day aggregation, everything
     but the database write; best and median of ``--repeat`` runs;
 (b) ``ElementTree.parse`` of the same file (the whole document in memory), once. Not with ``--ios16``:
     no conforming parser reads that file at all, which is the point of importing it.
@@ -60,7 +60,7 @@ def peak_rss_bytes() -> int:
 
 
 def worker_ours(path: Path, repeat: int) -> dict[str, Any]:
-    from perfhub.wearables.apple_health import import_days
+    from perfhub.wearables.apple.importer import import_days
 
     baseline = peak_rss_bytes()
     seconds = []
@@ -124,7 +124,7 @@ def generate(path: Path, size_mb: float, seed: int, ios16: bool) -> Any:
         TransferSpeedColumn,
     )
 
-    sys.path.insert(0, str(ROOT / "tests" / "vendors"))
+    sys.path.insert(0, str(ROOT / "tests" / "wearables"))
     import apple_export
 
     base = apple_export.ExportSpec(seed=seed)

@@ -34,7 +34,7 @@ from perfhub.readings.routes import router as data_router
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings, get_settings
 from perfhub.wearables.routes import router as connections_router
-from perfhub.wearables.upload_routes import router as import_router
+from perfhub.wearables.apple.routes import router as import_router
 
 API_PREFIX = "/api/v1"
 

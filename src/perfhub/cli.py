@@ -252,8 +252,8 @@ def import_apple(
     from rich.markup import escape
 
     from perfhub.auth.service import user_by_email
-    from perfhub.wearables.apple_health import shown
-    from perfhub.wearables.apple_import import import_limits, land_apple_health, read_apple_health, result_of
+    from perfhub.wearables.apple.errors import shown
+    from perfhub.wearables.apple.service import import_limits, land_apple_health, read_apple_health, result_of
 
     # A file name, like everything read from the export, may hold escape sequences or rich markup:
     # printed only cut short, escaped (shown) and with its brackets taken literally (escape).

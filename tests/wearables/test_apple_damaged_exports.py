@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from perfhub.wearables import apple_health
-from perfhub.wearables.apple_health import AppleHealthError, import_days
+from perfhub.wearables.apple import scanner
+from perfhub.wearables.apple.errors import AppleHealthError
+from perfhub.wearables.apple.importer import import_days
 
 from .apple_export import (
     CDA_XML,
@@ -94,7 +95,7 @@ def test_an_ios16_export_imports_like_the_same_data_under_a_sound_dtd(
     assert summary.days == 21 and summary.skipped == 0 and summary.records == v12.used_records
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 97, apple_health.CHUNK_BYTES])
+@pytest.mark.parametrize("chunk", [1, 3, 97, scanner.CHUNK_BYTES])
 def test_the_dtd_is_skipped_at_any_chunk_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
@@ -103,7 +104,7 @@ def test_the_dtd_is_skipped_at_any_chunk_size(
         "\n]>", "\n]  \n>"
     )
     path = write(tmp_path, export_document([night()], doctype=doctype))
-    monkeypatch.setattr(apple_health, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(scanner, "CHUNK_BYTES", chunk)
     _, sleep, summary = import_days(path)
     assert [s["durationMin"] for s in sleep] == [480.0] and summary.skipped == 0
 
@@ -169,7 +170,7 @@ def test_a_vertical_tab_in_another_apps_record_costs_nothing(tmp_path: Path, v13
     assert import_days(dirty.path) == import_days(v13.path)
 
 
-@pytest.mark.parametrize("chunk", [1, 64, 4093, apple_health.CHUNK_BYTES])
+@pytest.mark.parametrize("chunk", [1, 64, 4093, scanner.CHUNK_BYTES])
 def test_a_broken_record_of_a_used_type_is_skipped_with_its_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
@@ -201,7 +202,7 @@ def test_a_broken_record_of_a_used_type_is_skipped_with_its_reason(
     text = export_document(records)
     path = tmp_path / "export.xml"
     path.write_bytes(text.encode("utf-8", "surrogateescape"))
-    monkeypatch.setattr(apple_health, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(scanner, "CHUNK_BYTES", chunk)
     hrv, sleep, summary = import_days(path)
     assert [(h["date"], h["sdnn"]) for h in hrv] == [("2024-01-02", 50.0)]
     assert [s["durationMin"] for s in sleep] == [480.0]

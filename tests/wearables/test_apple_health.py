@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 
 from perfhub.readings.schemas import HrvIn, SleepIn
-from perfhub.wearables import apple_health
-from perfhub.wearables.apple_health import (
-    AppleHealthError,
-    AppleRecord,
-    import_days,
-    iter_records,
-    open_export,
-)
+from perfhub.wearables.apple import scanner
+from perfhub.wearables.apple.archive import open_export
+from perfhub.wearables.apple.errors import AppleHealthError
+from perfhub.wearables.apple.importer import import_days
+from perfhub.wearables.apple.records import USED_TYPES, AppleRecord
+from perfhub.wearables.apple.scanner import iter_records
 
 from .apple_export import (
     APP,
@@ -72,7 +70,7 @@ def reference_records(path: Path) -> list[tuple[Any, ...]]:
     for _, element in ET.iterparse(path):
         if element.tag == "Record":
             a = element.attrib
-            if a.get("type") in apple_health.USED_TYPES:
+            if a.get("type") in USED_TYPES:
                 when = [datetime.strptime(a[k], "%Y-%m-%d %H:%M:%S %z") for k in ("startDate", "endDate")]
                 out.append((a["type"], a["sourceName"], *when, a.get("value"), a.get("unit")))
             element.clear()
@@ -333,7 +331,7 @@ def test_iter_records_agrees_with_elementtree(
     reference = reference_records(month.path)
     assert len(reference) == month.used_records > 500
     assert ours(month.path) == reference
-    monkeypatch.setattr(apple_health, "CHUNK_BYTES", 4093)  # tags and text split at every odd place
+    monkeypatch.setattr(scanner, "CHUNK_BYTES", 4093)  # tags and text split at every odd place
     assert ours(month.path) == reference
 
 
@@ -398,13 +396,13 @@ DOCUMENT_WITH_TRAPS = export_document(
 )
 
 
-@pytest.mark.parametrize("chunk", [1, 5, 64, 1000, apple_health.CHUNK_BYTES])
+@pytest.mark.parametrize("chunk", [1, 5, 64, 1000, scanner.CHUNK_BYTES])
 def test_records_in_comments_cdata_and_instructions_are_ignored_at_any_chunk_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     path = tmp_path / "export.xml"
     path.write_text(DOCUMENT_WITH_TRAPS, encoding="utf-8")
-    monkeypatch.setattr(apple_health, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(scanner, "CHUNK_BYTES", chunk)
     found = ours(path)
     assert [(r[0], r[1], r[4]) for r in found] == [
         (SDNN, "Jo's ’Watch’ & co", "47.5"),

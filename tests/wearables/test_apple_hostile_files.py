@@ -28,8 +28,13 @@ from typing import Any
 
 import pytest
 
-from perfhub.wearables import apple_health
-from perfhub.wearables.apple_health import AppleHealthError, ImportLimits, import_days, shown
+from perfhub.wearables.apple import archive as apple_archive
+from perfhub.wearables.apple import scanner
+from perfhub.wearables.apple.days import MAX_SOURCES
+from perfhub.wearables.apple.errors import MAX_MESSAGE, AppleHealthError, shown
+from perfhub.wearables.apple.importer import import_days
+from perfhub.wearables.apple.limits import ImportLimits
+from perfhub.wearables.apple.records import MAX_SOURCE_CHARS
 
 from .apple_export import (
     HOSTILE_END,
@@ -52,7 +57,9 @@ NO_RATIO = {"max_zip_ratio": 1e12}  # to reach the scanner with what the ratio c
 MEASURE = r"""
 import json, sys, time
 from pathlib import Path
-from perfhub.wearables.apple_health import AppleHealthError, ImportLimits, import_days
+from perfhub.wearables.apple.errors import AppleHealthError
+from perfhub.wearables.apple.importer import import_days
+from perfhub.wearables.apple.limits import ImportLimits
 
 def peak():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -293,10 +300,10 @@ def test_records_far_outside_the_stored_dates_are_not_kept(tmp_path: Path) -> No
 def test_a_new_source_on_every_record_is_capped(tmp_path: Path) -> None:
     records = [sdnn_record(datetime(2024, 1, 2, 3), source=f"S{i:04d}" + "x" * 300) for i in range(400)]
     hrv, _, summary = import_days(write(tmp_path, export_document(records)))
-    assert summary.skipped == 400 - apple_health.MAX_SOURCES
+    assert summary.skipped == 400 - MAX_SOURCES
     assert "more than 256 sources" in summary.errors[0]
     # Stored names are cut to what the ingest API accepts, rather than failing the whole import.
-    assert len(hrv) == 1 and len(hrv[0]["sourceDevice"]) == apple_health.MAX_SOURCE_CHARS
+    assert len(hrv) == 1 and len(hrv[0]["sourceDevice"]) == MAX_SOURCE_CHARS
 
 
 def test_a_zip_listing_more_files_than_an_export_ever_has_is_refused_before_zipfile_reads_them(
@@ -308,7 +315,7 @@ def test_a_zip_listing_more_files_than_an_export_ever_has_is_refused_before_zipf
         for i in range(20):
             archive.writestr(f"workout-routes/route_{i}.gpx", "")
     assert import_days(path)[2].records == 0
-    monkeypatch.setattr(apple_health, "MAX_ZIP_MEMBERS", 20)
+    monkeypatch.setattr(apple_archive, "MAX_ZIP_MEMBERS", 20)
 
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("zipfile read the central directory")
@@ -318,13 +325,13 @@ def test_a_zip_listing_more_files_than_an_export_ever_has_is_refused_before_zipf
         import_days(path)
 
 
-@pytest.mark.parametrize("chunk", [4093, 1 << 16, apple_health.CHUNK_BYTES])
+@pytest.mark.parametrize("chunk", [4093, 1 << 16, scanner.CHUNK_BYTES])
 def test_a_tag_over_64_kib_is_refused_wherever_the_chunks_fall(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     long = sdnn_record(datetime(2024, 1, 2, 3), source="W" * 70_000)
     text = export_document([long, sdnn_record(datetime(2024, 1, 2, 4))])
-    monkeypatch.setattr(apple_health, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(scanner, "CHUNK_BYTES", chunk)
     hrv, _, summary = import_days(write(tmp_path, text))
     assert [h["sdnn"] for h in hrv] == [50.0] and summary.skipped == 1
     assert "longer than 64.0 KiB" in summary.errors[0] or "not well-formed" in summary.errors[0]
@@ -367,13 +374,13 @@ def test_refusals_quote_names_short_and_inert(tmp_path: Path) -> None:
         archive.writestr(f"{ESCAPES}[bold]{'m' * 500}.xml", "<NotHealth/>")
     with pytest.raises(AppleHealthError) as refused:
         import_days(path)
-    inert(str(refused.value), apple_health.MAX_MESSAGE + 30)
+    inert(str(refused.value), MAX_MESSAGE + 30)
     assert "holds no Apple Health export" in str(refused.value) and "\\x1b[2J" in str(refused.value)
     root = tmp_path / "root.xml"
     root.write_text(f"<{'R' * 5000}/>", encoding="utf-8")
     with pytest.raises(AppleHealthError, match="the root element is <RRRR") as refused:
         import_days(root)
-    inert(str(refused.value), apple_health.MAX_MESSAGE + 30)
+    inert(str(refused.value), MAX_MESSAGE + 30)
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from perfhub.readings.schemas import HrvIn, SleepIn
-from perfhub.wearables import apple_health
-from perfhub.wearables.apple_health import import_days
+from perfhub.wearables.apple import scanner
+from perfhub.wearables.apple.importer import import_days
 
 from .apple_export import PHONE, RESTING_HR, SDNN, SLEEP, USER_ENTERED, WATCH, export_document, record_xml
 
@@ -40,7 +40,7 @@ def fits_the_ingest_api(hrv: list[dict[str, Any]], rows: list[dict[str, Any]]) -
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chunk", [1, 50, apple_health.CHUNK_BYTES])
+@pytest.mark.parametrize("chunk", [1, 50, scanner.CHUNK_BYTES])
 def test_records_entered_by_hand_are_manual_never_apple(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
@@ -87,7 +87,7 @@ def test_records_entered_by_hand_are_manual_never_apple(
             children='  <MetadataEntry key="HKWasUserEntered" value="0"/>\n  <!-- ' + USER_ENTERED + " -->\n",
         ),
     )
-    monkeypatch.setattr(apple_health, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(scanner, "CHUNK_BYTES", chunk)
     hrv, rows, summary = import_days(path)
     assert [(h["date"], h["vendor"], h.get("sdnn"), h.get("restingHr"), h["sourceDevice"]) for h in hrv] == [
         ("2024-01-01", "apple", None, 52.0, WATCH),

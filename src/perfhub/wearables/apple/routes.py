@@ -1,28 +1,22 @@
+"""The upload endpoint: an Apple Health export as the request body, streamed to disk, then imported."""
+
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from perfhub.auth.deps import CurrentUser
 from perfhub.core.deps import UowDep
 from perfhub.core.errors import Forbidden, PayloadTooLarge, Unprocessable
 from perfhub.settings import Settings
-from perfhub.wearables.apple_import import import_limits, land_apple_health, read_apple_health, result_of
+from perfhub.wearables.apple.schemas import ImportResult
+from perfhub.wearables.apple.service import import_limits, land_apple_health, read_apple_health, result_of
 
 router = APIRouter(prefix="/import", tags=["import"])
 WRITE_BYTES = 1 << 20  # written to disk in pieces this big, each in a worker thread
-
-
-class ImportResult(BaseModel):
-    records: int = Field(description="SDNN, resting-HR and sleep records in the export")
-    days: int = Field(description="wake dates that got a night or a day")
-    skipped: int = Field(description="records, nights and days left out")
-    skipped_reasons: list[str] = Field(alias="skippedReasons", description="why, for the first 20")
-    message: str | None = Field(description="set when nothing could be imported, saying why")
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

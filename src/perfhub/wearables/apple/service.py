@@ -22,7 +22,10 @@ from perfhub.core.errors import Unprocessable
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.readings.service import accept_batch
 from perfhub.settings import Settings, get_settings
-from perfhub.wearables.apple_health import AppleHealthError, ImportLimits, ImportSummary, import_days
+from perfhub.wearables.apple.errors import AppleHealthError
+from perfhub.wearables.apple.importer import import_days
+from perfhub.wearables.apple.limits import ImportLimits
+from perfhub.wearables.apple.summary import ImportSummary
 
 
 @dataclass(frozen=True)
