@@ -29,7 +29,7 @@ from perfhub.pipeline.stages import STAGES
 from perfhub.pipeline.workers import BusRuntime
 from perfhub.profile.routes import router as me_router
 from perfhub.readiness.routes import router as insights_router
-from perfhub.readings.ingest_routes import router as ingest_router
+from perfhub.readings.routes import ingest_router
 from perfhub.readings.routes import router as data_router
 from perfhub.runtime import Runtime
 from perfhub.settings import Settings, get_settings

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
@@ -35,7 +34,8 @@ from perfhub.privacy.disclosure import (
     redact_row,
 )
 from perfhub.privacy.models import AuditEntry
-from perfhub.teams.models import SIGNALS, Team, TeamMembership
+from perfhub.privacy.queries import grants_of
+from perfhub.teams.models import SIGNALS
 
 V = TypeVar("V")
 T = TypeVar("T")
@@ -79,36 +79,14 @@ class Access:
 
 
 def readable_signals(session: Session, viewer: User, subject: User) -> frozenset[str]:
-    if viewer.id == subject.id or viewer.role == "admin":
-        return frozenset(SIGNALS)
-    if viewer.role != "coach":
-        return frozenset()
-    memberships = session.scalars(
-        select(TeamMembership)
-        .join(Team, Team.id == TeamMembership.team_id)
-        .where(Team.coach_id == viewer.id, TeamMembership.athlete_id == subject.id)
-    )
-    granted: set[str] = set()
-    for membership in memberships:
-        granted |= {signal for signal, shared in membership.sharing().items() if shared}
-    return frozenset(granted)
+    """Every signal ``viewer`` may read of ``subject`` (one case of
+    :func:`perfhub.privacy.queries.readable_athletes`)."""
+    return grants_of(session, viewer, subject).get(subject.id, frozenset())
 
 
 def is_related(session: Session, viewer: User, subject: User) -> bool:
     """Whether the viewer may know the subject exists (self, admin, or the subject's coach)."""
-    if viewer.id == subject.id or viewer.role == "admin":
-        return True
-    if viewer.role != "coach":
-        return False
-    return (
-        session.scalar(
-            select(TeamMembership.id)
-            .join(Team, Team.id == TeamMembership.team_id)
-            .where(Team.coach_id == viewer.id, TeamMembership.athlete_id == subject.id)
-            .limit(1)
-        )
-        is not None
-    )
+    return subject.id in grants_of(session, viewer, subject)
 
 
 def authorize_read(
@@ -128,9 +106,10 @@ def authorize_read(
     """
     wanted = list(dict.fromkeys(signals))
     subject = session.get(User, subject_id)
-    if subject is None or not is_related(session, viewer, subject):
+    grants = {} if subject is None else grants_of(session, viewer, subject)
+    if subject is None or subject.id not in grants:
         raise NotFound(f"no athlete with id {subject_id}")
-    allowed = readable_signals(session, viewer, subject)
+    allowed = grants[subject.id]
     granted = [signal for signal in wanted if signal in allowed]
     if not partial and len(granted) < len(wanted):
         missing = ", ".join(signal for signal in wanted if signal not in allowed)

@@ -1,66 +1,25 @@
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from fastapi import APIRouter
 
-from perfhub.auth.deps import CurrentUser
-from perfhub.auth.models import User
-from perfhub.core.deps import FromQuery, ToQuery, UowDep, UserQuery
+from perfhub.core.deps import UowDep
 from perfhub.core.errors import NotFound
+from perfhub.privacy.deps import AthleteRead, ReadRequest
 from perfhub.privacy.disclosure import SLEEP_DEBT_DAY, Detail
-from perfhub.privacy.policy import (
-    Access,
-    ShownDriver,
-    authorize_range_read,
-    authorize_read,
-    disclose_readiness,
-    disclose_rows,
-)
+from perfhub.privacy.policy import Access, ShownDriver, disclose_readiness, disclose_rows
+from perfhub.readiness import queries
 from perfhub.readiness.drivers import driver_from_json, render, render_plain
-from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.models import ReadinessSnapshotRow
+from perfhub.readiness.schemas import ComponentOut, DebtOut, ReadinessOut
 from perfhub.readiness.service import ensure_today, sleep_debt_days
-from perfhub.readings.models import HrvDaily, SleepDaily
 
 router = APIRouter(tags=["insights"])
 
-
-class ComponentOut(BaseModel):
-    name: str
-    score: float
-    weight: float
-
-
-class ReadinessOut(BaseModel):
-    readiness: int
-    drivers: list[str]
-    updated_at: datetime = Field(serialization_alias="updatedAt")
-    date: date
-    band: str
-    status: str
-    stale: bool
-    components: list[ComponentOut]
-    algorithm_version: str = Field(serialization_alias="algorithmVersion")
-    driver_facts: list[dict[str, Any]] = Field(
-        serialization_alias="driverFacts",
-        description="the drivers as structured facts (code and numbers; no numbers where `drivers` has none)",
-    )
-    hidden: list[str] = Field(
-        default_factory=list,
-        description="signals the athlete does not share with you: their numbers and contributor scores "
-        "are left out, and drivers about them are in words only (or left out)",
-    )
-
-
-class DebtOut(BaseModel):
-    date: date
-    debt_hours: float = Field(serialization_alias="debtHours")
-    category: str
+ReadinessRead = Annotated[ReadRequest, AthleteRead(signals={"readiness"})]
+ReadinessRangeRead = Annotated[ReadRequest, AthleteRead(signals={"readiness"}, dated=True)]
+SleepDebtRead = Annotated[ReadRequest, AthleteRead(signals={"sleep"}, dated=True)]
 
 
 def _sentence(driver: ShownDriver) -> str:
@@ -86,15 +45,6 @@ def readiness_out(access: Access, row: ReadinessSnapshotRow) -> ReadinessOut:
     )
 
 
-def _no_score_reason(session: Session, subject: User, row: ReadinessSnapshotRow | None) -> str:
-    if row is not None and row.reason:
-        return row.reason
-    has_data = session.scalar(
-        select(HrvDaily.id).where(HrvDaily.user_id == subject.id).limit(1)
-    ) or session.scalar(select(SleepDaily.id).where(SleepDaily.user_id == subject.id).limit(1))
-    return "no_recent_data" if has_data else "no_data"
-
-
 _REASON_TEXT = {
     "calibrating": "Readiness is calibrating: it needs at least 4 nights of HRV.",
     "no_data": "No HRV, resting HR or sleep data yet.",
@@ -103,67 +53,33 @@ _REASON_TEXT = {
 
 
 @router.get("/readiness/today", response_model=ReadinessOut, response_model_by_alias=True)
-def readiness_today(
-    request: Request, uow: UowDep, user: CurrentUser, user_id: int | None = UserQuery
-) -> ReadinessOut:
+def readiness_today(uow: UowDep, read: ReadinessRead) -> ReadinessOut:
     """Today's readiness (the athlete's local date), or 404 with a ``reason``."""
     with uow() as session:
-        access = authorize_read(session, user, user_id or user.id, ["readiness"], request.url.path)
+        access = read.authorize(session)
         today = ensure_today(session, access.subject)
-        row = session.scalar(
-            select(ReadinessSnapshotRow).where(
-                ReadinessSnapshotRow.user_id == access.subject.id,
-                ReadinessSnapshotRow.date == today,
-                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
-            )
-        )
+        row = queries.snapshot_on(session, access.subject.id, today)
         if row is not None and row.score is not None:
             return readiness_out(access, row)
-        reason = _no_score_reason(session, access.subject, row)
+        reason = queries.no_score_reason(session, access.subject.id, row)
     # Outside the unit of work: a freshly materialised no-score snapshot is kept.
     raise NotFound(_REASON_TEXT[reason], reason=reason, date=today.isoformat())
 
 
 @router.get("/readiness", response_model=list[ReadinessOut], response_model_by_alias=True)
-def readiness_history(
-    request: Request,
-    uow: UowDep,
-    user: CurrentUser,
-    from_: str | None = FromQuery,
-    to: str | None = ToQuery,
-    user_id: int | None = UserQuery,
-) -> list[ReadinessOut]:
+def readiness_history(uow: UowDep, read: ReadinessRangeRead) -> list[ReadinessOut]:
     """Scored days in the range, by date."""
     with uow() as session:
-        access, span = authorize_range_read(
-            session, user, user_id, ["readiness"], request.url.path, from_, to
-        )
-        rows = session.scalars(
-            select(ReadinessSnapshotRow)
-            .where(
-                ReadinessSnapshotRow.user_id == access.subject.id,
-                ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
-                ReadinessSnapshotRow.date >= span.start,
-                ReadinessSnapshotRow.date <= span.end,
-                ReadinessSnapshotRow.score.is_not(None),
-            )
-            .order_by(ReadinessSnapshotRow.date)
-        )
+        access, span = read.authorize_range(session)
+        rows = queries.scored_snapshots(session, access.subject.id, span.start, span.end)
         return [readiness_out(access, row) for row in rows]
 
 
 @router.get("/sleep/debt", response_model=list[DebtOut], response_model_by_alias=True)
-def sleep_debt(
-    request: Request,
-    uow: UowDep,
-    user: CurrentUser,
-    from_: str | None = FromQuery,
-    to: str | None = ToQuery,
-    user_id: int | None = UserQuery,
-) -> list[DebtOut]:
+def sleep_debt(uow: UowDep, read: SleepDebtRead) -> list[DebtOut]:
     """Weighted 14-night sleep debt per day (days with fewer than 5 nights are left out)."""
     with uow() as session:
-        access, span = authorize_range_read(session, user, user_id, ["sleep"], request.url.path, from_, to)
+        access, span = read.authorize_range(session)
         days = sleep_debt_days(session, access.subject, span.start, span.end)
         rows = disclose_rows(
             access,

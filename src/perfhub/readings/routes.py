@@ -1,79 +1,77 @@
+"""The readings API: ingest (service tokens) and the nightly rows read back (people)."""
+
 from __future__ import annotations
 
-from datetime import date, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends
 
-from perfhub.auth.deps import CurrentUser
-from perfhub.core.deps import FromQuery, ToQuery, UowDep, UserQuery
+from perfhub.auth.deps import require_scope
+from perfhub.auth.service import Principal
+from perfhub.core.deps import UowDep
+from perfhub.privacy.deps import AthleteRead, ReadRequest
 from perfhub.privacy.disclosure import HRV_DAY, SLEEP_DAY
-from perfhub.privacy.policy import authorize_range_read, disclose_rows
+from perfhub.privacy.policy import disclose_rows
 from perfhub.readings import queries
+from perfhub.readings.schemas import (
+    Accepted,
+    BatchAccepted,
+    BatchIn,
+    HrvDayOut,
+    HrvIn,
+    SleepDayOut,
+    SleepIn,
+)
+from perfhub.readings.service import accept_batch, accept_reading
 
+ingest_router = APIRouter(prefix="/ingest", tags=["ingest"])
 router = APIRouter(tags=["data"])
 
-
-class _Out(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, from_attributes=True)
-
-
-class SleepDayOut(_Out):
-    user_id: int = Field(serialization_alias="userId")
-    date: date
-    duration_min: float = Field(serialization_alias="durationMin")
-    efficiency_pct: float | None = Field(serialization_alias="efficiencyPct")
-    latency_min: float | None = Field(serialization_alias="latencyMin")
-    wake_count: int | None = Field(serialization_alias="wakeCount")
-    vendor: str
-    captured_at: datetime = Field(serialization_alias="capturedAt")
+IngestCaller = Annotated[Principal, Depends(require_scope("ingest"))]
+SleepRead = Annotated[ReadRequest, AthleteRead(signals={"sleep"}, dated=True)]
+HrvRead = Annotated[ReadRequest, AthleteRead(signals={"hrv"}, dated=True)]
 
 
-class HrvDayOut(_Out):
-    user_id: int = Field(serialization_alias="userId")
-    date: date
-    rmssd_ms: float | None = Field(serialization_alias="rMSSD")
-    ln_rmssd: float | None = Field(serialization_alias="lnRMSSD")
-    sdnn_ms: float | None = Field(serialization_alias="sdnn")
-    resting_hr: float | None = Field(serialization_alias="restingHr")
-    # The vendor's own readiness score: disclosed with `readiness`, so null to a coach without it.
-    readiness_score: float | None = Field(serialization_alias="readinessScore")
-    # True while the vendor's own scores for the night are not final (WHOOP is still calibrating);
-    # it is about that score, so it travels with it.
-    vendor_calibrating: bool | None = Field(serialization_alias="vendorCalibrating")
-    vendor: str
-    captured_at: datetime = Field(serialization_alias="capturedAt")
+@ingest_router.post("/hrv", status_code=202, response_model=Accepted)
+def ingest_hrv(body: HrvIn, uow: UowDep, _caller: IngestCaller) -> Accepted:
+    """Accept one night's HRV / resting HR. Idempotent on (userId, date, vendor)."""
+    with uow() as session:
+        accept_reading(session, body)
+        return Accepted()
+
+
+@ingest_router.post("/sleep", status_code=202, response_model=Accepted)
+def ingest_sleep(body: SleepIn, uow: UowDep, _caller: IngestCaller) -> Accepted:
+    """Accept one night's sleep. Idempotent on (userId, date, vendor)."""
+    with uow() as session:
+        accept_reading(session, body)
+        return Accepted()
+
+
+@ingest_router.post("/batch", status_code=202, response_model=BatchAccepted)
+def ingest_batch(body: BatchIn, uow: UowDep, _caller: IngestCaller) -> BatchAccepted:
+    """Up to 1000 nights (``{"hrv": [...], "sleep": [...]}``), all or nothing, each idempotent on
+    (userId, date, vendor) like the single endpoints."""
+    with uow() as session:
+        accepted = accept_batch(session, [*body.hrv, *body.sleep])
+    return BatchAccepted(accepted=accepted)
 
 
 @router.get("/sleep/summary", response_model=list[SleepDayOut], response_model_by_alias=True)
-def sleep_summary(
-    request: Request,
-    uow: UowDep,
-    user: CurrentUser,
-    from_: str | None = FromQuery,
-    to: str | None = ToQuery,
-    user_id: int | None = UserQuery,
-) -> list[SleepDayOut]:
+def sleep_summary(uow: UowDep, read: SleepRead) -> list[SleepDayOut]:
     """Nightly sleep, one row per wake date (the athlete's preferred source wins)."""
     with uow() as session:
-        access, span = authorize_range_read(session, user, user_id, ["sleep"], request.url.path, from_, to)
+        access, span = read.authorize_range(session)
         rows = queries.sleep_days(session, access.subject, span.start, span.end)
         shown = disclose_rows(access, SLEEP_DAY, (SleepDayOut.model_validate(r).model_dump() for r in rows))
         return [SleepDayOut.model_validate(row) for row in shown]
 
 
 @router.get("/hrv/daily", response_model=list[HrvDayOut], response_model_by_alias=True)
-def hrv_daily(
-    request: Request,
-    uow: UowDep,
-    user: CurrentUser,
-    from_: str | None = FromQuery,
-    to: str | None = ToQuery,
-    user_id: int | None = UserQuery,
-) -> list[HrvDayOut]:
+def hrv_daily(uow: UowDep, read: HrvRead) -> list[HrvDayOut]:
     """Nightly HRV and resting HR, one row per wake date (the athlete's preferred source wins)."""
     with uow() as session:
-        access, span = authorize_range_read(session, user, user_id, ["hrv"], request.url.path, from_, to)
+        access, span = read.authorize_range(session)
         rows = queries.hrv_days(session, access.subject, span.start, span.end)
         shown = disclose_rows(access, HRV_DAY, (HrvDayOut.model_validate(r).model_dump() for r in rows))
         return [HrvDayOut.model_validate(row) for row in shown]

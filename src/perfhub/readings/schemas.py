@@ -149,3 +149,39 @@ class BatchIn(BaseModel):
 class BatchAccepted(BaseModel):
     status: Literal["accepted"] = "accepted"
     accepted: int
+
+
+# --------------------------------------------------------------------------------------------
+# What the read endpoints answer: one row per wake date, field names as in docs/http-api.md
+# --------------------------------------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, from_attributes=True)
+
+
+class SleepDayOut(_Out):
+    user_id: int = Field(serialization_alias="userId")
+    date: date
+    duration_min: float = Field(serialization_alias="durationMin")
+    efficiency_pct: float | None = Field(serialization_alias="efficiencyPct")
+    latency_min: float | None = Field(serialization_alias="latencyMin")
+    wake_count: int | None = Field(serialization_alias="wakeCount")
+    vendor: str
+    captured_at: datetime = Field(serialization_alias="capturedAt")
+
+
+class HrvDayOut(_Out):
+    user_id: int = Field(serialization_alias="userId")
+    date: date
+    rmssd_ms: float | None = Field(serialization_alias="rMSSD")
+    ln_rmssd: float | None = Field(serialization_alias="lnRMSSD")
+    sdnn_ms: float | None = Field(serialization_alias="sdnn")
+    resting_hr: float | None = Field(serialization_alias="restingHr")
+    # The vendor's own readiness score: disclosed with `readiness`, so null to a coach without it.
+    readiness_score: float | None = Field(serialization_alias="readinessScore")
+    # True while the vendor's own scores for the night are not final (WHOOP is still calibrating);
+    # it is about that score, so it travels with it.
+    vendor_calibrating: bool | None = Field(serialization_alias="vendorCalibrating")
+    vendor: str
+    captured_at: datetime = Field(serialization_alias="capturedAt")

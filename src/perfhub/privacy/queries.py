@@ -1,0 +1,88 @@
+"""Who a viewer may read, and which signals of each: the policy as one query over many athletes.
+
+The rules (docs/architecture.md#privacy): an athlete reads all of their own data; a coach reads
+an athlete through any team the coach runs, and the signals the athlete shares with any of
+those teams (their union); an admin reads everyone. Everything else in :mod:`perfhub.privacy`
+asks this module, so that a team page and a single athlete's page cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from perfhub.auth.models import User
+from perfhub.teams.models import SIGNALS, Team, TeamMembership
+
+ALL_SIGNALS = frozenset(SIGNALS)
+
+
+def readable_athletes(
+    session: Session,
+    viewer: User,
+    team_id: int | None = None,
+    *,
+    athlete_ids: Collection[int] | None = None,
+) -> dict[int, frozenset[str]]:
+    """The people ``viewer`` may read, each with the signals granted, in one statement.
+
+    A person is in the answer when the viewer may know they exist — the viewer themself, anyone
+    for an admin, a member of a team the viewer coaches — even with no signal granted (a read
+    of them is then forbidden rather than not found). ``team_id`` narrows the candidates to
+    that team's members and ``athlete_ids`` to those ids; neither narrows the grants, which are
+    always the union over every team the viewer coaches.
+    """
+    stmt = _statement(viewer, team_id, athlete_ids)
+    if viewer.role == "coach":
+        return {
+            row[0]: ALL_SIGNALS if row[0] == viewer.id else _granted(row[1:]) for row in session.execute(stmt)
+        }
+    return dict.fromkeys(session.scalars(stmt), ALL_SIGNALS)
+
+
+def _statement(
+    viewer: User, team_id: int | None, athlete_ids: Collection[int] | None
+) -> Select[*tuple[Any, ...]]:
+    if viewer.role == "coach":
+        coached = (
+            select(TeamMembership)
+            .join(Team, Team.id == TeamMembership.team_id)
+            .where(Team.coach_id == viewer.id)
+            .subquery()
+        )
+        # An athlete in two of the coach's teams is one row: a signal is granted when any shares it.
+        shared = [
+            func.max(case((coached.c[f"share_{signal}"], 1), else_=0)).label(signal) for signal in SIGNALS
+        ]
+        stmt: Select[*tuple[Any, ...]] = (
+            select(User.id, *shared)
+            .outerjoin(coached, coached.c.athlete_id == User.id)
+            .where((User.id == viewer.id) | coached.c.id.is_not(None))
+            .group_by(User.id)
+        )
+    else:
+        stmt = select(User.id)
+        if viewer.role != "admin":
+            stmt = stmt.where(User.id == viewer.id)
+    if athlete_ids is not None:
+        stmt = stmt.where(User.id.in_(list(athlete_ids)))
+    if team_id is not None:
+        members = select(TeamMembership.athlete_id).where(TeamMembership.team_id == team_id)
+        stmt = stmt.where(User.id.in_(members))
+    return stmt.order_by(User.id)
+
+
+def _granted(flags: Collection[object]) -> frozenset[str]:
+    return frozenset(signal for signal, flag in zip(SIGNALS, flags, strict=True) if flag)
+
+
+def grants_of(session: Session, viewer: User, subject: User) -> Mapping[int, frozenset[str]]:
+    """:func:`readable_athletes` for one subject, with no statement where none is needed."""
+    if viewer.id == subject.id or viewer.role == "admin":
+        return {subject.id: ALL_SIGNALS}
+    if viewer.role != "coach":
+        return {}
+    return readable_athletes(session, viewer, athlete_ids=[subject.id])

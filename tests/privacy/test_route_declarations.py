@@ -1,0 +1,124 @@
+"""Every route of the app either declares the athlete data it reads (``perfhub.privacy.deps``) or
+is on the list below of routes that read none. A new route is on neither until someone decides
+which it is: reading athlete data without the policy cannot happen by forgetting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from perfhub.app import create_app
+from perfhub.privacy.deps import AthleteRead, ReadDeclaration, ReadRequest, declared_read
+from perfhub.settings import Settings
+
+pytestmark = pytest.mark.backends("sqlite")
+
+# Routes that read no athlete data, each with why. Adding one here is a privacy decision.
+NO_ATHLETE_DATA: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/ingest/hrv"): "service-token ingest: answers 'accepted'",
+    ("POST", "/api/v1/ingest/sleep"): "service-token ingest: answers 'accepted'",
+    ("POST", "/api/v1/ingest/batch"): "service-token ingest: answers a count",
+    ("POST", "/api/v1/import/apple-health"): "the caller's own upload: answers what it imported",
+    ("GET", "/api/v1/tokens"): "API tokens: names, scopes and dates, no readings",
+    ("POST", "/api/v1/tokens"): "issues a token",
+    ("DELETE", "/api/v1/tokens/{token_id}"): "revokes a token",
+    ("POST", "/api/v1/tokens/{token_id}/rotate"): "rotates a token",
+    ("POST", "/api/v1/connections/{vendor}/link"): "starts an OAuth link",
+    ("GET", "/api/v1/connections/{vendor}/callback"): "the vendor's OAuth redirect",
+    ("POST", "/api/v1/connections/{vendor}/complete"): "finishes an OAuth link",
+    ("DELETE", "/api/v1/connections/{vendor}"): "unlinks; answers 204",
+    ("GET", "/api/v1/webhooks/{vendor}"): "a vendor's subscription handshake",
+    ("POST", "/api/v1/webhooks/{vendor}"): "vendor webhook intake",
+    ("GET", "/healthz"): "operations",
+    ("GET", "/readyz"): "operations",
+    ("GET", "/metrics"): "operations: aggregate gauges only",
+}
+
+# What each athlete-data route declares: the signals it needs, or "own" for the caller's data.
+DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
+    ("GET", "/api/v1/hrv/daily"): ("hrv",),
+    ("GET", "/api/v1/sleep/summary"): ("sleep",),
+    ("GET", "/api/v1/sleep/debt"): ("sleep",),
+    ("GET", "/api/v1/readiness/today"): ("readiness",),
+    ("GET", "/api/v1/readiness"): ("readiness",),
+    ("GET", "/api/v1/alerts"): ("sleep",),
+    ("GET", "/api/v1/alerts/preferences"): "own",
+    ("PUT", "/api/v1/alerts/preferences"): "own",
+    ("GET", "/api/v1/me"): "own",
+    ("PATCH", "/api/v1/me"): "own",
+    ("GET", "/api/v1/connections"): "own",
+}
+
+
+# Module level: FastAPI resolves a route's (postponed) annotations in the module's namespace.
+DeclaredHrvRead = Annotated[ReadRequest, AthleteRead(signals={"hrv"})]
+
+
+def routes(app: FastAPI) -> Iterator[tuple[str, str, ReadDeclaration | None]]:
+    """Every (method, path) the app serves through FastAPI, with the read it declares."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue  # Starlette's own: the OpenAPI document and the docs pages
+        for method in sorted(route.methods - {"HEAD"}):
+            yield method, str(context.path), declared_read(route.dependant)
+
+
+def undeclared(app: FastAPI) -> list[tuple[str, str]]:
+    return [
+        (method, path)
+        for method, path, declaration in routes(app)
+        if declaration is None and (method, path) not in NO_ATHLETE_DATA
+    ]
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings, run_workers=False)
+
+
+def test_every_route_declares_its_athlete_reads_or_reads_none(app: FastAPI) -> None:
+    assert undeclared(app) == []
+
+
+def test_the_declarations_are_the_expected_ones(app: FastAPI) -> None:
+    declared = {
+        (method, path): "own" if declaration.own else declaration.signals
+        for method, path, declaration in routes(app)
+        if declaration is not None
+    }
+    assert declared == DECLARED
+    # Every per-athlete read takes `userId`; own-data routes take no one else's id.
+    document = app.openapi()
+    for (method, path), what in DECLARED.items():
+        names = {p["name"] for p in document["paths"][path][method.lower()].get("parameters", [])}
+        assert ("userId" in names) == (what != "own"), (method, path)
+
+
+def test_the_allow_list_names_only_routes_that_exist_and_declare_nothing(app: FastAPI) -> None:
+    served = {(method, path): declaration for method, path, declaration in routes(app)}
+    assert set(NO_ATHLETE_DATA) <= set(served)
+    assert all(served[route] is None for route in NO_ATHLETE_DATA)
+
+
+def test_a_route_reading_athlete_data_without_declaring_it_is_caught(app: FastAPI) -> None:
+    @app.get("/api/v1/sneaky/hrv")
+    def sneaky() -> dict[str, float]:
+        return {"rmssd": 61.5}
+
+    @app.get("/api/v1/honest/hrv")
+    def honest(read: DeclaredHrvRead) -> dict[str, int]:
+        return {"subject": read.subject_id}
+
+    assert undeclared(app) == [("GET", "/api/v1/sneaky/hrv")]
+
+
+def test_declarations_name_known_signals() -> None:
+    with pytest.raises(ValueError):
+        AthleteRead(signals={"heart_rate"})
+    with pytest.raises(ValueError):
+        AthleteRead(signals=set())
