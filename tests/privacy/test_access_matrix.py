@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.api.test_consent_signals import person, post_history, signal_of, utc_today
+from tests.privacy.test_consent_signals import person, post_history, signal_of, utc_today
 from tests.conftest import Harness
 
 from perfhub.core.db import session_scope
