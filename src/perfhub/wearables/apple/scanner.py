@@ -380,8 +380,8 @@ def iter_records(stream: BinaryIO, *, default_tz: str = "UTC") -> Iterator[Apple
     """The SDNN, resting-HR and sleep ``Record`` elements of an export, in document order, streaming.
 
     Dates keep their own UTC offset; a date written without one is read in ``default_tz``. Records
-    that are not well-formed or whose dates cannot be read are left out (:func:`import_days` counts
-    them). Raises :class:`AppleHealthError` for a file that is not a ``HealthData`` document or that
+    that are not well-formed or whose dates cannot be read are left out (``import_days`` counts them).
+    Raises :class:`AppleHealthError` for a file that is not a ``HealthData`` document or that
     ends before ``</HealthData>``, when the problem is reached: records yielded before it come from a
     file that turned out to be unusable.
     """
