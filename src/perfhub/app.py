@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
@@ -12,29 +13,30 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from perfhub import __version__
 from perfhub.alerts.routes import router as alerts_router
+from perfhub.auth.deps import authenticate_in_own_transaction
 from perfhub.auth.routes import router as tokens_router
 from perfhub.core.access_log import install_access_log_redaction
-from perfhub.core.errors import (
+from perfhub.core.errors import ServiceUnavailable
+from perfhub.core.limits import RequestLimits, route_limits
+from perfhub.core.outage import install_outage_handler
+from perfhub.core.problems import (
     API_PROBLEMS,
-    ServiceUnavailable,
     install_error_handlers,
     problem_response,
     problem_responses,
     problem_schemas,
 )
-from perfhub.core.limits import RequestLimits, route_limits
-from perfhub.core.outage import install_outage_handler
 from perfhub.core.telemetry import setup_tracing
+from perfhub.pipeline.runtime import Runtime
 from perfhub.pipeline.stages import STAGES
 from perfhub.pipeline.workers import BusRuntime
 from perfhub.profile.routes import router as me_router
 from perfhub.readiness.routes import router as insights_router
 from perfhub.readings.routes import ingest_router
 from perfhub.readings.routes import router as data_router
-from perfhub.runtime import Runtime
 from perfhub.settings import Settings, get_settings
-from perfhub.wearables.routes import router as connections_router
 from perfhub.wearables.apple.routes import router as import_router
+from perfhub.wearables.routes import router as connections_router
 
 API_PREFIX = "/api/v1"
 
@@ -79,7 +81,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     install_error_handlers(app)
     install_outage_handler(app)
     app.add_middleware(
-        RequestLimits, settings=settings, sessions=runtime.sessions, routes=route_limits(API_PREFIX)
+        RequestLimits,
+        settings=settings,
+        authenticate=partial(authenticate_in_own_transaction, runtime.sessions),
+        routes=route_limits(API_PREFIX),
     )
 
     # Every operation under the API documents the problems any of them may answer (401, 413 and

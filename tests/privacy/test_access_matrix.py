@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.privacy.test_consent_signals import person, post_history, signal_of, utc_today
 from tests.conftest import Harness
+from tests.privacy.test_consent_signals import person, post_history, signal_of, utc_today
 
 from perfhub.core.db import session_scope
 from perfhub.privacy.models import AuditEntry
-from perfhub.teams.models import SIGNALS
+from perfhub.teams.schemas import SIGNALS
 from perfhub.teams.service import create_team, join_team
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")

@@ -25,9 +25,16 @@ from perfhub.privacy.disclosure import (
     redact_driver,
     redact_row,
 )
-from perfhub.readiness.drivers import DRIVER_CODES, PLAIN_CODES, Driver, driver_to_json, render, render_plain
-from perfhub.readiness.engine import CONTRIBUTORS
-from perfhub.teams.models import SIGNALS
+from perfhub.readiness.engine import (
+    CONTRIBUTORS,
+    DRIVER_CODES,
+    PLAIN_CODES,
+    Driver,
+    driver_to_json,
+    render,
+    render_plain,
+)
+from perfhub.teams.schemas import SIGNALS
 
 EVERY_GRANT = [
     frozenset(combo) for n in range(len(SIGNALS) + 1) for combo in itertools.combinations(SIGNALS, n)

@@ -17,7 +17,8 @@ from perfhub.auth.models import User
 from perfhub.core.db import make_engine, make_sessionmaker
 from perfhub.privacy.policy import is_related, readable_signals
 from perfhub.privacy.queries import readable_athletes
-from perfhub.teams.models import SIGNALS, Team, TeamMembership
+from perfhub.teams.models import Team, TeamMembership
+from perfhub.teams.schemas import SIGNALS
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
 

@@ -16,10 +16,10 @@ from perfhub.auth.deps import CurrentUser, PrincipalDep
 from perfhub.auth.models import User
 from perfhub.auth.schemas import IssuedTokenOut, TokenCreate, TokenOut, TokenRotate
 from perfhub.auth.service import create_token, list_tokens, revoke_token, rotate_token, token_of
+from perfhub.core.bounds import MAX_ID
 from perfhub.core.db import utcnow
 from perfhub.core.deps import UowDep
 from perfhub.core.errors import Forbidden, NotFound, Unprocessable
-from perfhub.core.bounds import MAX_ID
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 TokenId = Annotated[int, Path(gt=0, le=MAX_ID, description="a token's id from GET /tokens")]

@@ -33,7 +33,8 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from perfhub.core.errors import PayloadTooLarge, PerfhubError, Unauthorized, Unprocessable, problem_response
+from perfhub.core.errors import PayloadTooLarge, PerfhubError, Unauthorized, Unprocessable
+from perfhub.core.problems import problem_response
 from perfhub.settings import Settings
 
 # Every id column is a 32-bit INTEGER on PostgreSQL; a larger id in a body or a query could only

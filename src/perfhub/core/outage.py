@@ -13,7 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
-from perfhub.core.errors import PerfhubError, ServiceUnavailable, problem_response
+from perfhub.core.errors import PerfhubError, ServiceUnavailable
+from perfhub.core.problems import problem_response
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ from perfhub.demo.synthetic import (
 )
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.readings.service import accept_reading
-from perfhub.teams.models import SIGNALS, Team
+from perfhub.teams.models import Team
+from perfhub.teams.schemas import SIGNALS
 from perfhub.teams.service import create_team, join_team
 
 DEMO_TEAM = "Demo Team"

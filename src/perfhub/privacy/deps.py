@@ -36,7 +36,7 @@ from perfhub.core.dates import DateRange, date_range, local_today
 from perfhub.core.deps import FromQuery, ToQuery, UserQuery
 from perfhub.privacy.disclosure import ordered
 from perfhub.privacy.policy import Access, authorize_read
-from perfhub.teams.models import SIGNALS
+from perfhub.teams.schemas import SIGNALS
 
 _MARK = "__athlete_read__"
 
@@ -80,9 +80,9 @@ def AthleteRead(signals: Collection[str] = SIGNALS, *, own: bool = False, dated:
     unknown = set(signals) - set(SIGNALS)
     if unknown or not signals:
         raise ValueError(f"a read names signals from {SIGNALS}, not {sorted(unknown) or 'none'}")
-    declaration = ReadDeclaration(tuple(ordered(set(signals))), own=own, dated=dated)
     if own and dated:
         raise ValueError("own-data reads take no date range here")
+    declaration = ReadDeclaration(tuple(ordered(set(signals))), own=own, dated=dated)
     make = _own_read if own else _dated_read if dated else _athlete_read
     call = make(declaration)
     setattr(call, _MARK, declaration)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from perfhub.teams.models import SIGNALS
+from perfhub.teams.schemas import SIGNALS
 
 __all__ = [
     "ALERT_SIGNALS",

@@ -35,7 +35,7 @@ from perfhub.privacy.disclosure import (
 )
 from perfhub.privacy.models import AuditEntry
 from perfhub.privacy.queries import grants_of
-from perfhub.teams.models import SIGNALS
+from perfhub.teams.schemas import SIGNALS
 
 V = TypeVar("V")
 T = TypeVar("T")

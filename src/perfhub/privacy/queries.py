@@ -15,7 +15,8 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.teams.models import SIGNALS, Team, TeamMembership
+from perfhub.teams.models import Team, TeamMembership
+from perfhub.teams.schemas import SIGNALS
 
 ALL_SIGNALS = frozenset(SIGNALS)
 

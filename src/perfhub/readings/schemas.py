@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -25,11 +25,13 @@ from pydantic import (
     model_validator,
 )
 
+from perfhub.core.bounds import MAX_ID
 from perfhub.core.dates import EARLIEST_DATE
-from perfhub.core.limits import MAX_ID
 
-VENDORS = ("oura", "whoop", "google", "apple", "manual")
+# Every source a canonical row can come from: the linkable vendors (perfhub.wearables registers
+# them and checks they are here), then Apple Health and manual entries, which no link feeds.
 Vendor = Literal["oura", "whoop", "google", "apple", "manual"]
+VENDORS: tuple[str, ...] = get_args(Vendor)
 EARLIEST_CAPTURE = datetime.combine(EARLIEST_DATE, datetime.min.time(), tzinfo=UTC)
 
 

@@ -6,8 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perfhub.core.db import Base, UTCDateTime, utcnow
-
-SIGNALS = ("hrv", "sleep", "readiness", "training")
+from perfhub.teams.schemas import SIGNALS
 
 
 class Team(Base):

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.errors import Conflict, NotFound, Unprocessable
-from perfhub.teams.models import SIGNALS, Team, TeamMembership
+from perfhub.teams.models import Team, TeamMembership
+from perfhub.teams.schemas import SIGNALS
 
 
 def create_team(session: Session, name: str, coach: User) -> Team:
