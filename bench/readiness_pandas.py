@@ -1,6 +1,6 @@
 """Idiomatic pandas reference implementation of the readiness rules (docs/readiness.md).
 
-Same rules, same score curves (their knots are imported from ``perfhub.readiness.engine``),
+Same rules, same score curves (their knots are imported from ``perfhub.readiness.engine.curves``),
 written the way one would in pandas: one long DataFrame (athlete, day), ``groupby(...).rolling``
 windows, ``groupby().ffill()`` for "latest reading", no Python loop over days or athletes. It
 exists to benchmark the numpy batch path against, and to cross-check its results.
@@ -11,11 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from perfhub.readiness import engine as R
-from perfhub.readiness import sleep_debt as S
+from perfhub.readiness.engine import curves as C
+from perfhub.readiness.engine import rules as R
+from perfhub.readiness.engine import sleep_debt as S
+from perfhub.readiness.engine.batch import SeriesBatch
 
 
-def batch_to_frame(batch: R.SeriesBatch) -> pd.DataFrame:
+def batch_to_frame(batch: SeriesBatch) -> pd.DataFrame:
     """The long (athlete, day) frame the reference works on: one row per athlete-day."""
     athletes, days = batch.athletes, batch.days
     return pd.DataFrame(
@@ -36,7 +38,7 @@ def batch_to_frame(batch: R.SeriesBatch) -> pd.DataFrame:
     )
 
 
-def _curve(values: pd.Series, curve: R.Curve) -> pd.Series:
+def _curve(values: pd.Series, curve: C.Curve) -> pd.Series:
     return pd.Series(np.interp(values.to_numpy(), curve.xp, curve.fp), index=values.index)
 
 
@@ -105,12 +107,12 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
     need = df["need"].where(df["need"] > 0, S.DEFAULT_SLEEP_NEED_MIN)
     sleep_score = _weighted(
         {
-            "duration": _curve(df["sleep"] / need, R.SLEEP_DURATION_CURVE),
-            "efficiency": _curve(df["eff"], R.EFFICIENCY_CURVE),
-            "latency": _curve(df["lat"], R.LATENCY_CURVE),
-            "wakes": _curve(df["wakes"], R.WAKES_CURVE),
+            "duration": _curve(df["sleep"] / need, C.SLEEP_DURATION_CURVE),
+            "efficiency": _curve(df["eff"], C.EFFICIENCY_CURVE),
+            "latency": _curve(df["lat"], C.LATENCY_CURVE),
+            "wakes": _curve(df["wakes"], C.WAKES_CURVE),
         },
-        R.SLEEP_PART_WEIGHTS,
+        C.SLEEP_PART_WEIGHTS,
     ).where(df["sleep"].notna())
     present = df["sleep"].notna().astype(float)
     short = ((need - df["sleep"]).clip(lower=-S.SURPLUS_CAP_MIN) / 60.0).fillna(0.0)
@@ -135,18 +137,18 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
     load_ok = (history >= R.LOAD_MIN_HISTORY_DAYS) & (chronic > 0)
     load_score = _weighted(
         {
-            "acwr": _curve((acute / chronic).where(load_ok), R.ACWR_CURVE),
-            "tsb": _curve(((ctl - acute) / ctl).where(load_ok), R.TSB_CURVE),
+            "acwr": _curve((acute / chronic).where(load_ok), C.ACWR_CURVE),
+            "tsb": _curve(((ctl - acute) / ctl).where(load_ok), C.TSB_CURVE),
         },
-        R.LOAD_PART_WEIGHTS,
+        C.LOAD_PART_WEIGHTS,
     )
 
     contributors = {
-        "hrv_balance": _curve((ln7 - mean60) / sd60, R.HRV_BALANCE_CURVE),
-        "last_night_hrv": _curve((hrv_value - ln7) / sd60, R.LAST_NIGHT_CURVE),
-        "resting_hr": _curve(rhr_delta, R.RHR_CURVE),
+        "hrv_balance": _curve((ln7 - mean60) / sd60, C.HRV_BALANCE_CURVE),
+        "last_night_hrv": _curve((hrv_value - ln7) / sd60, C.LAST_NIGHT_CURVE),
+        "resting_hr": _curve(rhr_delta, C.RHR_CURVE),
         "sleep": sleep_score,
-        "sleep_debt": _curve(debt, R.DEBT_CURVE),
+        "sleep_debt": _curve(debt, C.DEBT_CURVE),
         "training_load": load_score,
     }
     score = _weighted(contributors, R.WEIGHTS)

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from perfhub.readiness.drivers import DayFacts, driver_to_json, select_drivers
-from perfhub.readiness.engine import WEIGHTS
+from perfhub.readiness.engine import WEIGHTS, DayFacts, driver_to_json, select_drivers
 
 CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "driver_selection_cases.json").read_text())
 

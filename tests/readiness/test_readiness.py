@@ -9,30 +9,26 @@ import math
 import numpy as np
 import pytest
 
-from perfhub.readiness.drivers import (
-    DayFacts,
-    Driver,
-    driver_from_json,
-    driver_to_json,
-    render,
-    select_drivers,
-)
 from perfhub.readiness.engine import (
     ALGORITHM_VERSION,
     BAND_NAMES,
     CONTRIBUTORS,
-    HRV_BALANCE_CURVE,
-    LAST_NIGHT_CURVE,
-    RHR_CURVE,
     WEIGHTS,
     Curve,
+    DayFacts,
+    Driver,
     ReadinessArrays,
     SeriesBatch,
     band_codes,
     band_for,
     compute_batch,
+    driver_from_json,
+    driver_to_json,
+    render,
+    select_drivers,
     snapshot,
 )
+from perfhub.readiness.engine.curves import HRV_BALANCE_CURVE, LAST_NIGHT_CURVE, RHR_CURVE
 
 START = datetime.date(2024, 1, 1)
 

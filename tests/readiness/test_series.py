@@ -11,9 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from perfhub.readiness import series
-from perfhub.readiness.engine import SeriesBatch, compute_batch, inputs_hashes
-from perfhub.readiness.series import (
+from perfhub.readiness.engine import SeriesBatch, compute_batch, inputs_hashes, series
+from perfhub.readiness.engine.series import (
     PRIMARY_LOOKBACK_DAYS,
     AthleteSeries,
     HrvReading,

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from perfhub.readiness.sleep_debt import (
+from perfhub.readiness.engine.sleep_debt import (
     DEBT_CATEGORIES,
     DEBT_WEIGHT_TOTAL,
     DEBT_WEIGHTS,

@@ -1,16 +1,23 @@
-"""Reads of readiness snapshots and of whether an athlete has any readings at all."""
+"""Reads of readiness snapshots and of whether an athlete has any readings at all; the
+athletes' canonical readings loaded as engine input (:func:`load_athletes`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import Connection, Executable, select
 from sqlalchemy.orm import Session
 
+from perfhub.auth.models import User
+from perfhub.core.db import one_of
 from perfhub.readiness.engine import ALGORITHM_VERSION
+from perfhub.readiness.engine.series import HRV_COLUMNS, SLEEP_COLUMNS, AthleteSeries, as_columns
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, SleepDaily
+from perfhub.readings.queries import source_priority
 
 
 def snapshot_on(session: Session, user_id: int, day: date) -> ReadinessSnapshotRow | None:
@@ -49,3 +56,83 @@ def no_score_reason(session: Session, user_id: int, row: ReadinessSnapshotRow | 
         select(HrvDaily.id).where(HrvDaily.user_id == user_id).limit(1)
     ) or session.scalar(select(SleepDaily.id).where(SleepDaily.user_id == user_id).limit(1))
     return "no_recent_data" if has_data else "no_data"
+
+
+def _by_user(rows: Sequence[Sequence[Any]], names: tuple[str, ...]) -> dict[int, dict[str, np.ndarray]]:
+    """Rows of (user_id, *names) ordered by user, as each user's columns (views of one array)."""
+    if not rows:
+        return {}
+    user_ids = np.array([row[0] for row in rows], dtype=np.int64)
+    columns = as_columns(rows, names, skip=1)
+    starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    return {
+        int(user_ids[begin]): {name: array[begin:end] for name, array in columns.items()}
+        for begin, end in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
+
+
+def _fetch(connection: Connection, statement: Executable) -> Sequence[Sequence[Any]]:
+    """The driver's own row tuples: building SQLAlchemy rows costs twice the fetch itself here.
+
+    No result processing happens, so dates come back as the driver has them (``date`` from
+    psycopg, ISO text from sqlite3); :func:`as_columns` takes both.
+    """
+    result = connection.execute(statement)
+    try:
+        return cast(Sequence[Sequence[Any]], result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries]:
+    # Core rows fetched all at once and turned into columns chunk by chunk: this runs for every
+    # athlete of every insights batch, so per-row Python work is kept to the minimum.
+    connection = session.connection()
+    dialect = connection.dialect.name
+    hrv: dict[int, dict[str, np.ndarray]] = {}
+    sleep: dict[int, dict[str, np.ndarray]] = {}
+    ids = [user.id for user in users]
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        hrv_rows = _fetch(
+            connection,
+            select(
+                HrvDaily.user_id,
+                HrvDaily.date,
+                HrvDaily.vendor,
+                HrvDaily.rmssd_ms,
+                HrvDaily.sdnn_ms,
+                HrvDaily.resting_hr,
+            )
+            .where(one_of(HrvDaily.user_id, chunk, dialect))
+            .order_by(HrvDaily.user_id, HrvDaily.date),
+        )
+        hrv.update(_by_user(hrv_rows, HRV_COLUMNS))
+        sleep_rows = _fetch(
+            connection,
+            select(
+                SleepDaily.user_id,
+                SleepDaily.date,
+                SleepDaily.vendor,
+                SleepDaily.duration_min,
+                SleepDaily.efficiency_pct,
+                SleepDaily.latency_min,
+                SleepDaily.wake_count,
+            )
+            .where(one_of(SleepDaily.user_id, chunk, dialect))
+            .order_by(SleepDaily.user_id, SleepDaily.date),
+        )
+        sleep.update(_by_user(sleep_rows, SLEEP_COLUMNS))
+    no_hrv, no_sleep = as_columns([], HRV_COLUMNS), as_columns([], SLEEP_COLUMNS)
+    return [
+        AthleteSeries(
+            user_id=user.id,
+            tz=user.tz,
+            priority=source_priority(user),
+            sleep_need_min=float(user.sleep_need_min or 480),
+            hrv=hrv.get(user.id, no_hrv),
+            sleep=sleep.get(user.id, no_sleep),
+        )
+        for user in users
+    ]

@@ -10,7 +10,7 @@ from perfhub.privacy.deps import AthleteRead, ReadRequest
 from perfhub.privacy.disclosure import SLEEP_DEBT_DAY, Detail
 from perfhub.privacy.policy import Access, ShownDriver, disclose_readiness, disclose_rows
 from perfhub.readiness import queries
-from perfhub.readiness.drivers import driver_from_json, render, render_plain
+from perfhub.readiness.engine import driver_from_json, render, render_plain
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readiness.schemas import ComponentOut, DebtOut, ReadinessOut
 from perfhub.readiness.service import ensure_today, sleep_debt_days

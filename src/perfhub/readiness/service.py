@@ -20,19 +20,23 @@ from perfhub.core.dates import local_today
 from perfhub.core.db import one_of, utcnow
 from perfhub.core.upsert import upsert
 from perfhub.pipeline.events import InsightsUpdated, SleepDebtNight, publish_all
-from perfhub.readiness.drivers import driver_to_json
 from perfhub.readiness.engine import (
     ALGORITHM_VERSION,
+    DEBT_CATEGORIES,
+    AthleteSeries,
     ReadinessArrays,
     ReadinessSnapshot,
     SeriesBatch,
+    build_batch,
+    category_for,
     compute_batch,
+    compute_debt,
+    driver_to_json,
     inputs_hashes,
     snapshot,
 )
 from perfhub.readiness.models import ReadinessSnapshotRow
-from perfhub.readiness.series import AthleteSeries, build_batch, load_athletes
-from perfhub.readiness.sleep_debt import DEBT_CATEGORIES, category_for, compute_debt
+from perfhub.readiness.queries import load_athletes
 from perfhub.readings.models import HrvDaily, SleepDaily
 
 

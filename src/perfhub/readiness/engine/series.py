@@ -1,9 +1,11 @@
-"""From canonical rows to the athletes × days arrays the pure readiness code takes.
+"""From canonical readings to the athletes × days arrays the readiness engine takes.
 
-Source choice (DESIGN §2): per day, the HRV series uses the athlete's *primary* source —
-the highest-priority vendor that delivered rMSSD in the trailing 14 days (SDNN only when no
-rMSSD source exists) — and never fills gaps from another device. A change of primary
-(vendor or metric) starts a new baseline segment. Resting HR and sleep take the day's
+Pure: the readings arrive as :class:`AthleteSeries`, loaded by :mod:`perfhub.readiness.queries`.
+
+Source choice (docs/readiness.md#source-priority): per day, the HRV series uses the athlete's
+*primary* source — the highest-priority vendor that delivered rMSSD in the trailing 14 days
+(SDNN only when no rMSSD source exists) — and never fills gaps from another device. A change of
+primary (vendor or metric) starts a new baseline segment. Resting HR and sleep take the day's
 highest-priority row.
 """
 
@@ -12,18 +14,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import Connection, Executable, select
-from sqlalchemy.orm import Session
 
-from perfhub.auth.models import User
-from perfhub.core.db import one_of
-from perfhub.readiness.engine import SeriesBatch
+from perfhub.readiness.engine.batch import SeriesBatch
 from perfhub.readings.mapping import source_rank
-from perfhub.readings.models import HrvDaily, SleepDaily
-from perfhub.readings.queries import source_priority
+
+__all__ = [
+    "BUILD_BLOCK",
+    "HRV_COLUMNS",
+    "PRIMARY_LOOKBACK_DAYS",
+    "SLEEP_COLUMNS",
+    "AthleteSeries",
+    "HrvReading",
+    "SleepReading",
+    "as_columns",
+    "build_batch",
+    "primary_sources",
+]
 
 PRIMARY_LOOKBACK_DAYS = 14
 
@@ -53,7 +62,7 @@ def _ordinal(day: date | str) -> int:
     return day.toordinal() if isinstance(day, date) else date.fromisoformat(day).toordinal()
 
 
-def _columns(rows: Sequence[Sequence[Any]], names: tuple[str, ...], skip: int = 0) -> dict[str, np.ndarray]:
+def as_columns(rows: Sequence[Sequence[Any]], names: tuple[str, ...], skip: int = 0) -> dict[str, np.ndarray]:
     """Readings (oldest first; the first ``skip`` fields ignored) as arrays: days as ordinals
     (``date.toordinal``: numpy's own date parsing costs microseconds per value), missing
     numbers as NaN."""
@@ -92,8 +101,8 @@ class AthleteSeries:
             tz,
             priority,
             sleep_need_min,
-            _columns(sorted(hrv, key=lambda r: r[0]), HRV_COLUMNS),
-            _columns(sorted(sleep, key=lambda r: r[0]), SLEEP_COLUMNS),
+            as_columns(sorted(hrv, key=lambda r: r[0]), HRV_COLUMNS),
+            as_columns(sorted(sleep, key=lambda r: r[0]), SLEEP_COLUMNS),
         )
 
     def _ends(self, index: int) -> list[date]:
@@ -108,86 +117,6 @@ class AthleteSeries:
     def last_night(self) -> date | None:
         """The newest day with sleep data."""
         return date.fromordinal(int(self.sleep["day"][-1])) if len(self.sleep["day"]) else None
-
-
-def _by_user(rows: Sequence[Sequence[Any]], names: tuple[str, ...]) -> dict[int, dict[str, np.ndarray]]:
-    """Rows of (user_id, *names) ordered by user, as each user's columns (views of one array)."""
-    if not rows:
-        return {}
-    user_ids = np.array([row[0] for row in rows], dtype=np.int64)
-    columns = _columns(rows, names, skip=1)
-    starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]])
-    ends = np.r_[starts[1:], len(rows)]
-    return {
-        int(user_ids[begin]): {name: array[begin:end] for name, array in columns.items()}
-        for begin, end in zip(starts.tolist(), ends.tolist(), strict=True)
-    }
-
-
-def _fetch(connection: Connection, statement: Executable) -> Sequence[Sequence[Any]]:
-    """The driver's own row tuples: building SQLAlchemy rows costs twice the fetch itself here.
-
-    No result processing happens, so dates come back as the driver has them (``date`` from
-    psycopg, ISO text from sqlite3); :func:`_columns` takes both.
-    """
-    result = connection.execute(statement)
-    try:
-        return cast(Sequence[Sequence[Any]], result.cursor.fetchall())
-    finally:
-        result.close()
-
-
-def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries]:
-    # Core rows fetched all at once and turned into columns chunk by chunk: this runs for every
-    # athlete of every insights batch, so per-row Python work is kept to the minimum.
-    connection = session.connection()
-    dialect = connection.dialect.name
-    hrv: dict[int, dict[str, np.ndarray]] = {}
-    sleep: dict[int, dict[str, np.ndarray]] = {}
-    ids = [user.id for user in users]
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start : chunk_start + 500]
-        hrv_rows = _fetch(
-            connection,
-            select(
-                HrvDaily.user_id,
-                HrvDaily.date,
-                HrvDaily.vendor,
-                HrvDaily.rmssd_ms,
-                HrvDaily.sdnn_ms,
-                HrvDaily.resting_hr,
-            )
-            .where(one_of(HrvDaily.user_id, chunk, dialect))
-            .order_by(HrvDaily.user_id, HrvDaily.date),
-        )
-        hrv.update(_by_user(hrv_rows, HRV_COLUMNS))
-        sleep_rows = _fetch(
-            connection,
-            select(
-                SleepDaily.user_id,
-                SleepDaily.date,
-                SleepDaily.vendor,
-                SleepDaily.duration_min,
-                SleepDaily.efficiency_pct,
-                SleepDaily.latency_min,
-                SleepDaily.wake_count,
-            )
-            .where(one_of(SleepDaily.user_id, chunk, dialect))
-            .order_by(SleepDaily.user_id, SleepDaily.date),
-        )
-        sleep.update(_by_user(sleep_rows, SLEEP_COLUMNS))
-    no_hrv, no_sleep = _columns([], HRV_COLUMNS), _columns([], SLEEP_COLUMNS)
-    return [
-        AthleteSeries(
-            user_id=user.id,
-            tz=user.tz,
-            priority=source_priority(user),
-            sleep_need_min=float(user.sleep_need_min or 480),
-            hrv=hrv.get(user.id, no_hrv),
-            sleep=sleep.get(user.id, no_sleep),
-        )
-        for user in users
-    ]
 
 
 class _Readings(NamedTuple):

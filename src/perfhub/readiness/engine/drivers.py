@@ -2,13 +2,11 @@
 
 Drivers are stored as facts so that wording can change (or be translated) without recomputing
 history; :func:`render` turns one into a short sentence naming the signal, its value and its
-baseline (docs/readiness.md). :func:`select_drivers` picks the 1–4 most important facts of a day,
-worst first.
+baseline (docs/readiness.md). :mod:`.selection` picks the 1–4 most important facts of a day.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,13 +14,12 @@ from typing import Any
 __all__ = [
     "DRIVER_CODES",
     "PLAIN_CODES",
-    "DayFacts",
     "Driver",
     "driver_from_json",
     "driver_to_json",
+    "make_driver",
     "render",
     "render_plain",
-    "select_drivers",
 ]
 
 DriverValue = float | int | str
@@ -60,7 +57,8 @@ def driver_from_json(data: Mapping[str, Any]) -> Driver:
     return Driver(code, values)
 
 
-def _make(code: str, **values: DriverValue) -> Driver:
+def make_driver(code: str, **values: DriverValue) -> Driver:
+    """A driver with its float values rounded as stored."""
     clean: dict[str, DriverValue] = {}
     for key, value in values.items():
         # float(): numpy scalars round an order of magnitude slower than Python floats.
@@ -277,222 +275,3 @@ PLAIN_CODES: tuple[str, ...] = tuple(_PLAIN)
 def render_plain(code: str) -> str:
     """The driver ``code`` as a sentence without numbers (its name, for a code with no wording)."""
     return _PLAIN.get(code) or code.replace("_", " ").capitalize()
-
-
-# --------------------------------------------------------------------------------------------
-# Selection
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DayFacts:
-    """The numbers of one athlete-day that drivers are chosen from (None = not available).
-
-    ``components`` holds the contributor scores that are present (0–100), ``weights`` the
-    un-normalised contributor weights.
-    """
-
-    metric: str
-    components: Mapping[str, float]
-    weights: Mapping[str, float]
-    ln7: float | None = None
-    normal_low: float | None = None
-    normal_high: float | None = None
-    hrv_value: float | None = None
-    hrv_stale: bool = False
-    hrv_age_days: int | None = None
-    rhr_value: float | None = None
-    rhr_baseline: float | None = None
-    rhr_stale: bool = False
-    rhr_age_days: int | None = None
-    sleep_min: float | None = None
-    sleep_need_min: float = 480.0
-    efficiency_pct: float | None = None
-    latency_min: float | None = None
-    wake_count: float | None = None
-    debt_hours: float | None = None
-    debt_category: str | None = None
-    acwr: float | None = None
-    load_acute: float | None = None
-    load_chronic: float | None = None
-    illness: bool = False
-    status: str | None = None
-    hrv_days: int = 0
-
-
-# Tiers order facts before their severity does: the illness override, then facts that cost at
-# least a point of readiness, then staleness (the user must know the score uses old data), then
-# flags, then minor negatives, then reassuring facts.
-_T_ILLNESS, _T_NEG, _T_STALE, _T_FLAG, _T_MINOR, _T_OK, _T_INFO = range(7)
-_TYPICAL = 75.0  # a contributor at the athlete's own baseline scores about this
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    tier: int
-    severity: float
-    driver: Driver
-
-
-def _lost(facts: DayFacts, name: str, share: float = 1.0) -> float:
-    """Readiness points a contributor costs against a typical day (its weight × shortfall)."""
-    score = facts.components.get(name)
-    if score is None:
-        return 0.0
-    return facts.weights.get(name, 0.0) * share * max(0.0, _TYPICAL - score)
-
-
-def _neg(severity: float) -> int:
-    return _T_NEG if severity >= 1.0 else _T_MINOR
-
-
-def select_drivers(facts: DayFacts, limit: int = 4) -> tuple[Driver, ...]:
-    """The ``limit`` most important facts of the day, worst first (always includes staleness)."""
-    cands: list[_Candidate] = []
-    add = cands.append
-    hrv = {"metric": facts.metric}
-    has_range = facts.ln7 is not None and facts.normal_low is not None and facts.normal_high is not None
-
-    if facts.illness and facts.rhr_value is not None and facts.rhr_baseline is not None and has_range:
-        add(
-            _Candidate(
-                _T_ILLNESS,
-                math.inf,
-                _make(
-                    "illness",
-                    rhr_delta=float(facts.rhr_value - facts.rhr_baseline),
-                    ln7=float(facts.ln7 or 0.0),
-                    normal_low=float(facts.normal_low or 0.0),
-                    normal_high=float(facts.normal_high or 0.0),
-                    **hrv,
-                ),
-            )
-        )
-
-    if has_range and "hrv_balance" in facts.components:
-        ln7, low, high = (
-            float(facts.ln7 or 0.0),
-            float(facts.normal_low or 0.0),
-            float(facts.normal_high or 0.0),
-        )
-        sd = high - low  # the range is mean ± 0.5 SD
-        nums = {"ln7": ln7, "normal_low": low, "normal_high": high}
-        if ln7 < low:
-            add(_Candidate(_T_NEG, _lost(facts, "hrv_balance"), _make("hrv_below_range", **nums, **hrv)))
-        elif ln7 > high + 0.5 * sd:
-            add(_Candidate(_T_FLAG, 0.0, _make("hrv_unusually_high", **nums, **hrv)))
-        elif ln7 > high:
-            add(_Candidate(_T_OK, 0.3, _make("hrv_above_range", **nums, **hrv)))
-        else:
-            add(_Candidate(_T_OK, 0.3, _make("hrv_in_range", **nums, **hrv)))
-
-        value = facts.hrv_value
-        if value is not None and not facts.hrv_stale and sd > 0 and "last_night_hrv" in facts.components:
-            drop_sd = (value - ln7) / sd
-            if drop_sd < -1.0:
-                sev = _lost(facts, "last_night_hrv")
-                add(
-                    _Candidate(
-                        _neg(sev), sev, _make("hrv_drop", value=float(value), ln7=ln7, drop_sd=drop_sd, **hrv)
-                    )
-                )
-
-    if facts.rhr_value is not None and facts.rhr_baseline is not None and "resting_hr" in facts.components:
-        delta = facts.rhr_value - facts.rhr_baseline
-        nums = {"value": float(facts.rhr_value), "baseline": float(facts.rhr_baseline), "delta": float(delta)}
-        if delta >= 1.0:
-            sev = _lost(facts, "resting_hr")
-            add(_Candidate(_T_NEG if delta >= 3.0 else _T_MINOR, sev, _make("rhr_elevated", **nums)))
-        elif delta <= -1.0:
-            add(_Candidate(_T_OK, 0.2, _make("rhr_below_baseline", **nums)))
-        else:
-            add(_Candidate(_T_OK, 0.2, _make("rhr_at_baseline", **nums)))
-
-    if facts.sleep_min is not None and "sleep" in facts.components:
-        need = facts.sleep_need_min
-        sleep_bad = False
-        if facts.sleep_min < 0.9 * need:
-            sev = _lost(facts, "sleep", 0.6)
-            add(_Candidate(_neg(sev), sev, _make("sleep_short", minutes=float(facts.sleep_min), need=need)))
-            sleep_bad = True
-        if facts.efficiency_pct is not None and facts.efficiency_pct < 85.0:
-            sev = _lost(facts, "sleep", 0.2) + 0.01
-            add(
-                _Candidate(
-                    _neg(sev), sev, _make("sleep_efficiency_low", efficiency=float(facts.efficiency_pct))
-                )
-            )
-            sleep_bad = True
-        if facts.latency_min is not None and facts.latency_min > 30.0:
-            sev = _lost(facts, "sleep", 0.1) + 0.01
-            add(_Candidate(_neg(sev), sev, _make("sleep_latency_long", latency=float(facts.latency_min))))
-            sleep_bad = True
-        if facts.wake_count is not None and facts.wake_count >= 5:
-            sev = _lost(facts, "sleep", 0.15) + 0.01
-            add(_Candidate(_neg(sev), sev, _make("sleep_wakes", wakes=float(facts.wake_count))))
-            sleep_bad = True
-        if not sleep_bad and facts.sleep_min >= 0.95 * need:
-            add(_Candidate(_T_OK, 0.15, _make("sleep_good", minutes=float(facts.sleep_min), need=need)))
-
-    if facts.debt_hours is not None and facts.debt_category is not None and "sleep_debt" in facts.components:
-        fact = _make("sleep_debt", hours=float(facts.debt_hours), category=facts.debt_category)
-        if facts.debt_category in ("moderate", "high"):
-            sev = _lost(facts, "sleep_debt")
-            add(_Candidate(_T_NEG, max(sev, 1.0), fact))
-        elif facts.debt_category == "low":
-            add(_Candidate(_T_MINOR, _lost(facts, "sleep_debt"), fact))
-        else:
-            add(_Candidate(_T_OK, 0.1, fact))
-
-    if facts.acwr is not None and "training_load" in facts.components:
-        acute, chronic = facts.load_acute, facts.load_chronic
-        sev = _lost(facts, "training_load")
-        tsb_rel = None
-        if acute is not None and chronic is not None and chronic > 0:
-            tsb_rel = (chronic - acute) / chronic
-        if facts.acwr >= 1.3:
-            add(
-                _Candidate(
-                    _T_NEG if facts.acwr >= 1.5 else _T_MINOR, sev, _make("load_spike", acwr=facts.acwr)
-                )
-            )
-        elif tsb_rel is not None and tsb_rel < -0.25 and acute is not None and chronic is not None:
-            add(
-                _Candidate(
-                    _neg(sev),
-                    sev,
-                    _make(
-                        "load_fatigue", acute=float(acute), chronic=float(chronic), tsb=float(chronic - acute)
-                    ),
-                )
-            )
-        elif facts.acwr >= 0.8:
-            add(_Candidate(_T_OK, 0.05, _make("load_balanced", acwr=facts.acwr)))
-
-    stale: list[_Candidate] = []
-    if facts.hrv_stale and facts.hrv_age_days is not None:
-        stale.append(
-            _Candidate(_T_STALE, float(facts.hrv_age_days), _make("stale_hrv", age_days=facts.hrv_age_days))
-        )
-    if facts.rhr_stale and facts.rhr_age_days is not None:
-        stale.append(
-            _Candidate(_T_STALE, float(facts.rhr_age_days), _make("stale_rhr", age_days=facts.rhr_age_days))
-        )
-    cands.extend(stale)
-
-    if facts.status == "calibrating":
-        add(
-            _Candidate(_T_INFO, 0.0, _make("calibrating", days=facts.hrv_days, target=21, next="provisional"))
-        )
-
-    cands.sort(key=lambda c: (c.tier, -c.severity))
-    chosen = cands[:limit]
-    # Staleness must always be visible: it qualifies every other number on the card.
-    for cand in stale:
-        if cand not in chosen and chosen:
-            for i in range(len(chosen) - 1, -1, -1):
-                if chosen[i].tier != _T_STALE and chosen[i].tier != _T_ILLNESS:
-                    chosen[i] = cand
-                    break
-    chosen.sort(key=lambda c: (c.tier, -c.severity))
-    return tuple(c.driver for c in chosen)

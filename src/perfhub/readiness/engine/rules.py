@@ -1,0 +1,130 @@
+"""The readiness rules as numbers: contributors and weights, window lengths, bands (docs/readiness.md).
+
+Rules (day ``d`` of an athlete; "segment" = the run of days sharing one HRV source and metric):
+
+* Missing values are NaN and never count as zero; every HRV/RHR window is restricted to the
+  day's segment. A segment starts wherever ``segment`` changes, and also at the first reading
+  whose metric (rMSSD ↔ SDNN) differs from the previous reading of the same segment, so the
+  two measures can never share a baseline even if the caller forgot to split them.
+* 7-day HRV: mean of ln HRV over days d−6…d, valid with ≥ 3 readings (Plews et al. 2014).
+* Normal range: mean ± 0.5 SD of days d−60…d−1 (HRV4Training; 0.5 SD ≈ smallest worthwhile
+  change), SD floored at 0.05 ln units, usable with ≥ ``BASELINE_MIN_READINGS`` (4) readings.
+* Resting HR baseline: mean of days d−60…d−1, ≥ 4 readings.
+* Staleness, in days because readings are attributed to the wake-up date: a reading dated d or
+  d−1 is at most ~30 h old on the morning of d; one dated d−2 or earlier is older than 36 h. Then
+  the signal is *stale*: its 7-day moving average (≥ 3 readings) stands in for last night's
+  value, ``stale`` is set and a driver states the age. For fresh data, last night's value is the
+  latest reading (today's, else yesterday's).
+* Contributors are piecewise-linear curves (:mod:`.curves`) scoring 0–100, ~75 at the
+  athlete's own baseline. HRV balance is two-sided (Kiviniemi 2007, Vesterinen 2016): above the
+  range it never scores more than inside it. Last-night HRV is scored against the 7-day mean in
+  units of the 60-day SD; drops beyond 1 SD cost steeply (Kiviniemi 2007). Resting HR costs from
+  +3 bpm, strongly from +5 (Oura, Polar). Sleep: duration vs need, efficiency ≥ 85 %, latency
+  ≤ 30 min, wakes (Ohayon 2017). Sleep debt: :mod:`.sleep_debt`. Training load,
+  only once logged: ACWR 7/28-day (Gabbett 2016, soft) and TSB = 42-day − 7-day mean load
+  (Banister/PMC), relative to the 42-day mean so that load units do not matter.
+* Readiness = weighted mean of the contributors present (``WEIGHTS``, renormalised). Override:
+  resting HR ≥ +5 bpm together with the 7-day HRV below range caps it at 39.
+* No score when: no signal ever up to d (``no_data``); no HRV/RHR/sleep reading for more than 7
+  days, or none of the physiological contributors (HRV balance, last-night HRV, resting HR,
+  sleep) computable — sleep debt and load alone do not make a score (``no_recent_data``); < 4
+  valid HRV days in the segment (``calibrating``). Otherwise status calibrating (4–20 HRV days),
+  provisional (21–59), full (≥ 60).
+
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "ALGORITHM_VERSION",
+    "BAND_NAMES",
+    "CONTRIBUTORS",
+    "LOOKBACK_DAYS",
+    "REASON_NAMES",
+    "STATUS_NAMES",
+    "WEIGHTS",
+    "band_codes",
+    "band_for",
+    "round_score",
+]
+
+ALGORITHM_VERSION = "1.0.0"
+
+CONTRIBUTORS: tuple[str, ...] = (
+    "hrv_balance",
+    "last_night_hrv",
+    "resting_hr",
+    "sleep",
+    "sleep_debt",
+    "training_load",
+)
+WEIGHTS: dict[str, float] = {
+    "hrv_balance": 0.30,
+    "last_night_hrv": 0.10,
+    "resting_hr": 0.20,
+    "sleep": 0.20,
+    "sleep_debt": 0.10,
+    "training_load": 0.10,
+}
+
+BAND_NAMES: tuple[str, ...] = ("low", "reduced", "normal", "elevated")
+STATUS_NAMES: tuple[str, ...] = ("calibrating", "provisional", "full")
+# Code 0 means "scored"; the others say why there is no score.
+REASON_NAMES: tuple[str, ...] = ("", "calibrating", "no_data", "no_recent_data")
+REASON_NONE, REASON_CALIBRATING, REASON_NO_DATA, REASON_NO_RECENT = 0, 1, 2, 3
+
+# Window rules (docs/readiness.md); see the module docstring for their sources.
+HRV_WINDOW = 7
+HRV_MIN_READINGS = 3
+BASELINE_WINDOW = 60
+BASELINE_MIN_READINGS = 4
+SD_FLOOR = 0.05
+RANGE_HALF_WIDTH_SD = 0.5
+STALE_AFTER_DAYS = 2
+NO_RECENT_AFTER_DAYS = 7
+MIN_HRV_DAYS = 4
+PROVISIONAL_HRV_DAYS = 21
+FULL_HRV_DAYS = 60
+ILLNESS_RHR_DELTA = 5.0
+ILLNESS_CAP = 39.0
+ACUTE_DAYS = 7
+CHRONIC_DAYS = 28
+CTL_DAYS = 42
+# ACWR needs a chronic window; three weeks of logging is the least that makes 7:28 meaningful.
+LOAD_MIN_HISTORY_DAYS = 21
+
+
+# The furthest any rule looks back: the previous-60-day baseline plus the day itself.
+LOOKBACK_DAYS = BASELINE_WINDOW + 1
+
+
+def round_score(score: float) -> int:
+    """Round half up, the single rounding used for displayed scores and their bands."""
+    return math.floor(score + 0.5)
+
+
+def band_for(score: float) -> str:
+    """Band of a readiness score: low 0–39 · reduced 40–64 · normal 65–84 · elevated 85–100.
+
+    The score is rounded first (:func:`round_score`) so the band always matches the displayed
+    integer. This is the single source of truth for API, UI and plan adjustment.
+    """
+    if score is None or math.isnan(score):
+        raise ValueError("no score, no band")
+    r = round_score(score)
+    return BAND_NAMES[int(r >= 40) + int(r >= 65) + int(r >= 85)]
+
+
+def band_codes(score: NDArray[np.float64]) -> NDArray[np.int8]:
+    """Vectorised :func:`band_for`: codes into ``BAND_NAMES``, −1 where the score is NaN."""
+    r = np.floor(score + 0.5)
+    codes = (r >= 40).astype(np.int8)
+    codes += r >= 65
+    codes += r >= 85
+    codes[np.isnan(score)] = -1
+    return codes
