@@ -15,17 +15,13 @@ from perfhub.readiness.engine import (
     CONTRIBUTORS,
     WEIGHTS,
     Curve,
-    DayFacts,
     Driver,
     ReadinessArrays,
     SeriesBatch,
     band_codes,
     band_for,
     compute_batch,
-    driver_from_json,
-    driver_to_json,
     render,
-    select_drivers,
     snapshot,
 )
 from perfhub.readiness.engine.curves import HRV_BALANCE_CURVE, LAST_NIGHT_CURVE, RHR_CURVE
@@ -356,65 +352,3 @@ def test_snapshot_accepts_a_date_and_hash_is_stable() -> None:
     recent = stable_batch()
     recent.sleep_min[0, day - 3] += 10
     assert snapshot(recent, compute_batch(recent), 0, day).inputs_hash != by_date.inputs_hash
-
-
-# ----------------------------------------------------------------------------- drivers
-
-
-def test_driver_json_round_trip_and_rendering() -> None:
-    examples = [
-        Driver("hrv_below_range", {"ln7": 3.85, "normal_low": 4.02, "normal_high": 4.21, "metric": "rMSSD"}),
-        Driver("rhr_elevated", {"value": 58.0, "baseline": 52.0, "delta": 6.0}),
-        Driver("sleep_debt", {"hours": 6.5, "category": "high"}),
-        Driver("illness", {"rhr_delta": 6.0, "ln7": 3.85, "normal_low": 4.02, "normal_high": 4.21}),
-        Driver("stale_hrv", {"age_days": 2}),
-    ]
-    rendered = [render(d) for d in examples]
-    assert rendered[0] == "HRV below your normal range (7-day ln rMSSD 3.85, range 4.02–4.21)"
-    assert rendered[1].startswith("Resting HR 6 bpm above baseline")
-    assert rendered[2] == "Sleep debt 6.5 h (high)"
-    assert rendered[3].startswith("Possible illness or accumulated strain")
-    assert rendered[4].startswith("Using HRV data from 2 days ago")
-    for d in examples:
-        assert driver_from_json(driver_to_json(d)) == d
-    assert "ln SDNN" in render(Driver("hrv_in_range", {**examples[0].values, "metric": "SDNN"}))
-    assert render(Driver("mystery", {"x": 1})) == "mystery (x 1)"
-    with pytest.raises(ValueError):
-        driver_from_json({"code": "x", "values": {"bad": [1]}})
-
-
-def test_driver_selection_is_worst_first_and_keeps_staleness() -> None:
-    facts = DayFacts(
-        metric="rMSSD",
-        components={"hrv_balance": 20.0, "resting_hr": 22.0, "sleep": 40.0, "sleep_debt": 30.0},
-        weights=WEIGHTS,
-        ln7=3.8,
-        normal_low=4.0,
-        normal_high=4.1,
-        rhr_value=60.0,
-        rhr_baseline=52.0,
-        rhr_stale=True,
-        rhr_age_days=3,
-        sleep_min=300.0,
-        efficiency_pct=70.0,
-        debt_hours=9.0,
-        debt_category="high",
-        illness=True,
-    )
-    chosen = select_drivers(facts)
-    assert len(chosen) == 4
-    assert chosen[0].code == "illness"
-    assert chosen[1].code == "hrv_below_range"  # 0.30 × 55 points lost beats resting HR's 0.20 × 53
-    stale = [d for d in chosen if d.code == "stale_rhr"]
-    assert len(stale) == 1
-    assert render(stale[0]) == "Using resting HR data from 3 days ago; 7-day average used"
-    calm = DayFacts(
-        metric="SDNN",
-        components={"hrv_balance": 77.0},
-        weights=WEIGHTS,
-        ln7=4.5,
-        normal_low=4.4,
-        normal_high=4.6,
-    )
-    assert [d.code for d in select_drivers(calm)] == ["hrv_in_range"]
-    assert "ln SDNN" in render(select_drivers(calm)[0])
