@@ -254,3 +254,12 @@ def user_by_email(session: Session, email: str) -> User:
     if user is None:
         raise NotFound(f"no user with email {email}")
     return user
+
+
+def athlete_ids(session: Session) -> list[int]:
+    """Every athlete's id, in id order (batch jobs walk them in chunks)."""
+    return list(session.scalars(select(User.id).where(User.role == "athlete").order_by(User.id)))
+
+
+def users_by_ids(session: Session, ids: Sequence[int]) -> list[User]:
+    return list(session.scalars(select(User).where(User.id.in_(ids))))

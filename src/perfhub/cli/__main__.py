@@ -1,0 +1,3 @@
+from perfhub.cli import main
+
+main()
