@@ -29,7 +29,7 @@ from perfhub.app import create_app
 from perfhub.auth.service import create_user, issue_token
 from perfhub.core.db import session_scope
 from perfhub.core.migrate import upgrade
-from perfhub.runtime import Runtime
+from perfhub.pipeline.runtime import Runtime
 from perfhub.settings import Settings
 
 PG_URL = os.environ.get("PERFHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -321,7 +321,7 @@ class Deployment:
 
 
 def pipeline_backlog(runtime: Runtime) -> int:
-    from perfhub.core.bus import OutboxDelivery, OutboxRow
+    from perfhub.core.outbox import OutboxDelivery, OutboxRow
     from perfhub.pipeline.stages import consumers
 
     with runtime.sessions() as session:

@@ -36,9 +36,9 @@ from perfhub.app import create_app
 from perfhub.auth.models import ApiToken
 from perfhub.auth.service import create_user, hash_token, issue_token, token_status
 from perfhub.core.db import session_scope
+from perfhub.pipeline.runtime import Runtime
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.readings.service import accept_reading
-from perfhub.runtime import Runtime
 from perfhub.settings import Settings, use_settings
 from perfhub.teams.service import create_team, join_team
 

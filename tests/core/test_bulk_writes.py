@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Table, select
 
 from perfhub.auth.service import create_user
-from perfhub.core.bus import OutboxDelivery, OutboxRow, claim_deliveries, mark_deliveries, publish_many
 from perfhub.core.db import session_scope
+from perfhub.core.outbox import OutboxDelivery, OutboxRow, claim_deliveries, mark_deliveries, publish_many
 from perfhub.core.upsert import upsert
+from perfhub.pipeline.runtime import Runtime
 from perfhub.readings.models import HrvDaily
-from perfhub.runtime import Runtime
 from perfhub.settings import Settings
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from tests.conftest import Harness, auth
 
 from perfhub.app import create_app
-from perfhub.core.bus import DeadLetter, EmbeddedBus, Event, OutboxDelivery, publish
 from perfhub.core.db import session_scope
+from perfhub.core.embedded_bus import EmbeddedBus
+from perfhub.core.outbox import DeadLetter, Event, OutboxDelivery, publish
 from perfhub.readings.models import HrvDaily
 from perfhub.readings.service import land
 from perfhub.settings import Settings

@@ -20,9 +20,9 @@ from perfhub.cli import app
 from perfhub.demo import seed as demo_seed
 from perfhub.demo.seed import credentials_path, demo_exists, ended_nights, seed_demo
 from perfhub.demo.synthetic import DEMO_ZONES, make_profiles, to_ingest_payloads
+from perfhub.pipeline.runtime import Runtime
 from perfhub.readings.models import HrvDaily
 from perfhub.readings.schemas import HrvIn, SleepIn
-from perfhub.runtime import Runtime
 from perfhub.settings import Settings, _from_environment, use_settings
 
 # A day with a DST change in Europe (the last Sunday of March) and one in the southern hemisphere's

@@ -23,19 +23,20 @@ from sqlalchemy import func, select
 from tests.conftest import SECRET, Deployment, Harness, _free_port, deployment_env
 
 from perfhub.auth.models import User
-from perfhub.core.bus import (
+from perfhub.core.db import session_scope
+from perfhub.core.outbox import (
     DATA_NORMALIZED,
+    INSIGHTS_UPDATED,
     VENDOR_DATA_RECEIVED,
     DeadLetter,
     OutboxDelivery,
     OutboxRow,
 )
-from perfhub.core.db import session_scope
 from perfhub.core.signing import Signer
+from perfhub.pipeline.runtime import Runtime
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent
 from perfhub.readings.service import land
-from perfhub.runtime import Runtime
 from perfhub.settings import Settings
 
 pytestmark = [pytest.mark.backends("postgres"), pytest.mark.postgres, pytest.mark.nats]
@@ -154,8 +155,13 @@ def assert_exactly_once(runtime: Runtime, athletes: list[int], days: int, posted
         normalized = session.scalar(
             select(func.count()).select_from(OutboxRow).where(OutboxRow.subject == DATA_NORMALIZED)
         )
+        updated = session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.subject == INSIGHTS_UPDATED)
+        )
     by = {(c, s): n for c, s, n in statuses}
-    assert by == {("normalize", "done"): posted, ("insights", "done"): normalized}, by
+    assert normalized and updated
+    expected = {("normalize", "done"): posted, ("insights", "done"): normalized, ("alerts", "done"): updated}
+    assert by == expected, by
     assert count(runtime, DeadLetter) == 0
     # Everyone has today's readiness snapshot.
     assert count(runtime, ReadinessSnapshotRow, ReadinessSnapshotRow.date == utc_today()) == len(athletes)
@@ -195,7 +201,13 @@ def test_two_workers_per_stage_share_the_work_without_duplicates(
         posted = post_all(deployment.base_url, ingest_token(runtime), bodies)
         deployment.wait_idle(runtime, timeout=120)
         assert_exactly_once(runtime, athletes, days, posted)
-        shares = {name: metric(port, "perfhub_events_processed_total{") for name, port in ports.items()}
+        # The stage's main consumer ("normalize" or "insights"; the insights worker runs "alerts" too).
+        shares = {
+            name: metric(port, f'perfhub_events_processed_total{{consumer="{stage}"}}')
+            for (name, port), stage in zip(
+                ports.items(), ("normalize", "normalize", "insights", "insights"), strict=True
+            )
+        }
         assert shares["n1"] > 0 and shares["n2"] > 0, shares  # both normalize workers took a share
         assert shares["n1"] + shares["n2"] == posted
         assert shares["i1"] > 0 and shares["i2"] > 0, shares

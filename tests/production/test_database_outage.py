@@ -31,7 +31,7 @@ from tests.pipeline.test_production_pipeline import (
 )
 
 from perfhub.core.migrate import upgrade
-from perfhub.runtime import Runtime
+from perfhub.pipeline.runtime import Runtime
 from perfhub.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]

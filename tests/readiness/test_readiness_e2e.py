@@ -15,8 +15,8 @@ from sqlalchemy import delete, select
 from tests.conftest import Harness
 
 from perfhub.auth.models import User
-from perfhub.core.bus import INSIGHTS_UPDATED, OutboxRow
 from perfhub.core.db import session_scope
+from perfhub.core.outbox import INSIGHTS_UPDATED, OutboxRow
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readiness.service import recompute
 

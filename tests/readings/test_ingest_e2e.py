@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tests.conftest import Harness
 
-from perfhub.core.bus import OutboxRow
+from perfhub.core.outbox import OutboxRow
 from perfhub.privacy.models import AuditEntry
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
 

@@ -23,11 +23,11 @@ from tests.conftest import NATS_URL, Deployment, Harness, deployment_env
 from tests.fakes import serve
 from tests.fakes.oura import FakeOura, sleep_doc
 
-from perfhub.core.bus import BACKFILL_REQUESTED, OutboxRow, publish
 from perfhub.core.db import session_scope
+from perfhub.core.outbox import BACKFILL_REQUESTED, OutboxRow, publish
+from perfhub.pipeline.runtime import Runtime
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent
-from perfhub.runtime import Runtime
 from perfhub.settings import Settings
 
 pytestmark = [pytest.mark.backends("postgres"), pytest.mark.postgres, pytest.mark.nats]

@@ -17,7 +17,7 @@ from tests.fakes import in_process
 from tests.fakes.whoop import FakeWhoop, signed_delivery, webhook_payload
 
 from perfhub.app import create_app
-from perfhub.core.bus import DeadLetter
+from perfhub.core.outbox import DeadLetter
 from perfhub.settings import Settings
 from perfhub.wearables.vendors.registry import http_client, use_http_client
 
