@@ -24,15 +24,16 @@ from tests.fakes.oura import FakeOura, sleep_doc
 from tests.fakes.whoop import FakeWhoop
 
 from perfhub.app import create_app
-from perfhub.core.bus import BACKFILL_REQUESTED, DeadLetter, Event, OutboxRow, publish, replay_dead_letters
 from perfhub.core.db import session_scope, utcnow
+from perfhub.core.outbox import BACKFILL_REQUESTED, DeadLetter, Event, OutboxRow, publish, replay_dead_letters
+from perfhub.pipeline.stages.ingest import handle_backfill_requested
 from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
 from perfhub.settings import Settings
 from perfhub.wearables import backfill
 from perfhub.wearables.models import VendorConnection
-from perfhub.wearables.vendors.base import RetryPolicy
+from perfhub.wearables.vendors.http import RetryPolicy
 from perfhub.wearables.vendors.registry import http_client, use_http_client, use_retry_policy
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
@@ -426,7 +427,7 @@ def test_duplicate_deliveries_and_landing_twice_change_nothing(harness: Harness,
         )
     # One batch carrying the same request twice (a redelivery): one chunk.
     with session_scope(harness.runtime.sessions) as session:
-        backfill.handle_backfill_requested(session, [initial, initial])
+        handle_backfill_requested(session, [initial, initial])
     assert progress(harness, athlete)["daysDone"] == 30
     harness.drain()  # the bus delivers the initial request too: it is behind the backfill now
     done = progress(harness, athlete)
