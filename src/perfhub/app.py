@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
@@ -83,7 +82,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.add_middleware(
         RequestLimits,
         settings=settings,
-        authenticate=partial(authenticate_in_own_transaction, runtime.sessions),
+        authenticate=lambda token: authenticate_in_own_transaction(runtime.sessions, token),
         routes=route_limits(API_PREFIX),
     )
 

@@ -303,18 +303,23 @@ def test_a_database_error_at_the_edge_leaves_authentication_to_the_endpoint(
     import psycopg
     from sqlalchemy.exc import OperationalError
 
-    from perfhub.core import limits
+    from perfhub import app as app_module
+
+    edge_calls: list[object] = []
 
     def unreachable(*args: Any, **kwargs: Any) -> Any:
+        edge_calls.append(args)
         raise OperationalError("SELECT", {}, psycopg.OperationalError("connection refused"))
 
-    monkeypatch.setattr(limits, "authenticate", unreachable)
+    # The edge looks its authentication up when a request comes (the endpoint has its own).
+    monkeypatch.setattr(app_module, "authenticate_in_own_transaction", unreachable)
     athlete, ingest = harness.user(), harness.service_token()
     assert (
         harness.client.post("/api/v1/ingest/hrv", json=hrv(athlete["id"]), headers=ingest).status_code == 202
     )
     forged = {"Authorization": "Bearer ph_forged"}
     assert_problem(harness.client.post("/api/v1/ingest/hrv", json=hrv(athlete["id"]), headers=forged), 401)
+    assert len(edge_calls) == 2  # the edge did try, and failed, both times
 
 
 def test_revoked_token_is_401_at_the_edge(harness: Harness) -> None:
