@@ -1,84 +1,94 @@
-"""The ingest stage for vendor notifications: fetch the referenced records and land them."""
+"""Vendor notifications: intake (verify, deduplicate, hand to the ingest stage) and the ingest stage
+that fetches the referenced records and lands them."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.core.bus import DATA_NORMALIZED, Event, PermanentError, dead_letter, publish
 from perfhub.core.db import utcnow
+from perfhub.core.errors import BadRequest, NotFound, Unauthorized
+from perfhub.core.limits import strict_json_loads
+from perfhub.core.outbox import Event, PermanentError, dead_letter
+from perfhub.pipeline.events import DataNormalized, WebhookReceived
+from perfhub.pipeline.events import publish as publish_event
 from perfhub.readings.models import HrvDaily, SleepDaily
 from perfhub.readings.service import land
-from perfhub.settings import Settings, get_settings
-from perfhub.wearables.models import VendorConnection
+from perfhub.settings import Settings
+from perfhub.wearables.models import VendorConnection, WebhookReceipt
 from perfhub.wearables.service import access_token
-from perfhub.wearables.vendors import base
-from perfhub.wearables.vendors.registry import MODULES, make_client, vendor_config
+from perfhub.wearables.vendors.config import VendorConfig
+from perfhub.wearables.vendors.errors import (
+    InvalidGrant,
+    MappingError,
+    RecordNotFound,
+    SignatureError,
+    VendorError,
+)
+from perfhub.wearables.vendors.records import Deletion, WebhookEvent
+from perfhub.wearables.vendors.registry import ADAPTERS, make_client, vendor_config
 
 CONSUMER = "ingest"
 log = logging.getLogger(__name__)
 
 
-def handle_webhook(session: Session, events: Sequence[Event]) -> None:
-    settings = get_settings()
-    for event in events:
-        connection = session.get(VendorConnection, event.payload["connectionId"])
-        if connection is None or connection.status != "linked":
-            continue  # unlinked since: ingest stopped at once
-        vendor = connection.vendor
-        config = vendor_config(settings, vendor)
-        if config is None:
-            raise PermanentError(f"{vendor} is no longer configured")
-        user = session.get(User, connection.user_id)
-        assert user is not None
-        notice = base.WebhookEvent(
-            vendor=vendor,
-            kind=event.payload["kind"],
-            object_id=str(event.payload["objectId"]),
-            event=event.payload["event"],
-            vendor_user_id=connection.vendor_user_id or "",
-            dedupe_key="",
-            event_time=None,
+def apply_notification(session: Session, settings: Settings, received: WebhookReceived, event: Event) -> None:
+    """Apply what a vendor notification says: deletions at once, changed records fetched and
+    landed. ``event`` is the notification's delivery, for the dead letter if the vendor fails."""
+    connection = session.get(VendorConnection, received.connection_id)
+    if connection is None or connection.status != "linked":
+        return  # unlinked since: ingest stopped at once
+    vendor = connection.vendor
+    config = vendor_config(settings, vendor)
+    if config is None:
+        raise PermanentError(f"{vendor} is no longer configured")
+    user = session.get(User, connection.user_id)
+    assert user is not None
+    notice = WebhookEvent(
+        vendor=vendor,
+        kind=received.kind,
+        object_id=received.object_id,
+        event=received.event,
+        vendor_user_id=connection.vendor_user_id or "",
+        dedupe_key="",
+        event_time=None,
+    )
+    removed: set[date] = set()
+    for deletion in ADAPTERS[vendor].deletions_for_event(notice):
+        # A deletion that names its day gives it as text; the others are found in the landing log.
+        days = (
+            {date.fromisoformat(deletion.date)}
+            if deletion.date
+            else days_from_source(session, user.id, vendor, deletion)
         )
-        removed: set[date] = set()
-        for deletion in MODULES[vendor].deletions_for_event(notice):
-            days = {deletion.date} if deletion.date else days_from_source(session, user.id, vendor, deletion)
-            model = HrvDaily if deletion.kind == "hrv" else SleepDaily
-            for day in days:
-                session.execute(
-                    delete(model).where(model.user_id == user.id, model.vendor == vendor, model.date == day)
-                )
-            removed |= days
-        records = _fetch(session, settings, connection, config, notice, event)
-        for kind, record in records or ():
-            land_record(session, vendor, kind, record, user)
-        if records is not None:
-            connection.last_sync_at = utcnow()
-        if removed:
-            publish(
-                session,
-                DATA_NORMALIZED,
-                {
-                    "userId": user.id,
-                    "signals": ["hrv", "sleep"],
-                    "dates": sorted(d.isoformat() for d in removed),
-                },
-                user_id=user.id,
+        model = HrvDaily if deletion.kind == "hrv" else SleepDaily
+        for day in days:
+            session.execute(
+                delete(model).where(model.user_id == user.id, model.vendor == vendor, model.date == day)
             )
+        removed |= days
+    records = _fetch(session, settings, connection, config, notice, event)
+    for kind, record in records or ():
+        land_record(session, vendor, kind, record, user)
+    if records is not None:
+        connection.last_sync_at = utcnow()
+    if removed:
+        publish_event(session, DataNormalized(user.id, ("hrv", "sleep"), tuple(sorted(removed))))
 
 
 def _fetch(
     session: Session,
     settings: Settings,
     connection: VendorConnection,
-    config: base.VendorConfig,
-    notice: base.WebhookEvent,
+    config: VendorConfig,
+    notice: WebhookEvent,
     event: Event,
 ) -> list[tuple[str, dict[str, Any]]] | None:
     """The records the notification names, or None when the vendor failed and the event was
@@ -90,14 +100,14 @@ def _fetch(
     """
     try:
         client = make_client(connection.vendor, access_token(session, settings, connection), config)
-        return list(client.fetch_for_event(notice))  # type: ignore[attr-defined]
-    except base.RecordNotFound:
+        return ADAPTERS[connection.vendor].fetch_for_event(client, notice)
+    except RecordNotFound:
         return []
-    except base.InvalidGrant as exc:
+    except InvalidGrant as exc:
         reason = (
             f"{type(exc).__name__}: {connection.vendor} refused the refresh token: the athlete must relink"
         )
-    except base.VendorError as exc:
+    except VendorError as exc:
         # The client's retry budget is spent; `perfhub dlq replay` fetches it again, and the
         # next reconciliation re-polls the last days anyway.
         reason = f"{type(exc).__name__}: {exc}"
@@ -126,14 +136,14 @@ def land_record(
         kind=f"{vendor}.{kind}",
         vendor=vendor,
         user_id=user.id,
-        payload={"record": record, "tz": user.tz, "sourceId": MODULES[vendor].source_id(kind, record)},
+        payload={"record": record, "tz": user.tz, "sourceId": ADAPTERS[vendor].source_id(kind, record)},
     )
 
 
-def days_from_source(session: Session, user_id: int, vendor: str, deletion: base.Deletion) -> set[date]:
+def days_from_source(session: Session, user_id: int, vendor: str, deletion: Deletion) -> set[date]:
     """The wake dates a deleted vendor record had produced, from the landing log."""
     from perfhub.readings.models import RawEvent
-    from perfhub.readings.normalize import map_raw
+    from perfhub.readings.service import map_raw
 
     days: set[date] = set()
     landed = session.scalars(select(RawEvent).where(RawEvent.user_id == user_id, RawEvent.vendor == vendor))
@@ -145,3 +155,76 @@ def days_from_source(session: Session, user_id: int, vendor: str, deletion: base
         except Exception:  # a record that never mapped produced no day to remove
             continue
     return days
+
+
+# --------------------------------------------------------------------------- intake (POST /webhooks/{vendor})
+
+
+def webhook_secret(settings: Settings, vendor: str) -> str:
+    """The secret ``vendor`` signs deliveries with; 401 while it has none (nobody can sign then,
+    so the route asks before it reads the body)."""
+    config = vendor_config(settings, vendor)
+    if config is None:
+        raise Unauthorized(f"{vendor} is not configured")
+    return config.client_secret
+
+
+def read_delivery(
+    settings: Settings, vendor: str, headers: Mapping[str, str], raw: bytes, secret: str, now: float
+) -> WebhookEvent:
+    """The delivery verified on its raw body, then parsed: 401 when it fails verification, 400
+    when it cannot be read."""
+    adapter = ADAPTERS[vendor]
+    try:
+        adapter.verify_webhook(headers, raw, secret, now, settings.webhook_tolerance_s)
+        return adapter.parse_webhook(strict_json_loads(raw))
+    except SignatureError as exc:
+        raise Unauthorized(f"webhook rejected: {exc}") from exc
+    except (ValueError, MappingError) as exc:
+        raise BadRequest(f"unreadable notification: {exc}") from exc
+
+
+def accept_delivery(session: Session, vendor: str, event: WebhookEvent) -> dict[str, str]:
+    """Record the delivery once and ask the ingest stage to fetch what it names.
+
+    ``{"status": …}``: ``accepted``; ``duplicate`` (delivered before: nothing is written);
+    ``ignored`` (no athlete is linked to the vendor account it names).
+    """
+    try:
+        with session.begin_nested():
+            session.add(WebhookReceipt(vendor=vendor, dedupe_key=event.dedupe_key))
+    except IntegrityError:
+        return {"status": "duplicate"}
+    connection = session.scalar(
+        select(VendorConnection).where(
+            VendorConnection.vendor == vendor,
+            VendorConnection.vendor_user_id == str(event.vendor_user_id),
+            VendorConnection.status == "linked",
+        )
+    )
+    if connection is None:
+        return {"status": "ignored", "reason": "no linked athlete"}
+    publish_event(
+        session,
+        WebhookReceived(
+            connection_id=connection.id,
+            user_id=connection.user_id,
+            vendor=vendor,
+            kind=event.kind,
+            object_id=event.object_id,
+            event=event.event,
+        ),
+    )
+    return {"status": "accepted"}
+
+
+def answer_handshake(settings: Settings, vendor: str, query: Mapping[str, str]) -> dict[str, str]:
+    """The answer to a vendor's subscription handshake (GET /webhooks/{vendor}): 404 for a vendor
+    without one, 401 when its verification token does not match."""
+    adapter = ADAPTERS[vendor]
+    if not adapter.has_handshake:
+        raise NotFound("no handshake for this vendor")
+    answer = adapter.answer_handshake(query, settings)
+    if answer is None:
+        raise Unauthorized("verification token does not match")
+    return answer
