@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, or_, select
@@ -16,20 +16,29 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
-from perfhub.core.bus import BACKFILL_REQUESTED, Event, dead_letter, publish
 from perfhub.core.db import session_scope, utcnow
 from perfhub.core.errors import NotFound
-from perfhub.settings import Settings, get_settings
+from perfhub.core.outbox import BACKFILL_REQUESTED, Event, dead_letter
+from perfhub.pipeline.events import BackfillRequested, publish
+from perfhub.settings import Settings
 from perfhub.wearables.models import VendorConnection
 from perfhub.wearables.service import (
     BACKFILL_ACTIVE,
-    VENDOR_NAMES,
     access_token,
     backfill_cursor,
     stop_backfill,
 )
-from perfhub.wearables.vendors import base, google, oura, whoop
-from perfhub.wearables.vendors.registry import http_client, make_client, retry_policy, vendor_config
+from perfhub.wearables.vendors import oura
+from perfhub.wearables.vendors.errors import InvalidGrant, RateLimited, VendorError
+from perfhub.wearables.vendors.http import ApiClient, RetryPolicy
+from perfhub.wearables.vendors.registry import (
+    ADAPTERS,
+    DISPLAY_NAMES,
+    http_client,
+    make_client,
+    retry_policy,
+    vendor_config,
+)
 from perfhub.wearables.webhooks import land_record
 
 log = logging.getLogger(__name__)
@@ -46,26 +55,11 @@ DEFAULT_RATE_LIMIT_WAIT_S = 60.0
 STALLED_AFTER = timedelta(minutes=10)
 
 
-def fetch_range(
-    client: base.ApiClient, vendor: str, start: date, end: date
-) -> list[tuple[str, dict[str, Any]]]:
+def fetch_range(client: ApiClient, vendor: str, start: date, end: date) -> list[tuple[str, dict[str, Any]]]:
     """(kind, record) pairs for ``start..end`` (wake dates, inclusive) from one vendor."""
-    if isinstance(client, oura.OuraClient):
-        return [("sleep", record) for record in client.main_sleeps(start, end)]
-    if isinstance(client, whoop.WhoopClient):
-        # WHOOP pages by instant: pad a day each side so nights crossing midnight are included.
-        lo = datetime.combine(start - timedelta(days=1), time(), UTC)
-        hi = datetime.combine(end + timedelta(days=1), time(), UTC)
-        return [("sleep", s) for s in client.list_sleeps(lo, hi)] + [
-            ("recovery", r) for r in client.list_recoveries(lo, hi)
-        ]
-    if isinstance(client, google.GoogleHealthClient):
-        # HRV and resting HR come bundled per date (one canonical row each day); sleep is the one
-        # main session per wake date.
-        return [(google.DAILY, day) for day in client.daily_records(start, end)] + [
-            (google.SLEEP, point) for point in client.main_sleeps(start, end)
-        ]
-    raise ValueError(f"no polling for {vendor}")
+    if vendor not in ADAPTERS:
+        raise ValueError(f"no polling for {vendor}")
+    return ADAPTERS[vendor].fetch_range(client, start, end)
 
 
 def backfill(
@@ -102,7 +96,7 @@ def land_range(
     end: date,
     *,
     source: str = "poll",
-    policy: base.RetryPolicy | None = None,
+    policy: RetryPolicy | None = None,
 ) -> int:
     """Fetch ``start..end`` from the vendor, then land every record as a delivery of its own
     (normalize and insights take it from there); returns how many were landed."""
@@ -147,7 +141,7 @@ def reconcile_all(sessions: sessionmaker[Session], settings: Settings, days: int
     """
     try:
         ensure_oura_subscriptions(settings)
-    except base.VendorError as exc:
+    except VendorError as exc:
         log.warning("Oura webhook subscriptions could not be renewed: %s", exc)
     with sessions() as session:
         ids = list(session.scalars(select(VendorConnection.id).where(VendorConnection.status == "linked")))
@@ -162,9 +156,9 @@ def reconcile_all(sessions: sessionmaker[Session], settings: Settings, days: int
                 landed += backfill(
                     session, settings, connection, today - timedelta(days=days), today + timedelta(days=1)
                 )
-            except base.InvalidGrant:
+            except InvalidGrant:
                 log.warning("%s connection %s needs relinking", connection.vendor, connection.id)
-            except (base.VendorError, NotFound) as exc:
+            except (VendorError, NotFound) as exc:
                 # The retry budget of the client is spent: keep the failure where operators look.
                 # In this same transaction, which commits: tokens refreshed before the failure
                 # must be kept, since the vendor has already retired the old refresh token.
@@ -181,18 +175,13 @@ def reconcile_all(sessions: sessionmaker[Session], settings: Settings, days: int
 
 
 # --------------------------------------------------------------------------- link backfill
-#
-# A link publishes ``connection.backfill.requested`` with its connection (see
-# connections.request_backfill). Each request is one chunk, run in the consumer's transaction:
-# fetch, land, advance the progress columns and publish the request for the next chunk, all
-# committed together (a JetStream batch may carry several athletes' requests into one
-# transaction). A crash therefore resumes at the first chunk not committed, a chunk is never
-# half-counted, and between two chunks the bus runs normalize and insights on what was landed.
-# Chunks go newest first: today's readiness needs the most recent nights, so the first chunk
-# alone gives the athlete a score (30 nights: provisional). The recompute costs the same either
-# way — each chunk rewrites the snapshots from its oldest night to today, because readiness
-# windows only look back (bench_link_backfill: 180 snapshot writes for 90 days in both orders)
-# — so the order only decides how soon a score is there.
+# A link publishes ``connection.backfill.requested`` (service.request_backfill). Each request
+# is one chunk, run in the consumer's transaction: fetch, land, advance the progress columns and
+# ask for the next chunk, all committed together. A crash resumes at the first chunk not
+# committed, a chunk is never half-counted, and between two chunks normalize and insights run on
+# what was landed. Chunks go newest first, so the first alone gives a (provisional) score; the
+# recompute costs the same in either order since readiness windows only look back
+# (bench_link_backfill: 180 snapshot writes for 90 days in both orders).
 
 
 def next_chunk(connection: VendorConnection) -> tuple[date, date] | None:
@@ -212,43 +201,29 @@ def days_total(connection: VendorConnection) -> int:
     return (connection.backfill_to - connection.backfill_from).days + 1
 
 
-def _is_current(connection: VendorConnection, payload: dict[str, Any]) -> bool:
-    """The event is this link's backfill at the point it has reached (anything else is a
-    duplicate, a replay of a chunk since done, or left over from an earlier link)."""
-    try:
-        linked_at = datetime.fromisoformat(str(payload["linkedAt"]))
-        days_done = int(payload["daysDone"])
-    except (KeyError, TypeError, ValueError):
-        return False
+def _is_current(connection: VendorConnection, request: BackfillRequested) -> bool:
+    """This link's backfill where it stands (not a duplicate, a replay, or an earlier link's)."""
     return (
-        connection.linked_at == linked_at
-        and (connection.backfill_days_done or 0) == days_done
+        connection.linked_at == request.linked_at
+        and (connection.backfill_days_done or 0) == request.days_done
         and connection.backfill_status in (*BACKFILL_ACTIVE, "failed")
     )
 
 
-def handle_backfill_requested(session: Session, events: Sequence[Event]) -> None:
-    """Consumer of ``connection.backfill.requested`` (ingest stage): one chunk per event."""
-    settings = get_settings()
-    # Connection order: two workers holding batches with the same connections lock them alike.
-    for event in sorted(events, key=lambda e: (int(e.payload.get("connectionId", 0)), e.id)):
-        run_chunk(session, settings, event)
-
-
-def run_chunk(session: Session, settings: Settings, event: Event) -> None:
-    payload = event.payload
+def run_chunk(session: Session, settings: Settings, request: BackfillRequested, event: Event) -> None:
+    """Land the chunk ``request`` asks for (``event``, its delivery, for a dead letter)."""
     # Locked for the chunk: a duplicate request waits, then finds the chunk done; a refresh of
     # a rotating token cannot race another; unlink and relink wait for the chunk to commit.
     connection = session.scalar(
         select(VendorConnection)
-        .where(VendorConnection.id == int(payload["connectionId"]))
+        .where(VendorConnection.id == request.connection_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if connection is None or not _is_current(connection, payload):
+    if connection is None or not _is_current(connection, request):
         log.debug("backfill request %s is not current; ignored", event.id)
         return
-    name = VENDOR_NAMES.get(connection.vendor, connection.vendor)
+    name = DISPLAY_NAMES.get(connection.vendor, connection.vendor)
     if connection.status != "linked":
         # Unlinking stops the backfill itself; this is a refusal seen by another path.
         stop_backfill(connection, f"stopped: {name} needs to be linked again")
@@ -263,7 +238,7 @@ def run_chunk(session: Session, settings: Settings, event: Event) -> None:
     connection.backfill_resume_at = None  # this is the resumption (a new wait sets it again)
     if connection.backfill_status != "running":
         if connection.backfill_status == "failed":
-            log.info("backfill of connection %s resumes at day %s", connection.id, payload["daysDone"])
+            log.info("backfill of connection %s resumes at day %s", connection.id, request.days_done)
         connection.backfill_status = "running"
         connection.backfill_started_at = connection.backfill_started_at or now
         connection.backfill_finished_at = None
@@ -273,14 +248,14 @@ def run_chunk(session: Session, settings: Settings, event: Event) -> None:
     done, total = connection.backfill_days_done or 0, days_total(connection)
     try:
         landed = land_range(session, settings, connection, user, *chunk, source="backfill", policy=policy)
-    except base.RateLimited as exc:
+    except RateLimited as exc:
         _defer(session, connection, exc.retry_after, f"{done} of {total} days fetched")
         return
-    except base.InvalidGrant:
+    except InvalidGrant:
         # The link is dead (access_token marked it): only relinking helps, which starts anew.
         stop_backfill(connection, f"{name} refused perfhub's authorization: link {name} again")
         return
-    except (base.VendorError, NotFound) as exc:
+    except (VendorError, NotFound) as exc:
         reason = f"{name} failed after {done} of {total} days: {exc}"
         log.warning("backfill of connection %s failed: %s", connection.id, reason)
         stop_backfill(connection, reason)
@@ -288,7 +263,7 @@ def run_chunk(session: Session, settings: Settings, event: Event) -> None:
         dead_letter(
             session,
             BACKFILL_REQUESTED,
-            dict(payload),
+            request.to_payload(),
             f"{type(exc).__name__}: {exc}",
             consumer=CONSUMER,
             user_id=connection.user_id,
@@ -303,7 +278,7 @@ def run_chunk(session: Session, settings: Settings, event: Event) -> None:
     if next_chunk(connection) is None:
         _finish(connection)
     else:
-        publish(session, BACKFILL_REQUESTED, backfill_cursor(connection), user_id=connection.user_id)
+        publish(session, backfill_cursor(connection))
 
 
 def _finish(connection: VendorConnection) -> None:
@@ -319,7 +294,7 @@ def _defer(session: Session, connection: VendorConnection, retry_after: float | 
     sweep of another (:func:`resume_stalled`), which finds the time in ``backfill_resume_at``."""
     wait = retry_after if retry_after is not None else DEFAULT_RATE_LIMIT_WAIT_S
     due = utcnow() + timedelta(seconds=wait)
-    name = VENDOR_NAMES.get(connection.vendor, connection.vendor)
+    name = DISPLAY_NAMES.get(connection.vendor, connection.vendor)
     connection.backfill_error = f"{name} rate limit: {progress}, resuming at {due:%H:%M:%S} UTC"
     connection.backfill_resume_at = due
     log.info("backfill of connection %s rate limited by %s for %.0fs", connection.id, name, wait)
@@ -343,17 +318,17 @@ class Deferred:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: dict[tuple[str, int], tuple[datetime, dict[str, Any]]] = {}
+        self._waiting: dict[tuple[str, int], tuple[datetime, BackfillRequested]] = {}
 
-    def add(self, key: str, due: datetime, cursor: dict[str, Any]) -> None:
+    def add(self, key: str, due: datetime, cursor: BackfillRequested) -> None:
         with self._lock:
-            self._waiting[(key, int(cursor["connectionId"]))] = (due, cursor)
+            self._waiting[(key, cursor.connection_id)] = (due, cursor)
 
     def waiting(self, key: str) -> set[int]:
         with self._lock:
             return {connection_id for (db, connection_id) in self._waiting if db == key}
 
-    def pop_due(self, key: str, now: datetime) -> list[dict[str, Any]]:
+    def pop_due(self, key: str, now: datetime) -> list[BackfillRequested]:
         with self._lock:
             due = [k for k, (when, _) in self._waiting.items() if k[0] == key and when <= now]
             return [self._waiting.pop(k)[1] for k in due]
@@ -371,9 +346,9 @@ def resume_due(sessions: sessionmaker[Session], now: datetime | None = None) -> 
     published = 0
     with session_scope(sessions) as session:
         for cursor in cursors:
-            connection = session.get(VendorConnection, int(cursor["connectionId"]))
+            connection = session.get(VendorConnection, cursor.connection_id)
             if connection is not None and connection.status == "linked" and _is_current(connection, cursor):
-                publish(session, BACKFILL_REQUESTED, cursor, user_id=connection.user_id)
+                publish(session, cursor)
                 # Asked: no other process's sweep need ask again, for a stall period at least.
                 connection.backfill_resume_at = None
                 connection.updated_at = now
@@ -411,7 +386,7 @@ def resume_stalled(
             if resume_at is not None and resume_at > now:
                 DEFERRED.add(key, resume_at, backfill_cursor(connection))
                 continue
-            publish(session, BACKFILL_REQUESTED, backfill_cursor(connection), user_id=connection.user_id)
+            publish(session, backfill_cursor(connection))
             connection.backfill_resume_at = None
             connection.updated_at = now  # asked: not stalled again before another full period
             published += 1
