@@ -19,6 +19,7 @@ from tests.fakes.google import (
     sleep_point,
 )
 
+from perfhub.readings.mapping import Mapped, Refused
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.wearables.backfill import fetch_range
 from perfhub.wearables.vendors import google, oauth
@@ -32,7 +33,6 @@ from perfhub.wearables.vendors.errors import (
 )
 from perfhub.wearables.vendors.http import RetryPolicy
 from perfhub.wearables.vendors.oauth import TokenSet
-from perfhub.wearables.vendors.records import Mapped, Refused
 
 USER = "google-user-1"
 REDIRECT = "https://hub.example/api/v1/connections/google/callback"

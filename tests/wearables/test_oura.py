@@ -25,6 +25,7 @@ from tests.fakes.oura import FakeOura, readiness_doc, signed_delivery, sleep_doc
 from perfhub.auth.models import User
 from perfhub.core.db import session_scope
 from perfhub.core.outbox import DeadLetter, replay_dead_letters
+from perfhub.readings.mapping import Deletion, Refused
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.wearables.vendors import oauth, oura
 from perfhub.wearables.vendors.errors import (
@@ -39,7 +40,7 @@ from perfhub.wearables.vendors.errors import (
 )
 from perfhub.wearables.vendors.http import RetryPolicy
 from perfhub.wearables.vendors.oauth import TokenSet
-from perfhub.wearables.vendors.records import Deletion, Refused, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 from perfhub.wearables.webhooks import land_record
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")

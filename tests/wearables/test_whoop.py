@@ -27,6 +27,7 @@ from tests.fakes.whoop import (
     webhook_payload,
 )
 
+from perfhub.readings.mapping import Deletion, Mapped, Refused
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.wearables.vendors import oauth, whoop
 from perfhub.wearables.vendors.errors import (
@@ -38,7 +39,7 @@ from perfhub.wearables.vendors.errors import (
 )
 from perfhub.wearables.vendors.http import RetryPolicy
 from perfhub.wearables.vendors.oauth import TokenSet
-from perfhub.wearables.vendors.records import Deletion, Mapped, Refused, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 
 USER = 456
 REDIRECT = "https://hub.example/api/v1/connections/whoop/callback"

@@ -1,10 +1,16 @@
-"""Pure mapping from landed payloads to canonical daily rows (no I/O)."""
+"""Pure mapping from landed payloads to canonical daily rows (no I/O).
+
+Also the vocabulary a vendor's own mapping answers in (:data:`Mapped`: canonical payloads,
+:class:`Deletion`, :class:`Refused`) and the seam through which normalisation reaches it
+(:class:`RecordMapper`): the wearables domain implements it, readings never imports wearables."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -12,7 +18,52 @@ from perfhub.readings.schemas import HrvIn, SleepIn
 
 
 class MappingError(ValueError):
-    """The payload cannot become a canonical row; the reason goes to the dead-letter store."""
+    """A payload or vendor record cannot become a canonical row; the reason goes to the
+    dead-letter store."""
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """The vendor removed a record: the canonical ``kind`` row(s) that came from it must go or be superseded.
+
+    ``object_id`` is the vendor record id the rows were mapped from and is authoritative when present
+    (keep it with the landed raw event); ``date`` is set when the record itself told us its day.
+    """
+
+    kind: Literal["hrv", "sleep"]
+    vendor: str
+    object_id: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """One part of a vendor record that cannot become canonical, and why; the rest of the record maps.
+
+    A vendor document carries several signals (a night's HRV and resting HR, its sleep, a vendor
+    score); one inconsistent field must not cost the others. ``signal`` names the canonical payload
+    the part would have fed (``"hrv"`` or ``"sleep"``), ``part`` the vendor's own fields it was built
+    from, so that the dead letter the pipeline files for it shows what was refused.
+    """
+
+    signal: Literal["hrv", "sleep"]
+    vendor: str
+    reason: str
+    part: dict[str, Any] = field(default_factory=dict)
+    date: str | None = None
+
+
+Mapped = tuple[str, dict[str, Any]] | Deletion | Refused
+
+
+class RecordMapper(Protocol):
+    """A vendor's pure mapping of one of its records (kind ``vendor.record_kind`` in the landing
+    log) to canonical payloads; ``tz_fallback`` is the athlete's zone for records without one."""
+
+    def map_records(self, kind: str, record: Any, tz_fallback: str) -> list[Mapped]: ...
+
+
+RecordMappers = Mapping[str, RecordMapper]
 
 
 def _validated(model: type[HrvIn] | type[SleepIn], payload: dict[str, Any]) -> HrvIn | SleepIn:

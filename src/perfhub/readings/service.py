@@ -18,11 +18,9 @@ from perfhub.core.metrics import NORMALIZATION_FAILURES
 from perfhub.core.outbox import DeadLetter, PermanentError, dead_letter
 from perfhub.core.upsert import insert_rows, upsert
 from perfhub.pipeline.events import DataNormalized, VendorDataReceived, publish, publish_all
-from perfhub.readings.mapping import MappingError, hrv_row, sleep_row
+from perfhub.readings.mapping import Deletion, MappingError, RecordMappers, Refused, hrv_row, sleep_row
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
 from perfhub.readings.schemas import HrvIn, SleepIn
-from perfhub.wearables.vendors import errors as vendor_errors
-from perfhub.wearables.vendors.records import Deletion, Refused
 
 # Who files a refused part in the dead-letter store (the normalize stage's consumer).
 NORMALIZE_CONSUMER = "normalize"
@@ -123,13 +121,14 @@ def accept_reading(
     )
 
 
-def map_raw(raw: RawEvent | Row[Any]) -> list[tuple[str, dict[str, Any]]]:
+def map_raw(raw: RawEvent | Row[Any], mappers: RecordMappers) -> list[tuple[str, dict[str, Any]]]:
     """The canonical rows for a landed delivery, or :class:`MappingError` (refused parts left out)."""
-    return map_raw_parts(raw)[0]
+    return map_raw_parts(raw, mappers)[0]
 
 
 def map_raw_parts(
     raw: RawEvent | Row[Any],
+    mappers: RecordMappers,
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[Refused]]:
     """The canonical rows for a landed delivery and the parts of it that were refused.
 
@@ -142,15 +141,10 @@ def map_raw_parts(
     if entry is not None:
         return [(raw.kind, entry[0](raw.payload))], []
     vendor, _, record_kind = raw.kind.partition(".")
-    from perfhub.wearables.vendors.registry import ADAPTERS
-
-    module = ADAPTERS.get(vendor)
-    if module is None or not record_kind:
+    mapper = mappers.get(vendor)
+    if mapper is None or not record_kind:
         raise MappingError(f"no mapping for {raw.source}/{raw.kind} from {raw.vendor}")
-    try:
-        mapped = module.map_records(record_kind, raw.payload.get("record"), raw.payload.get("tz") or "UTC")
-    except vendor_errors.MappingError as exc:
-        raise MappingError(str(exc)) from exc
+    mapped = mapper.map_records(record_kind, raw.payload.get("record"), raw.payload.get("tz") or "UTC")
     rows: list[tuple[str, dict[str, Any]]] = []
     refused: list[Refused] = []
     for item in mapped:
@@ -206,7 +200,7 @@ def dead_letter_refusal(session: Session, raw: RawEvent | Row[Any], refused: Ref
     )
 
 
-def normalize(session: Session, raw_event_ids: Sequence[int]) -> None:
+def normalize(session: Session, raw_event_ids: Sequence[int], mappers: RecordMappers) -> None:
     """Map landed deliveries to canonical rows: a bulk upsert per table, then one
     ``data.normalized`` per athlete. Deliveries since erased or pruned are skipped."""
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -227,7 +221,7 @@ def normalize(session: Session, raw_event_ids: Sequence[int]) -> None:
         if raw is None:
             continue  # erased with its athlete, or pruned by retention: nothing left to do
         try:
-            mapped, refused = map_raw_parts(raw)
+            mapped, refused = map_raw_parts(raw, mappers)
         except MappingError as exc:
             NORMALIZATION_FAILURES.labels(raw.kind).inc()
             raise PermanentError(f"raw event {raw.id}: {exc}") from exc

@@ -19,8 +19,9 @@ from perfhub.core.limits import strict_json_loads
 from perfhub.core.outbox import Event, PermanentError, dead_letter
 from perfhub.pipeline.events import DataNormalized, WebhookReceived
 from perfhub.pipeline.events import publish as publish_event
-from perfhub.readings.models import HrvDaily, SleepDaily
-from perfhub.readings.service import land
+from perfhub.readings.mapping import Deletion
+from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
+from perfhub.readings.service import land, map_raw
 from perfhub.settings import Settings
 from perfhub.wearables.models import VendorConnection, WebhookReceipt
 from perfhub.wearables.service import access_token
@@ -32,7 +33,7 @@ from perfhub.wearables.vendors.errors import (
     SignatureError,
     VendorError,
 )
-from perfhub.wearables.vendors.records import Deletion, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 from perfhub.wearables.vendors.registry import ADAPTERS, make_client, vendor_config
 
 CONSUMER = "ingest"
@@ -142,16 +143,13 @@ def land_record(
 
 def days_from_source(session: Session, user_id: int, vendor: str, deletion: Deletion) -> set[date]:
     """The wake dates a deleted vendor record had produced, from the landing log."""
-    from perfhub.readings.models import RawEvent
-    from perfhub.readings.service import map_raw
-
     days: set[date] = set()
     landed = session.scalars(select(RawEvent).where(RawEvent.user_id == user_id, RawEvent.vendor == vendor))
     for raw in landed:
         if raw.payload.get("sourceId") != deletion.object_id:
             continue
         try:
-            days |= {row["date"] for kind, row in map_raw(raw) if kind == deletion.kind}
+            days |= {row["date"] for kind, row in map_raw(raw, ADAPTERS) if kind == deletion.kind}
         except Exception:  # a record that never mapped produced no day to remove
             continue
     return days

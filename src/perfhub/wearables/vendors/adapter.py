@@ -18,11 +18,12 @@ from typing import Any, ClassVar
 
 import httpx
 
+from perfhub.readings.mapping import Deletion, Mapped
 from perfhub.wearables.vendors import oauth
 from perfhub.wearables.vendors.config import VendorConfig
 from perfhub.wearables.vendors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from perfhub.wearables.vendors.oauth import TokenSet
-from perfhub.wearables.vendors.records import Deletion, Mapped, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 
 Record = tuple[str, dict[str, Any]]  # (vendor record kind, the record as the vendor sent it)
 

@@ -10,12 +10,27 @@
     └── RecordNotFound          the vendor has no such record (any more)
     SignatureError              a webhook delivery failed verification: answer 401, nothing else
     MappingError (ValueError)   a vendor record cannot become a canonical payload: dead-letter it
+                                (perfhub.readings.mapping's, shared with the ingest API's payloads)
 
 ``SignatureError`` and ``MappingError`` are not ``VendorError``: they come from what was sent to us,
 not from a call we made, and callers answer them differently.
 """
 
 from __future__ import annotations
+
+# A record that cannot become canonical fails the canonical contract's own way (readings).
+from perfhub.readings.mapping import MappingError
+
+__all__ = [
+    "InvalidGrant",
+    "MappingError",
+    "RateLimited",
+    "RecordNotFound",
+    "SignatureError",
+    "Unauthorized",
+    "VendorError",
+    "VendorUnavailable",
+]
 
 
 class VendorError(Exception):
@@ -55,7 +70,3 @@ class RecordNotFound(VendorError):
 
 class SignatureError(Exception):
     """A webhook delivery failed verification; answer 401 and do nothing else with it."""
-
-
-class MappingError(ValueError):
-    """A vendor record cannot become a canonical payload; the reason goes to the dead-letter store."""

@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from datetime import time as clock_time
 from typing import Any, Literal
 
+from perfhub.readings.mapping import Mapped, Refused
 from perfhub.wearables.vendors.errors import MappingError
-from perfhub.wearables.vendors.records import Mapped, Refused
 
 
 def require_mapping(record: Any, what: str) -> Mapping[str, Any]:

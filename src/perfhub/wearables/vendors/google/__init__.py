@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar
 
+from perfhub.readings.mapping import Deletion, Mapped
 from perfhub.wearables.vendors.adapter import Record, VendorAdapter, VendorDefaults
 from perfhub.wearables.vendors.errors import MappingError, SignatureError
 from perfhub.wearables.vendors.google.client import PAGE_SIZE, SLEEP_PAGE_SIZE, GoogleHealthClient
@@ -53,7 +54,7 @@ from perfhub.wearables.vendors.google.mapping import (
     source_id,
 )
 from perfhub.wearables.vendors.http import ApiClient
-from perfhub.wearables.vendors.records import Deletion, Mapped, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 
 __all__ = [
     "ADAPTER",

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from perfhub.readings.mapping import Mapped, Refused
 from perfhub.wearables.vendors.errors import MappingError
 from perfhub.wearables.vendors.parsing import (
     drop_none,
@@ -18,7 +19,6 @@ from perfhub.wearables.vendors.parsing import (
     require_mapping,
     signal_part,
 )
-from perfhub.wearables.vendors.records import Mapped, Refused
 
 VENDOR = "google"
 

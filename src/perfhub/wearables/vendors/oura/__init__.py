@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar
 
+from perfhub.readings.mapping import Deletion, Mapped
 from perfhub.wearables.vendors.adapter import Record, VendorAdapter, VendorDefaults
 from perfhub.wearables.vendors.http import ApiClient
 from perfhub.wearables.vendors.oura.client import OuraClient
@@ -44,7 +45,7 @@ from perfhub.wearables.vendors.oura.webhooks import (
     signature,
     verify_webhook,
 )
-from perfhub.wearables.vendors.records import Deletion, Mapped, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 
 __all__ = [
     "ADAPTER",

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from perfhub.readings.mapping import Deletion, Mapped, Refused
 from perfhub.wearables.vendors.errors import MappingError
 from perfhub.wearables.vendors.parsing import (
     drop_none,
@@ -24,7 +25,6 @@ from perfhub.wearables.vendors.parsing import (
     require_mapping,
     signal_part,
 )
-from perfhub.wearables.vendors.records import Deletion, Mapped, Refused
 
 VENDOR = "oura"
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
+from perfhub.readings.mapping import Deletion
 from perfhub.wearables.vendors.config import VendorConfig
 from perfhub.wearables.vendors.errors import MappingError, RecordNotFound, SignatureError, VendorError
 from perfhub.wearables.vendors.http import DEFAULT_RETRY, RetryPolicy, check, json_body, send
@@ -21,7 +22,7 @@ from perfhub.wearables.vendors.parsing import (
     require_mapping,
     text,
 )
-from perfhub.wearables.vendors.records import Deletion, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 from perfhub.wearables.vendors.signing import check_freshness, header
 
 EVENT_TYPES = ("create", "update", "delete")

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 
+from perfhub.readings.mapping import Deletion, Mapped
 from perfhub.wearables.vendors.adapter import Record, VendorAdapter, VendorDefaults
 from perfhub.wearables.vendors.http import ApiClient
-from perfhub.wearables.vendors.records import Deletion, Mapped, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 from perfhub.wearables.vendors.whoop.client import PAGE_LIMIT, WhoopClient
 from perfhub.wearables.vendors.whoop.mapping import (
     KINDS,

@@ -9,12 +9,13 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from perfhub.readings.mapping import Deletion
 from perfhub.wearables.vendors.errors import MappingError, SignatureError
 from perfhub.wearables.vendors.parsing import (
     require_mapping,
     text,
 )
-from perfhub.wearables.vendors.records import Deletion, WebhookEvent
+from perfhub.wearables.vendors.records import WebhookEvent
 from perfhub.wearables.vendors.signing import check_freshness, header
 from perfhub.wearables.vendors.whoop.mapping import KINDS, VENDOR
 
