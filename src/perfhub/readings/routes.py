@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
 
 from perfhub.auth.deps import require_scope
+from perfhub.auth.models import User
 from perfhub.auth.service import Principal
-from perfhub.core.deps import UowDep
+from perfhub.core.deps import UnitOfWork, UowDep
 from perfhub.privacy.deps import AthleteRead, ReadRequest
-from perfhub.privacy.disclosure import HRV_DAY, SLEEP_DAY
+from perfhub.privacy.disclosure import HRV_DAY, SLEEP_DAY, RowPolicy
 from perfhub.privacy.policy import disclose_rows
 from perfhub.readings import queries
 from perfhub.readings.schemas import (
@@ -30,6 +34,7 @@ router = APIRouter(tags=["data"])
 IngestCaller = Annotated[Principal, Depends(require_scope("ingest"))]
 SleepRead = Annotated[ReadRequest, AthleteRead(signals={"sleep"}, dated=True)]
 HrvRead = Annotated[ReadRequest, AthleteRead(signals={"hrv"}, dated=True)]
+DayOut = TypeVar("DayOut", SleepDayOut, HrvDayOut)
 
 
 @ingest_router.post("/hrv", status_code=202, response_model=Accepted)
@@ -60,18 +65,25 @@ def ingest_batch(body: BatchIn, uow: UowDep, _caller: IngestCaller) -> BatchAcce
 @router.get("/sleep/summary", response_model=list[SleepDayOut], response_model_by_alias=True)
 def sleep_summary(uow: UowDep, read: SleepRead) -> list[SleepDayOut]:
     """Nightly sleep, one row per wake date (the athlete's preferred source wins)."""
-    with uow() as session:
-        access, span = read.authorize_range(session)
-        rows = queries.sleep_days(session, access.subject, span.start, span.end)
-        shown = disclose_rows(access, SLEEP_DAY, (SleepDayOut.model_validate(r).model_dump() for r in rows))
-        return [SleepDayOut.model_validate(row) for row in shown]
+    return _disclosed_days(uow, read, queries.sleep_days, SLEEP_DAY, SleepDayOut)
 
 
 @router.get("/hrv/daily", response_model=list[HrvDayOut], response_model_by_alias=True)
 def hrv_daily(uow: UowDep, read: HrvRead) -> list[HrvDayOut]:
     """Nightly HRV and resting HR, one row per wake date (the athlete's preferred source wins)."""
+    return _disclosed_days(uow, read, queries.hrv_days, HRV_DAY, HrvDayOut)
+
+
+def _disclosed_days(
+    uow: UnitOfWork,
+    read: ReadRequest,
+    load: Callable[[Session, User, date, date], Sequence[Any]],
+    policy: RowPolicy,
+    out: type[DayOut],
+) -> list[DayOut]:
+    """The authorised span of the athlete's rows, with what the caller may not see nulled."""
     with uow() as session:
         access, span = read.authorize_range(session)
-        rows = queries.hrv_days(session, access.subject, span.start, span.end)
-        shown = disclose_rows(access, HRV_DAY, (HrvDayOut.model_validate(r).model_dump() for r in rows))
-        return [HrvDayOut.model_validate(row) for row in shown]
+        rows = load(session, access.subject, span.start, span.end)
+        shown = disclose_rows(access, policy, (out.model_validate(r).model_dump() for r in rows))
+        return [out.model_validate(row) for row in shown]

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar
 
-from perfhub.readings.mapping import Deletion, Mapped
+from perfhub.readings.mapping import Deletion
 from perfhub.wearables.vendors.adapter import Record, VendorAdapter, VendorDefaults
 from perfhub.wearables.vendors.errors import MappingError, SignatureError
 from perfhub.wearables.vendors.google.client import PAGE_SIZE, SLEEP_PAGE_SIZE, GoogleHealthClient
@@ -111,17 +111,12 @@ class GoogleAdapter(VendorAdapter):
     )
     client_class: ClassVar[type[ApiClient]] = GoogleHealthClient
     names_account: ClassVar[bool] = False  # its accounts cannot be told apart
-
-    def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: str, now: float, tolerance_s: int = 300
-    ) -> None:
-        verify_webhook(headers, raw_body, secret, now, tolerance_s)
-
-    def parse_webhook(self, payload: Any) -> WebhookEvent:
-        return parse_webhook(payload)
-
-    def deletions_for_event(self, event: WebhookEvent) -> list[Deletion]:
-        return deletions_for_event(event)
+    # The vendor's pure functions are the adapter's methods as they stand.
+    verify_webhook = staticmethod(verify_webhook)
+    parse_webhook = staticmethod(parse_webhook)
+    deletions_for_event = staticmethod(deletions_for_event)
+    map_records = staticmethod(map_records)
+    source_id = staticmethod(source_id)
 
     def fetch_for_event(self, client: ApiClient, event: WebhookEvent) -> list[Record]:
         return []  # no notifications reach here: data is polled
@@ -133,12 +128,6 @@ class GoogleAdapter(VendorAdapter):
         return [(DAILY, day) for day in client.daily_records(start, end)] + [
             (SLEEP, point) for point in client.main_sleeps(start, end)
         ]
-
-    def map_records(self, kind: str, record: Any, tz_fallback: str) -> list[Mapped]:
-        return map_records(kind, record, tz_fallback)
-
-    def source_id(self, kind: str, record: Mapping[str, Any]) -> str | None:
-        return source_id(kind, record)
 
 
 ADAPTER = GoogleAdapter()

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar
 
-from perfhub.readings.mapping import Deletion, Mapped
 from perfhub.wearables.vendors.adapter import Record, VendorAdapter, VendorDefaults
 from perfhub.wearables.vendors.http import ApiClient
 from perfhub.wearables.vendors.oura.client import OuraClient
@@ -90,25 +89,20 @@ class OuraAdapter(VendorAdapter):
     )
     client_class: ClassVar[type[ApiClient]] = OuraClient
     has_handshake: ClassVar[bool] = True
+    # The vendor's pure functions are the adapter's methods as they stand.
+    verify_webhook = staticmethod(verify_webhook)
+    parse_webhook = staticmethod(parse_webhook)
+    deletions_for_event = staticmethod(deletions_for_event)
+    map_records = staticmethod(map_records)
+    source_id = staticmethod(source_id)
 
     def vendor_user_id(self, client: ApiClient) -> str | None:
         assert isinstance(client, OuraClient)
         return client.vendor_user_id()
 
-    def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: str, now: float, tolerance_s: int = 300
-    ) -> None:
-        verify_webhook(headers, raw_body, secret, now, tolerance_s)
-
-    def parse_webhook(self, payload: Any) -> WebhookEvent:
-        return parse_webhook(payload)
-
     def answer_handshake(self, query: Mapping[str, str], settings: Any) -> dict[str, str] | None:
         token = settings.oura_webhook_verification_token
         return answer_challenge(query, token.get_secret_value() if token else None)
-
-    def deletions_for_event(self, event: WebhookEvent) -> list[Deletion]:
-        return deletions_for_event(event)
 
     def fetch_for_event(self, client: ApiClient, event: WebhookEvent) -> list[Record]:
         assert isinstance(client, OuraClient)
@@ -117,12 +111,6 @@ class OuraAdapter(VendorAdapter):
     def fetch_range(self, client: ApiClient, start: date, end: date) -> list[Record]:
         assert isinstance(client, OuraClient)
         return [("sleep", record) for record in client.main_sleeps(start, end)]
-
-    def map_records(self, kind: str, record: Any, tz_fallback: str) -> list[Mapped]:
-        return map_records(kind, record, tz_fallback)
-
-    def source_id(self, kind: str, record: Mapping[str, Any]) -> str | None:
-        return source_id(kind, record)
 
 
 ADAPTER = OuraAdapter()

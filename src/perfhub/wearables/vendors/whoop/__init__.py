@@ -11,11 +11,9 @@ data and revokes access.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from perfhub.readings.mapping import Deletion, Mapped
 from perfhub.wearables.vendors.adapter import Record, VendorAdapter, VendorDefaults
 from perfhub.wearables.vendors.http import ApiClient
 from perfhub.wearables.vendors.records import WebhookEvent
@@ -71,6 +69,12 @@ class WhoopAdapter(VendorAdapter):
     )
     client_class: ClassVar[type[ApiClient]] = WhoopClient
     revocable: ClassVar[bool] = True
+    # The vendor's pure functions are the adapter's methods as they stand.
+    verify_webhook = staticmethod(verify_webhook)
+    parse_webhook = staticmethod(parse_webhook)
+    deletions_for_event = staticmethod(deletions_for_event)
+    map_records = staticmethod(map_records)
+    source_id = staticmethod(source_id)
 
     def vendor_user_id(self, client: ApiClient) -> str | None:
         assert isinstance(client, WhoopClient)
@@ -79,17 +83,6 @@ class WhoopAdapter(VendorAdapter):
     def revoke(self, client: ApiClient) -> None:
         assert isinstance(client, WhoopClient)
         client.revoke()
-
-    def verify_webhook(
-        self, headers: Mapping[str, str], raw_body: bytes, secret: str, now: float, tolerance_s: int = 300
-    ) -> None:
-        verify_webhook(headers, raw_body, secret, now, tolerance_s)
-
-    def parse_webhook(self, payload: Any) -> WebhookEvent:
-        return parse_webhook(payload)
-
-    def deletions_for_event(self, event: WebhookEvent) -> list[Deletion]:
-        return deletions_for_event(event)
 
     def fetch_for_event(self, client: ApiClient, event: WebhookEvent) -> list[Record]:
         assert isinstance(client, WhoopClient)
@@ -103,12 +96,6 @@ class WhoopAdapter(VendorAdapter):
         return [("sleep", s) for s in client.list_sleeps(lo, hi)] + [
             ("recovery", r) for r in client.list_recoveries(lo, hi)
         ]
-
-    def map_records(self, kind: str, record: Any, tz_fallback: str) -> list[Mapped]:
-        return map_records(kind, record, tz_fallback)
-
-    def source_id(self, kind: str, record: Mapping[str, Any]) -> str | None:
-        return source_id(kind, record)
 
 
 ADAPTER = WhoopAdapter()
