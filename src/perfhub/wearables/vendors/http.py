@@ -10,7 +10,7 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -26,6 +26,7 @@ from perfhub.wearables.vendors.errors import (
     VendorError,
     VendorUnavailable,
 )
+from perfhub.wearables.vendors.parsing import require_mapping
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,52 @@ class ApiClient:
         response = send(self._http, "GET", url, policy=self.policy, params=params, headers=self._headers())
         what = f"{self.config.name} GET {urlsplit(url).path}"
         return json_body(check(response, what), what)
+
+    def _pages(
+        self,
+        path: str,
+        params: Mapping[str, str | int],
+        *,
+        what: str,
+        items: str,
+        next_token: str,
+        token_param: str,
+        key_of: Callable[[dict[str, Any]], str | None],
+        empty_omitted: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a token-paged list once, in the vendor's order.
+
+        Each page holds its items under ``items`` and the next page's token under ``next_token``,
+        sent back as ``token_param``. Vendors repeat items across pages when data changes while
+        paging, so items are told apart by ``key_of`` (None: never a repeat). A page without the
+        list (unless the vendor omits empty lists), an item that is not an object, or a token
+        seen before is a :class:`VendorError` (following it could loop forever); a page that is
+        not an object a :class:`MappingError`.
+        """
+        query = dict(params)
+        seen_keys: set[str] = set()
+        seen_tokens: set[str] = set()
+        while True:
+            body = require_mapping(self._get(path, query), f"{what} page")
+            page = body.get(items, [] if empty_omitted else None)
+            if not isinstance(page, list):
+                raise VendorError(f"{what} page without a {items} list")
+            for item in page:
+                if not isinstance(item, dict):
+                    raise VendorError(f"{what} page holds a non-object")
+                key = key_of(item)
+                if key is not None:
+                    if key in seen_keys:
+                        continue
+                    seen_keys.add(key)
+                yield item
+            token = body.get(next_token)
+            if not token:
+                return
+            if token in seen_tokens:
+                raise VendorError(f"{what} paging repeats a {next_token}")
+            seen_tokens.add(str(token))
+            query[token_param] = str(token)
 
     def _delete(self, path: str) -> None:
         url = self.config.url(path)

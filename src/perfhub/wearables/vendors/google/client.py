@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 
 from perfhub.wearables.vendors.config import VendorConfig
-from perfhub.wearables.vendors.errors import VendorError
 from perfhub.wearables.vendors.google.mapping import (
     DAILY_HRV,
     DAILY_RESTING_HR,
@@ -18,9 +17,6 @@ from perfhub.wearables.vendors.google.mapping import (
     main_sleeps,
 )
 from perfhub.wearables.vendors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
-from perfhub.wearables.vendors.parsing import (
-    require_mapping,
-)
 
 PAGE_SIZE = 1000
 SLEEP_PAGE_SIZE = 25  # the documented maximum for sleep sessions
@@ -57,30 +53,16 @@ class GoogleHealthClient(ApiClient):
 
     def _iter(self, data_type: str, filter_: str, page_size: int) -> Iterator[dict[str, Any]]:
         params: dict[str, str | int] = {"filter": filter_, "pageSize": page_size}
-        seen_names: set[str] = set()
-        seen_tokens: set[str] = set()
-        path = f"/v4/users/me/dataTypes/{data_type}/dataPoints"
-        while True:
-            body = require_mapping(self._get(path, params), f"google {data_type} page")
-            points = body.get("dataPoints", [])  # Google omits empty repeated fields
-            if not isinstance(points, list):
-                raise VendorError(f"google {data_type} page without a dataPoints list")
-            for point in points:
-                if not isinstance(point, dict):
-                    raise VendorError(f"google {data_type} page holds a non-object")
-                name = point.get("name")
-                if isinstance(name, str):
-                    if name in seen_names:
-                        continue
-                    seen_names.add(name)
-                yield point
-            next_token = body.get("nextPageToken")
-            if not next_token:
-                return
-            if next_token in seen_tokens:
-                raise VendorError(f"google {data_type} paging repeats a nextPageToken")
-            seen_tokens.add(str(next_token))
-            params["pageToken"] = str(next_token)
+        return self._pages(
+            f"/v4/users/me/dataTypes/{data_type}/dataPoints",
+            params,
+            what=f"google {data_type}",
+            items="dataPoints",
+            next_token="nextPageToken",
+            token_param="pageToken",
+            key_of=lambda point: name if isinstance(name := point.get("name"), str) else None,
+            empty_omitted=True,  # Google omits empty repeated fields
+        )
 
     def daily_hrv(self, start: date, end: date) -> list[dict[str, Any]]:
         return list(self.iter_daily(DAILY_HRV, start, end))

@@ -40,31 +40,20 @@ class OuraClient(ApiClient):
             "start_date": start.isoformat(),
             "end_date": (end + timedelta(days=1)).isoformat(),
         }
-        seen_ids: set[str] = set()
-        seen_tokens: set[str] = set()
-        while True:
-            body = require_mapping(self._get(f"/v2/usercollection/{kind}", params), f"oura {kind} page")
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise VendorError(f"oura {kind} page without a data list")
-            for item in data:
-                if not isinstance(item, dict):
-                    raise VendorError(f"oura {kind} page holds a non-object")
-                record_id = str(item.get("id"))
-                if record_id in seen_ids:
-                    continue
-                day = item.get("day")
-                if isinstance(day, str) and not start.isoformat() <= day <= end.isoformat():
-                    continue
-                seen_ids.add(record_id)
+        pages = self._pages(
+            f"/v2/usercollection/{kind}",
+            params,
+            what=f"oura {kind}",
+            items="data",
+            next_token="next_token",
+            token_param="next_token",
+            key_of=lambda item: str(item.get("id")),
+        )
+        first, last = start.isoformat(), end.isoformat()
+        for item in pages:
+            day = item.get("day")
+            if not isinstance(day, str) or first <= day <= last:
                 yield item
-            next_token = body.get("next_token")
-            if not next_token:
-                return
-            if next_token in seen_tokens:
-                raise VendorError(f"oura {kind} paging repeats a next_token")
-            seen_tokens.add(str(next_token))
-            params["next_token"] = str(next_token)
 
     def list_records(self, kind: str, start: date, end: date) -> list[dict[str, Any]]:
         return list(self.iter_records(kind, start, end))

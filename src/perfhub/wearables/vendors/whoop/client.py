@@ -36,28 +36,15 @@ class WhoopClient(ApiClient):
     def _iter(self, path: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         """``start`` inclusive, ``end`` exclusive; every record once, following next_token."""
         params: dict[str, str | int] = {"limit": PAGE_LIMIT, "start": _instant(start), "end": _instant(end)}
-        seen_ids: set[str] = set()
-        seen_tokens: set[str] = set()
-        while True:
-            body = require_mapping(self._get(path, params), f"whoop {path} page")
-            records = body.get("records")
-            if not isinstance(records, list):
-                raise VendorError(f"whoop {path} page without a records list")
-            for item in records:
-                if not isinstance(item, dict):
-                    raise VendorError(f"whoop {path} page holds a non-object")
-                key = str(item.get("id", item.get("cycle_id")))
-                if key in seen_ids:
-                    continue
-                seen_ids.add(key)
-                yield item
-            next_token = body.get("next_token")
-            if not next_token:
-                return
-            if next_token in seen_tokens:
-                raise VendorError(f"whoop {path} paging repeats a next_token")
-            seen_tokens.add(str(next_token))
-            params["nextToken"] = str(next_token)
+        return self._pages(
+            path,
+            params,
+            what=f"whoop {path}",
+            items="records",
+            next_token="next_token",
+            token_param="nextToken",
+            key_of=lambda item: str(item.get("id", item.get("cycle_id"))),
+        )
 
     def list_sleeps(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         return list(self._iter("/v2/activity/sleep", start, end))
