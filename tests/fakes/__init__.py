@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
@@ -45,6 +45,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from perfhub.wearables.vendors.adapter import VendorAdapter
+    from perfhub.wearables.vendors.config import VendorConfig
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -265,15 +269,56 @@ def _oauth_error(code: str, description: str, status: int = 400) -> Response:
 
 
 class FakeVendor:
-    """Shared plumbing: request log, fault injection, app assembly."""
+    """Shared plumbing: the app's credentials and OAuth server, ``config()`` pointing a vendor adapter
+    at the fake, request log, fault injection, where webhooks go, app assembly.
+
+    A vendor's fake names its ``adapter``, where the OAuth endpoints and the API live under its base
+    URL and its default credentials, passes its OAuth server's settings (``FakeOAuth``'s keywords) up,
+    and lists ``api_routes``. Every fake takes ``clock``, ``client_id``, ``client_secret`` and
+    ``callback_http`` (where handshakes and deliveries go; None means real HTTP to the callback URL).
+    """
 
     name = "vendor"
+    adapter: VendorAdapter  # whose config() is pointed at the fake
+    authorize_path = "/oauth/authorize"
+    token_path = "/oauth/token"
+    api_path = ""  # the API base, under the base URL
+    default_client_id = "vendor-client-id"
+    default_client_secret = "vendor-client-secret"
 
-    def __init__(self, clock: FakeClock | None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: FakeClock | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        callback_http: httpx.Client | None = None,
+        **oauth: Any,
+    ) -> None:
         self.clock = clock or FakeClock()
+        self.client_id = client_id or self.default_client_id
+        self.client_secret = client_secret or self.default_client_secret
+        self.callback_http = callback_http
+        self.oauth = FakeOAuth(
+            self.clock, client_id=self.client_id, client_secret=self.client_secret, **oauth
+        )
         self.requests: list[Recorded] = []
         self._faults: list[_Fault] = []
         self._app: Starlette | None = None
+
+    def config(self, base_url: str | None = None) -> VendorConfig:
+        """The adapter's VendorConfig with this fake's credentials, at ``base_url`` (``http://fake-<name>``)."""
+        base_url = base_url or f"http://fake-{self.name}"
+        return self.adapter.config(
+            self.client_id,
+            self.client_secret,
+            authorize_url=base_url + self.authorize_path,
+            token_url=base_url + self.token_path,
+            api_base=base_url + self.api_path,
+        )
+
+    def callback_client(self) -> httpx.Client:
+        return self.callback_http or httpx.Client(timeout=10)
 
     # -- knobs --------------------------------------------------------------------------------
 
@@ -299,6 +344,13 @@ class FakeVendor:
     # -- app ----------------------------------------------------------------------------------
 
     def routes(self) -> list[tuple[str, Endpoint, list[str]]]:
+        return [
+            (self.authorize_path, self.oauth.authorize, ["GET"]),
+            (self.token_path, self.oauth.token, ["POST"]),
+            *self.api_routes(),
+        ]
+
+    def api_routes(self) -> list[tuple[str, Endpoint, list[str]]]:
         raise NotImplementedError
 
     @property
@@ -353,6 +405,19 @@ def read_page_token(token: str, fingerprint: str) -> int | None:
 
 def fingerprint(*parts: str | None) -> str:
     return hashlib.sha256("|".join(p or "" for p in parts).encode()).hexdigest()[:16]
+
+
+def page_of(items: list[Any], token: str | None, key: str, size: int) -> tuple[list[Any], str | None] | None:
+    """The page ``token`` asks for (the first without one) and the next page's token (None on the
+    last page); None when the token is not one this query (``key``) handed out."""
+    offset = 0
+    if token is not None:
+        found = read_page_token(token, key)
+        if found is None:
+            return None
+        offset = found
+    more = offset + size < len(items)
+    return items[offset : offset + size], page_token(offset + size, key) if more else None
 
 
 # --------------------------------------------------------------------------- ways to reach a fake

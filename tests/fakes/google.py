@@ -23,16 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tests.fakes import (
     Endpoint,
-    FakeClock,
-    FakeOAuth,
     FakeVendor,
     fingerprint,
-    page_token,
-    read_page_token,
+    page_of,
 )
 
 from perfhub.wearables.vendors import google
-from perfhub.wearables.vendors.config import VendorConfig
 
 HEALTH_SCOPE = "https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly"
 SLEEP_SCOPE = "https://www.googleapis.com/auth/googlehealth.sleep.readonly"
@@ -182,22 +178,15 @@ def sleep_point(
 
 class FakeGoogle(FakeVendor):
     name = "google"
+    adapter = google.ADAPTER
+    authorize_path = "/o/oauth2/v2/auth"
+    token_path = "/token"
+    default_client_id = "google-client-id.apps.googleusercontent.com"
+    default_client_secret = "google-client-secret"
 
-    def __init__(
-        self,
-        *,
-        clock: FakeClock | None = None,
-        client_id: str = "google-client-id.apps.googleusercontent.com",
-        client_secret: str = "google-client-secret",
-        rotate_refresh_tokens: bool = False,
-    ) -> None:
-        super().__init__(clock)
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.oauth = FakeOAuth(
-            self.clock,
-            client_id=client_id,
-            client_secret=client_secret,
+    def __init__(self, *, rotate_refresh_tokens: bool = False, **common: Any) -> None:
+        super().__init__(
+            **common,
             allowed_scopes=SCOPES,
             access_ttl_s=3_599,
             rotate=rotate_refresh_tokens,
@@ -205,15 +194,6 @@ class FakeGoogle(FakeVendor):
             offline_from=lambda scope, params: params.get("access_type") == "offline",
         )
         self.points: dict[str, dict[str, list[dict[str, Any]]]] = {}
-
-    def config(self, base_url: str = "http://fake-google") -> VendorConfig:
-        return google.ADAPTER.config(
-            self.client_id,
-            self.client_secret,
-            authorize_url=f"{base_url}/o/oauth2/v2/auth",
-            token_url=f"{base_url}/token",
-            api_base=base_url,
-        )
 
     def rate_limit_headers(self, retry_after: float) -> dict[str, str]:
         return {}
@@ -225,10 +205,8 @@ class FakeGoogle(FakeVendor):
         self.points.setdefault(user_id, {}).setdefault(data_type, []).append(point)
         return point
 
-    def routes(self) -> list[tuple[str, Endpoint, list[str]]]:
+    def api_routes(self) -> list[tuple[str, Endpoint, list[str]]]:
         return [
-            ("/o/oauth2/v2/auth", self.oauth.authorize, ["GET"]),
-            ("/token", self.oauth.token, ["POST"]),
             ("/v4/users/me/dataTypes/{data_type}/dataPoints", self._list, ["GET"]),
         ]
 
@@ -282,18 +260,15 @@ class FakeGoogle(FakeVendor):
             key=lambda p: key_of(p, "order"),
         )
         key = fingerprint(issued.user_id, data_type, q.get("filter"), str(size))
-        offset = 0
-        if q.get("pageToken"):
-            found = read_page_token(q["pageToken"], key)
-            if found is None:
-                return _error(400, "INVALID_ARGUMENT", "invalid page token")
-            offset = found
-        page = points[offset : offset + size]
+        paged = page_of(points, q.get("pageToken") or None, key, size)
+        if paged is None:
+            return _error(400, "INVALID_ARGUMENT", "invalid page token")
+        page, next_token = paged
         body: dict[str, Any] = {}
         if page:
             body["dataPoints"] = page
-        if offset + size < len(points):
-            body["nextPageToken"] = page_token(offset + size, key)
+        if next_token is not None:
+            body["nextPageToken"] = next_token
         return JSONResponse(body)
 
 

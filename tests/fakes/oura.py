@@ -22,16 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tests.fakes import (
     Endpoint,
-    FakeClock,
-    FakeOAuth,
     FakeVendor,
     fingerprint,
-    page_token,
-    read_page_token,
+    page_of,
 )
 
 from perfhub.wearables.vendors import oura
-from perfhub.wearables.vendors.config import VendorConfig
 
 SCOPES = {"email", "personal", "daily", "heartrate", "workout", "tag", "session", "spo2Daily"}
 DATA_TYPES = {
@@ -160,45 +156,23 @@ def readiness_doc(day: str, score: int = 80, *, id: str | None = None) -> dict[s
 
 class FakeOura(FakeVendor):
     name = "oura"
+    adapter = oura.ADAPTER
+    default_client_id = "oura-client-id"
+    default_client_secret = "oura-client-secret"
 
-    def __init__(
-        self,
-        *,
-        clock: FakeClock | None = None,
-        client_id: str = "oura-client-id",
-        client_secret: str = "oura-client-secret",
-        page_size: int = 25,
-        pkce_supported: bool = False,
-        callback_http: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(clock)
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.page_size = page_size
-        # Where handshakes and deliveries go; None means real HTTP to the callback URL.
-        self.callback_http = callback_http
-        self.oauth = FakeOAuth(
-            self.clock,
-            client_id=client_id,
-            client_secret=client_secret,
+    def __init__(self, *, page_size: int = 25, pkce_supported: bool = False, **common: Any) -> None:
+        super().__init__(
+            **common,
             allowed_scopes=SCOPES,
             access_ttl_s=86_400,
             code_ttl_s=600,
             rotate=True,
             pkce=pkce_supported,
         )
+        self.page_size = page_size
         self.personal: dict[str, dict[str, Any]] = {}
         self.records: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
-
-    def config(self, base_url: str = "http://fake-oura") -> VendorConfig:
-        return oura.ADAPTER.config(
-            self.client_id,
-            self.client_secret,
-            authorize_url=f"{base_url}/oauth/authorize",
-            token_url=f"{base_url}/oauth/token",
-            api_base=base_url,
-        )
 
     def rate_limit_headers(self, retry_after: float) -> dict[str, str]:
         return {
@@ -231,15 +205,12 @@ class FakeOura(FakeVendor):
 
     # -- webhooks -----------------------------------------------------------------------------
 
-    def _callback_client(self) -> httpx.Client:
-        return self.callback_http or httpx.Client(timeout=10)
-
     def deliver(
         self, callback_url: str, payload: dict[str, Any], *, timestamp: int | None = None
     ) -> httpx.Response:
         """POST a signed delivery as Oura would; a 410 answer cancels the subscriptions to that URL."""
         headers, body = signed_delivery(payload, self.client_secret, int(timestamp or self.clock()))
-        response = self._callback_client().post(callback_url, content=body, headers=headers)
+        response = self.callback_client().post(callback_url, content=body, headers=headers)
         if response.status_code == 410:
             for sub_id in [s for s, sub in self.subscriptions.items() if sub["callback_url"] == callback_url]:
                 del self.subscriptions[sub_id]
@@ -247,10 +218,8 @@ class FakeOura(FakeVendor):
 
     # -- endpoints ----------------------------------------------------------------------------
 
-    def routes(self) -> list[tuple[str, Endpoint, list[str]]]:
+    def api_routes(self) -> list[tuple[str, Endpoint, list[str]]]:
         return [
-            ("/oauth/authorize", self.oauth.authorize, ["GET"]),
-            ("/oauth/token", self.oauth.token, ["POST"]),
             ("/v2/usercollection/personal_info", self._personal_info, ["GET"]),
             ("/v2/usercollection/{data_type}", self._list, ["GET"]),
             ("/v2/usercollection/{data_type}/{record_id}", self._one, ["GET"]),
@@ -305,17 +274,11 @@ class FakeOura(FakeVendor):
             key=lambda r: (r["day"], r["id"]),
         )
         key = fingerprint(user, data_type, q.get("start_date"), q.get("end_date"))
-        offset = 0
-        if "next_token" in q:
-            found = read_page_token(q["next_token"], key)
-            if found is None:
-                return JSONResponse({"detail": "invalid next_token"}, 400)
-            offset = found
-        page = records[offset : offset + self.page_size]
-        more = offset + self.page_size < len(records)
-        return JSONResponse(
-            {"data": page, "next_token": page_token(offset + self.page_size, key) if more else None}
-        )
+        paged = page_of(records, q.get("next_token"), key, self.page_size)
+        if paged is None:
+            return JSONResponse({"detail": "invalid next_token"}, 400)
+        page, next_token = paged
+        return JSONResponse({"data": page, "next_token": next_token})
 
     # -- subscriptions ------------------------------------------------------------------------
 
@@ -358,7 +321,7 @@ class FakeOura(FakeVendor):
         challenge = secrets.token_urlsafe(12)
         verified = await run_in_threadpool(
             handshake,
-            self._callback_client(),
+            self.callback_client(),
             fields["callback_url"],
             fields["verification_token"],
             challenge,

@@ -20,16 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from tests.fakes import (
     Endpoint,
-    FakeClock,
-    FakeOAuth,
     FakeVendor,
     fingerprint,
-    page_token,
-    read_page_token,
+    page_of,
 )
 
 from perfhub.wearables.vendors import whoop
-from perfhub.wearables.vendors.config import VendorConfig
 
 SCOPES = {"read:recovery", "read:cycles", "read:sleep", "read:profile", "read:workout", "offline"}
 MAX_LIMIT = 25
@@ -160,23 +156,16 @@ def recovery_record(
 
 class FakeWhoop(FakeVendor):
     name = "whoop"
+    adapter = whoop.ADAPTER
+    authorize_path = "/oauth/oauth2/auth"
+    token_path = "/oauth/oauth2/token"
+    api_path = "/developer"
+    default_client_id = "whoop-client-id"
+    default_client_secret = "whoop-client-secret"
 
-    def __init__(
-        self,
-        *,
-        clock: FakeClock | None = None,
-        client_id: str = "whoop-client-id",
-        client_secret: str = "whoop-client-secret",
-        callback_http: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(clock)
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.callback_http = callback_http
-        self.oauth = FakeOAuth(
-            self.clock,
-            client_id=client_id,
-            client_secret=client_secret,
+    def __init__(self, **common: Any) -> None:
+        super().__init__(
+            **common,
             allowed_scopes=SCOPES,
             access_ttl_s=3_600,
             rotate=True,
@@ -190,15 +179,6 @@ class FakeWhoop(FakeVendor):
         self.recoveries: dict[int, dict[str, Any]] = {}  # by cycle id
         self.revoked: set[int] = set()
         self._next_cycle = 93_845_000
-
-    def config(self, base_url: str = "http://fake-whoop") -> VendorConfig:
-        return whoop.ADAPTER.config(
-            self.client_id,
-            self.client_secret,
-            authorize_url=f"{base_url}/oauth/oauth2/auth",
-            token_url=f"{base_url}/oauth/oauth2/token",
-            api_base=f"{base_url}/developer",
-        )
 
     def rate_limit_headers(self, retry_after: float) -> dict[str, str]:
         return {
@@ -282,14 +262,12 @@ class FakeWhoop(FakeVendor):
             return None
         stamp = timestamp_ms if timestamp_ms is not None else int(self.clock() * 1000)
         headers, body = signed_delivery(payload, self.client_secret, stamp)
-        return (self.callback_http or httpx.Client(timeout=10)).post(url, content=body, headers=headers)
+        return self.callback_client().post(url, content=body, headers=headers)
 
     # -- endpoints ----------------------------------------------------------------------------
 
-    def routes(self) -> list[tuple[str, Endpoint, list[str]]]:
+    def api_routes(self) -> list[tuple[str, Endpoint, list[str]]]:
         return [
-            ("/oauth/oauth2/auth", self.oauth.authorize, ["GET"]),
-            ("/oauth/oauth2/token", self.oauth.token, ["POST"]),
             ("/developer/v2/user/profile/basic", self._profile, ["GET"]),
             ("/developer/v2/user/access", self._revoke, ["DELETE"]),
             ("/developer/v2/activity/sleep", self._list_sleeps, ["GET"]),
@@ -382,17 +360,11 @@ class FakeWhoop(FakeVendor):
             reverse=True,  # newest first
         )
         key = fingerprint(str(user), what, q.get("start"), q.get("end"))
-        offset = 0
-        if "nextToken" in q:
-            found = read_page_token(q["nextToken"], key)
-            if found is None:
-                return JSONResponse({"error": "invalid nextToken"}, 400)
-            offset = found
-        page = records[offset : offset + limit]
-        more = offset + limit < len(records)
-        return JSONResponse(
-            {"records": page, "next_token": page_token(offset + limit, key) if more else None}
-        )
+        paged = page_of(records, q.get("nextToken"), key, limit)
+        if paged is None:
+            return JSONResponse({"error": "invalid nextToken"}, 400)
+        page, next_token = paged
+        return JSONResponse({"records": page, "next_token": next_token})
 
 
 def offset_instant(local: str, offset: str) -> str:

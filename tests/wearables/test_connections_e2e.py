@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 from tests.conftest import Harness
-from tests.fakes import in_process
 from tests.fakes.oura import FakeOura, signed_delivery, sleep_doc, webhook_payload
+from tests.wearables.conftest import VendorApp, link_athlete
 
-from perfhub.app import create_app
 from perfhub.settings import Settings
 from perfhub.wearables.models import VendorConnection
 from perfhub.wearables.vendors.registry import use_http_client
@@ -32,44 +32,16 @@ def fake() -> FakeOura:
 
 
 @pytest.fixture
-def oura_harness(settings: Settings, fake: FakeOura) -> Iterator[Harness]:
-    config = fake.config("http://fake-oura")
-    configured = settings.model_copy(
-        update={
-            "oura_client_id": fake.client_id,
-            "oura_client_secret": SecretStr(fake.client_secret),
-            "oura_authorize_url": config.authorize_url,
-            "oura_token_url": config.token_url,
-            "oura_api_base": config.api_base,
-            "oura_webhook_verification_token": SecretStr("verify-me"),
-        }
-    )
-    app = create_app(configured)
-    with in_process(fake) as vendor_http, TestClient(app) as client:
-        use_http_client(vendor_http)
-        try:
-            yield Harness(client, app.state.runtime)
-        finally:
-            use_http_client(None)
+def oura_harness(vendor_app: VendorApp, fake: FakeOura) -> Iterator[Harness]:
+    with vendor_app(fake, oura_webhook_verification_token=SecretStr("verify-me")) as harness:
+        yield harness
 
 
-def link(harness: Harness, fake: FakeOura, athlete: dict[str, object]) -> str:
-    from perfhub.wearables.vendors.registry import http_client
-
+def link(harness: Harness, fake: FakeOura, athlete: dict[str, Any]) -> str:
     oura_user = fake.add_user()
-    fake.oauth.authorize_as = oura_user
-    response = harness.client.post("/api/v1/connections/oura/link", headers=athlete["headers"])
-    assert response.status_code == 201
-    consent = http_client().get(response.json()["authUrl"])  # the athlete consents at Oura
-    assert consent.status_code == 302
-    query = parse_qs(urlsplit(consent.headers["location"]).query)
-    callback = harness.client.get(
-        "/api/v1/connections/oura/callback", params={"code": query["code"][0], "state": query["state"][0]}
-    )
-    assert callback.status_code == 200 and callback.json() == {"vendor": "oura", "status": "linked"}
-    again = harness.client.get(
-        "/api/v1/connections/oura/callback", params={"code": query["code"][0], "state": query["state"][0]}
-    )
+    linked = link_athlete(harness, fake, athlete, oura_user)  # the athlete consents at Oura
+    assert linked.callback.json() == {"vendor": "oura", "status": "linked"}
+    again = harness.client.get("/api/v1/connections/oura/callback", params=linked.query)
     assert again.status_code == 400  # single use
     # The link queued a history backfill (nothing at the fake yet): let it finish, so that it
     # does not race what each test does next.
@@ -265,31 +237,13 @@ def test_backfill_cli_over_http(settings: Settings, fake: FakeOura, tmp_path: Pa
             )
 
         start = (last_night - timedelta(days=9)).isoformat()
-        result = cli(
-            "backfill",
-            "--user",
-            "backfill@example.org",
-            "--vendor",
-            "oura",
-            "--from",
-            start,
-            "--to",
-            last_night.isoformat(),
-        )
+        ten_nights = ("backfill", "--user", "backfill@example.org", "--vendor", "oura")
+        ten_nights += ("--from", start, "--to", last_night.isoformat())
+        result = cli(*ten_nights)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["records"] == 10
         fake.outage_next(50, 503)  # a long outage: retries run out, one clear line
-        down = cli(
-            "backfill",
-            "--user",
-            "backfill@example.org",
-            "--vendor",
-            "oura",
-            "--from",
-            start,
-            "--to",
-            last_night.isoformat(),
-        )
+        down = cli(*ten_nights)
         assert down.returncode == 1 and "oura" in down.stderr.splitlines()[-1]
         bad = cli(
             "backfill", "--user", "backfill@example.org", "--vendor", "fitbit", "--from", start, "--to", start
@@ -341,21 +295,13 @@ def test_vendor_outage_retries_then_dead_letters(oura_harness: Harness, fake: Fa
     use_retry_policy(None)
 
 
-def test_a_token_refreshed_before_a_failed_fetch_is_kept(oura_harness: Harness, fake: FakeOura) -> None:
-    """Oura rotates refresh tokens: once it has answered a refresh, the old one is dead. A poll
-    that refreshed and then failed to fetch must still keep the new tokens, or the next poll
-    presents the dead one and the athlete has to relink."""
-    import httpx
-
-    from perfhub.wearables.backfill import reconcile_all
+@contextmanager
+def oura_data_down() -> Iterator[list[bool]]:
+    """Oura's data endpoints answer 503 while the yielded flag is set (its OAuth still works), and
+    the client's retries do not wait."""
     from perfhub.wearables.vendors.http import RetryPolicy
     from perfhub.wearables.vendors.registry import http_client, use_retry_policy
 
-    harness = oura_harness
-    athlete = harness.user()
-    oura_user = link(harness, fake, athlete)
-    fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-11", average_hrv=57.0))
-    _expire_now(harness)
     vendor_http, data_down = http_client(), [True]
 
     def route(request: httpx.Request) -> httpx.Response:
@@ -363,16 +309,31 @@ def test_a_token_refreshed_before_a_failed_fetch_is_kept(oura_harness: Harness, 
             return httpx.Response(503, json={"error": "temporarily unavailable"})
         return vendor_http.send(request)
 
-    settings = harness.client.app.state.settings
     use_http_client(httpx.Client(transport=httpx.MockTransport(route)))
     use_retry_policy(RetryPolicy(sleep=lambda _s: None))
     try:
-        assert reconcile_all(harness.runtime.sessions, settings) == 0  # refreshed, then Oura was down
-        data_down[0] = False
-        assert reconcile_all(harness.runtime.sessions, settings) == 1
+        yield data_down
     finally:
         use_http_client(vendor_http)
         use_retry_policy(None)
+
+
+def test_a_token_refreshed_before_a_failed_fetch_is_kept(oura_harness: Harness, fake: FakeOura) -> None:
+    """Oura rotates refresh tokens: once it has answered a refresh, the old one is dead. A poll
+    that refreshed and then failed to fetch must still keep the new tokens, or the next poll
+    presents the dead one and the athlete has to relink."""
+    from perfhub.wearables.backfill import reconcile_all
+
+    harness = oura_harness
+    athlete = harness.user()
+    oura_user = link(harness, fake, athlete)
+    fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-11", average_hrv=57.0))
+    _expire_now(harness)
+    settings = harness.client.app.state.settings
+    with oura_data_down() as data_down:
+        assert reconcile_all(harness.runtime.sessions, settings) == 0  # refreshed, then Oura was down
+        data_down[0] = False
+        assert reconcile_all(harness.runtime.sessions, settings) == 1
     listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
     assert [c["status"] for c in listed] == ["linked"]
 
@@ -383,12 +344,8 @@ def test_a_token_refreshed_before_a_failed_webhook_fetch_is_kept(
     """The same as above for a webhook: the ingest stage refreshes, then Oura fails the fetch.
     The delivery is dead-lettered and the rotated refresh token kept, so replaying it works
     with no relink (before, the handler's transaction rolled the new token back)."""
-    import httpx
-
     from perfhub.core.db import session_scope
     from perfhub.core.outbox import DeadLetter, replay_dead_letters
-    from perfhub.wearables.vendors.http import RetryPolicy
-    from perfhub.wearables.vendors.registry import http_client, use_retry_policy
 
     harness = oura_harness
     athlete = harness.user()
@@ -396,16 +353,7 @@ def test_a_token_refreshed_before_a_failed_webhook_fetch_is_kept(
     record = fake.put(oura_user, "sleep", sleep_doc(DAY, id="s-12", average_hrv=58.0))
     before = _connection(harness)
     _expire_now(harness)
-    vendor_http, data_down = http_client(), [True]
-
-    def route(request: httpx.Request) -> httpx.Response:
-        if data_down[0] and "/usercollection/" in request.url.path:
-            return httpx.Response(503, json={"error": "temporarily unavailable"})
-        return vendor_http.send(request)
-
-    use_http_client(httpx.Client(transport=httpx.MockTransport(route)))
-    use_retry_policy(RetryPolicy(sleep=lambda _s: None))
-    try:
+    with oura_data_down() as data_down:
         assert deliver(harness, fake, webhook_payload("create", "sleep", record["id"], oura_user)) == 202
         harness.drain()
         after = _connection(harness)
@@ -418,9 +366,6 @@ def test_a_token_refreshed_before_a_failed_webhook_fetch_is_kept(
         with session_scope(harness.runtime.sessions) as session:
             assert len(replay_dead_letters(session, dead.id)) == 1
         harness.drain()
-    finally:
-        use_http_client(vendor_http)
-        use_retry_policy(None)
     listed = harness.client.get("/api/v1/connections", headers=athlete["headers"]).json()
     assert [c["status"] for c in listed] == ["linked"]
     rows = harness.client.get(

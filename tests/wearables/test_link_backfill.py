@@ -12,29 +12,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import func, select
 from tests.conftest import Harness
-from tests.fakes import FakeVendor, in_process
+from tests.fakes import FakeVendor
 from tests.fakes.oura import FakeOura, sleep_doc
 from tests.fakes.whoop import FakeWhoop
+from tests.wearables.conftest import VendorApp, link_athlete
 
-from perfhub.app import create_app
 from perfhub.core.db import session_scope, utcnow
 from perfhub.core.outbox import BACKFILL_REQUESTED, DeadLetter, Event, OutboxRow, publish, replay_dead_letters
 from perfhub.pipeline.stages.ingest import handle_backfill_requested
 from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
-from perfhub.settings import Settings
 from perfhub.wearables import backfill
 from perfhub.wearables.models import VendorConnection
 from perfhub.wearables.vendors.http import RetryPolicy
-from perfhub.wearables.vendors.registry import http_client, use_http_client, use_retry_policy
+from perfhub.wearables.vendors.registry import use_retry_policy
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
 
@@ -56,27 +52,11 @@ def waits() -> Iterator[list[float]]:
 
 
 @contextmanager
-def vendor_harness(settings: Settings, fake: FakeVendor, vendor: str) -> Iterator[Harness]:
-    config = fake.config(f"http://fake-{vendor}")  # type: ignore[attr-defined]
-    configured = settings.model_copy(
-        update={
-            f"{vendor}_client_id": fake.client_id,  # type: ignore[attr-defined]
-            f"{vendor}_client_secret": SecretStr(fake.client_secret),  # type: ignore[attr-defined]
-            f"{vendor}_authorize_url": config.authorize_url,
-            f"{vendor}_token_url": config.token_url,
-            f"{vendor}_api_base": config.api_base,
-        }
-    )
-    app = create_app(configured)
-    with in_process(fake) as vendor_http, TestClient(app) as client:
-        use_http_client(vendor_http)
-        runtime = app.state.runtime
-        runtime.clock = lambda: NOW
-        runtime.bus.stop()  # the test steps the pipeline
-        try:
-            yield Harness(client, runtime)
-        finally:
-            use_http_client(None)
+def vendor_harness(vendor_app: VendorApp, fake: FakeVendor) -> Iterator[Harness]:
+    with vendor_app(fake) as harness:
+        harness.runtime.clock = lambda: NOW
+        harness.runtime.bus.stop()  # the test steps the pipeline
+        yield harness
 
 
 @pytest.fixture
@@ -85,8 +65,8 @@ def oura() -> FakeOura:
 
 
 @pytest.fixture
-def harness(settings: Settings, oura: FakeOura, waits: list[float]) -> Iterator[Harness]:
-    with vendor_harness(settings, oura, "oura") as harness:
+def harness(vendor_app: VendorApp, oura: FakeOura, waits: list[float]) -> Iterator[Harness]:
+    with vendor_harness(vendor_app, oura) as harness:
         yield harness
 
 
@@ -97,18 +77,6 @@ def seed_oura(fake: FakeOura, nights: int = 95) -> str:
         day = (TODAY - timedelta(days=back)).isoformat()
         fake.put(user, "sleep", sleep_doc(day, id=f"n-{back}", average_hrv=45.0 + back % 7 * 3))
     return user
-
-
-def link(harness: Harness, fake: Any, vendor: str, athlete: dict[str, Any], vendor_user: str) -> None:
-    fake.oauth.authorize_as = vendor_user
-    started = harness.client.post(f"/api/v1/connections/{vendor}/link", headers=athlete["headers"])
-    consent = http_client().get(started.json()["authUrl"])
-    query = parse_qs(urlsplit(consent.headers["location"]).query)
-    callback = harness.client.get(
-        f"/api/v1/connections/{vendor}/callback",
-        params={"code": query["code"][0], "state": query["state"][0]},
-    )
-    assert callback.status_code == 200, callback.text
 
 
 def progress(harness: Harness, athlete: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +117,7 @@ def chunk_starts(fake: FakeOura) -> list[str]:
 def test_link_backfills_90_days_newest_first_with_progress(harness: Harness, oura: FakeOura) -> None:
     athlete = harness.user()
     oura_user = seed_oura(oura)
-    link(harness, oura, "oura", athlete, oura_user)
+    link_athlete(harness, oura, athlete, oura_user)
     # The callback only exchanged the code and asked who the athlete is: no history yet.
     assert [call.path for call in oura.requests] == [
         "/oauth/authorize",
@@ -206,7 +174,7 @@ def test_window_ends_on_the_athletes_local_date(
 ) -> None:
     harness.runtime.clock = lambda: now
     athlete = harness.user(tz=tz)
-    link(harness, oura, "oura", athlete, oura.add_user())
+    link_athlete(harness, oura, athlete, oura.add_user())
     window = progress(harness, athlete)
     assert (window["from"], window["to"]) == (
         (last_day - timedelta(days=89)).isoformat(),
@@ -218,7 +186,7 @@ def test_short_rate_limit_is_waited_inside_the_chunk(
     harness: Harness, oura: FakeOura, waits: list[float]
 ) -> None:
     athlete = harness.user()
-    link(harness, oura, "oura", athlete, seed_oura(oura))
+    link_athlete(harness, oura, athlete, seed_oura(oura))
     oura.rate_limit_next(2, retry_after=1)
     harness.drain()
     assert waits == [1.0, 1.0]  # Oura's Retry-After, twice
@@ -231,7 +199,7 @@ def test_long_rate_limit_reschedules_the_chunk_then_finishes(
     harness: Harness, oura: FakeOura, waits: list[float]
 ) -> None:
     athlete = harness.user()
-    link(harness, oura, "oura", athlete, seed_oura(oura))
+    link_athlete(harness, oura, athlete, seed_oura(oura))
     harness.runtime.bus.run_once()
     oura.rate_limit_next(1, retry_after=120)  # longer than a chunk may hold its transaction
     harness.drain()
@@ -251,14 +219,14 @@ def test_long_rate_limit_reschedules_the_chunk_then_finishes(
 
 @pytest.mark.backends("sqlite")
 def test_whoop_rate_limit_reset_is_waited_out_even_after_a_restart(
-    settings: Settings, waits: list[float], backend: str
+    vendor_app: VendorApp, waits: list[float], backend: str
 ) -> None:
     """WHOOP says when its window resets (X-RateLimit-Reset, no Retry-After). The process that
     deferred the chunk stops here; the sweep of the next one finds the time the wait ends in
     the database and asks for the chunk then, not before (it would be refused) nor a stall
     period later."""
     fake = FakeWhoop()
-    with vendor_harness(settings, fake, "whoop") as harness:
+    with vendor_harness(vendor_app, fake) as harness:
         athlete = harness.user(tz="America/New_York")
         whoop_user = fake.add_user()
         for back in range(92):
@@ -269,7 +237,7 @@ def test_whoop_rate_limit_reset_is_waited_out_even_after_a_restart(
                 end=f"{day}T12:00:00.000Z",
                 timezone_offset="-05:00",
             )
-        link(harness, fake, "whoop", athlete, str(whoop_user))
+        link_athlete(harness, fake, athlete, whoop_user)
         harness.runtime.bus.run_once()
         fake.rate_limit_next(1, retry_after=90)
         harness.drain()
@@ -297,7 +265,7 @@ def test_a_wait_that_ended_while_no_process_ran_resumes_at_the_first_sweep(
     harness: Harness, oura: FakeOura, waits: list[float]
 ) -> None:
     athlete = harness.user()
-    link(harness, oura, "oura", athlete, seed_oura(oura))
+    link_athlete(harness, oura, athlete, seed_oura(oura))
     harness.runtime.bus.run_once()
     oura.rate_limit_next(1, retry_after=3600)  # an hour: far longer than the stall period
     harness.drain()
@@ -322,7 +290,7 @@ def test_vendor_outage_fails_readably_dead_letters_and_replay_resumes(
     harness: Harness, oura: FakeOura, waits: list[float]
 ) -> None:
     athlete = harness.user()
-    link(harness, oura, "oura", athlete, seed_oura(oura))
+    link_athlete(harness, oura, athlete, seed_oura(oura))
     harness.runtime.bus.run_once()
     oura.outage_next(5, 503)  # exactly the retry budget of one request
     harness.drain()
@@ -349,7 +317,7 @@ def test_vendor_outage_fails_readably_dead_letters_and_replay_resumes(
 
 def test_unlink_stops_the_backfill(harness: Harness, oura: FakeOura) -> None:
     athlete = harness.user()
-    link(harness, oura, "oura", athlete, seed_oura(oura))
+    link_athlete(harness, oura, athlete, seed_oura(oura))
     harness.runtime.bus.run_once()
     assert harness.client.delete("/api/v1/connections/oura", headers=athlete["headers"]).status_code == 204
     stopped = progress(harness, athlete)
@@ -365,10 +333,10 @@ def test_unlink_stops_the_backfill(harness: Harness, oura: FakeOura) -> None:
 def test_relinking_starts_a_new_backfill(harness: Harness, oura: FakeOura) -> None:
     athlete = harness.user()
     oura_user = seed_oura(oura)
-    link(harness, oura, "oura", athlete, oura_user)
+    link_athlete(harness, oura, athlete, oura_user)
     harness.runtime.bus.run_once()
     assert progress(harness, athlete)["daysDone"] == 30
-    link(harness, oura, "oura", athlete, oura_user)
+    link_athlete(harness, oura, athlete, oura_user)
     again = progress(harness, athlete)
     assert (again["status"], again["daysDone"], again["records"], again["startedAt"]) == (
         "queued",
@@ -420,7 +388,7 @@ def _canonical(harness: Harness, user_id: int) -> dict[str, list[tuple[Any, ...]
 def test_duplicate_deliveries_and_landing_twice_change_nothing(harness: Harness, oura: FakeOura) -> None:
     athlete = harness.user()
     oura_user = seed_oura(oura)
-    link(harness, oura, "oura", athlete, oura_user)
+    link_athlete(harness, oura, athlete, oura_user)
     with harness.runtime.sessions() as session:
         initial = Event.from_row(
             session.scalars(select(OutboxRow).where(OutboxRow.subject == BACKFILL_REQUESTED)).one()
@@ -445,7 +413,7 @@ def test_duplicate_deliveries_and_landing_twice_change_nothing(harness: Harness,
     assert count(harness, RawEvent) == landed and _canonical(harness, athlete["id"]) == before
 
     # Landing the same records again (a relink fetches them all again) leaves the same rows.
-    link(harness, oura, "oura", athlete, oura_user)
+    link_athlete(harness, oura, athlete, oura_user)
     harness.drain()
     assert count(harness, RawEvent) == 2 * landed
     assert _canonical(harness, athlete["id"]) == before
@@ -455,7 +423,7 @@ def test_a_crash_mid_chunk_resumes_from_the_last_committed_chunk(
     harness: Harness, oura: FakeOura, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     athlete = harness.user()
-    link(harness, oura, "oura", athlete, seed_oura(oura))
+    link_athlete(harness, oura, athlete, seed_oura(oura))
     harness.runtime.bus.run_once()
     real_land = backfill.land_record
     calls = {"n": 0}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,18 +21,14 @@ import httpx
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import select
 from tests.conftest import Harness
-from tests.fakes import in_process
 from tests.fakes.oura import FakeOura, signed_delivery, sleep_doc, webhook_payload
+from tests.wearables.conftest import VendorApp, consent
 
-from perfhub.app import create_app
 from perfhub.core.db import session_scope
 from perfhub.readings.models import HrvDaily
-from perfhub.settings import Settings
 from perfhub.wearables.models import OAuthState, VendorConnection
-from perfhub.wearables.vendors.registry import http_client, use_http_client
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
 
@@ -46,31 +41,9 @@ def fake() -> FakeOura:
     return FakeOura()
 
 
-@contextmanager
-def oura_app(settings: Settings, fake: FakeOura, **overrides: Any) -> Iterator[Harness]:
-    config = fake.config("http://fake-oura")
-    configured = settings.model_copy(
-        update={
-            "oura_client_id": fake.client_id,
-            "oura_client_secret": SecretStr(fake.client_secret),
-            "oura_authorize_url": config.authorize_url,
-            "oura_token_url": config.token_url,
-            "oura_api_base": config.api_base,
-            **overrides,
-        }
-    )
-    app = create_app(configured)
-    with in_process(fake) as vendor_http, TestClient(app) as client:
-        use_http_client(vendor_http)
-        try:
-            yield Harness(client, app.state.runtime)
-        finally:
-            use_http_client(None)
-
-
 @pytest.fixture
-def harness(settings: Settings, fake: FakeOura) -> Iterator[Harness]:
-    with oura_app(settings, fake) as harness:
+def harness(vendor_app: VendorApp, fake: FakeOura) -> Iterator[Harness]:
+    with vendor_app(fake) as harness:
         # Each test steps the pipeline itself (``drain``), so a backfill is seen queued.
         harness.runtime.bus.stop()
         yield harness
@@ -87,14 +60,6 @@ def start(client: TestClient, athlete: dict[str, Any], **body: Any) -> tuple[str
     assert response.status_code == 201, response.text
     auth_url = response.json()["authUrl"]
     return auth_url, parse_qs(urlsplit(auth_url).query)["state"][0]
-
-
-def consent(fake: FakeOura, auth_url: str, oura_user: str) -> dict[str, str]:
-    """``oura_user`` consents at Oura; returns the query Oura redirects the browser back with."""
-    fake.oauth.authorize_as = oura_user
-    answer = http_client().get(auth_url)
-    assert answer.status_code == 302
-    return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
 
 
 def come_back(client: TestClient, query: dict[str, str]) -> httpx.Response:
@@ -233,8 +198,8 @@ def test_the_browser_that_started_the_link_links_at_once(harness: Harness, fake:
     assert hrv_of(harness, athlete["id"]) == [57.0]
 
 
-def test_the_link_cookie_is_secure_behind_https(settings: Settings, fake: FakeOura) -> None:
-    with oura_app(settings, fake, base_url="https://hub.example") as harness:
+def test_the_link_cookie_is_secure_behind_https(vendor_app: VendorApp, fake: FakeOura) -> None:
+    with vendor_app(fake, base_url="https://hub.example") as harness:
         athlete = harness.user()
         cookie = harness.client.post("/api/v1/connections/oura/link", headers=athlete["headers"]).headers[
             "set-cookie"

@@ -6,20 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import select
 from tests.conftest import Harness
-from tests.fakes import in_process
 from tests.fakes.whoop import FakeWhoop, signed_delivery, webhook_payload
+from tests.wearables.conftest import VendorApp, link_athlete
 
-from perfhub.app import create_app
 from perfhub.core.outbox import DeadLetter
-from perfhub.settings import Settings
-from perfhub.wearables.vendors.registry import http_client, use_http_client
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
 
@@ -30,41 +26,38 @@ def fake() -> FakeWhoop:
 
 
 @pytest.fixture
-def whoop_harness(settings: Settings, fake: FakeWhoop) -> Iterator[Harness]:
-    config = fake.config("http://fake-whoop")
-    configured = settings.model_copy(
-        update={
-            "whoop_client_id": fake.client_id,
-            "whoop_client_secret": SecretStr(fake.client_secret),
-            "whoop_authorize_url": config.authorize_url,
-            "whoop_token_url": config.token_url,
-            "whoop_api_base": config.api_base,
-        }
-    )
-    app = create_app(configured)
-    with in_process(fake) as vendor_http, TestClient(app) as client:
-        use_http_client(vendor_http)
-        try:
-            yield Harness(client, app.state.runtime)
-        finally:
-            use_http_client(None)
+def whoop_harness(vendor_app: VendorApp, fake: FakeWhoop) -> Iterator[Harness]:
+    with vendor_app(fake) as harness:
+        yield harness
 
 
-def link(harness: Harness, fake: FakeWhoop, athlete: dict[str, object]) -> int:
+def link(harness: Harness, fake: FakeWhoop, athlete: dict[str, Any]) -> int:
     whoop_user = fake.add_user()
-    fake.oauth.authorize_as = str(whoop_user)
-    auth_url = harness.client.post("/api/v1/connections/whoop/link", headers=athlete["headers"]).json()[
-        "authUrl"
-    ]
-    assert len(parse_qs(urlsplit(auth_url).query)["state"][0]) >= 8  # WHOOP wants 8+ characters
-    consent = http_client().get(auth_url)
-    query = parse_qs(urlsplit(consent.headers["location"]).query)
-    linked = harness.client.get(
-        "/api/v1/connections/whoop/callback", params={"code": query["code"][0], "state": query["state"][0]}
-    )
-    assert linked.status_code == 200, linked.text
+    linked = link_athlete(harness, fake, athlete, whoop_user)
+    assert len(linked.query["state"]) >= 8  # WHOOP wants 8+ characters
     harness.drain()
     return whoop_user
+
+
+def last_night(fake: FakeWhoop, whoop_user: int, hours: int, **fields: Any) -> tuple[dict[str, Any], str]:
+    """A night of ``hours`` that ended yesterday at 11:30 UTC, and its wake date in UTC-5."""
+    wake = datetime.now(UTC).replace(hour=11, minute=30, second=0, microsecond=0) - timedelta(days=1)
+    night = fake.add_night(
+        whoop_user,
+        start=(wake - timedelta(hours=hours)).isoformat().replace("+00:00", "Z"),
+        end=wake.isoformat().replace("+00:00", "Z"),
+        **fields,
+    )
+    return night, (wake - timedelta(hours=5)).date().isoformat()
+
+
+def deliver(
+    harness: Harness, fake: FakeWhoop, payload: dict[str, Any], at_ms: int | None = None
+) -> httpx.Response:
+    """POST a delivery signed as WHOOP does, sent at ``at_ms`` (now by default)."""
+    stamp = int(time.time() * 1000) if at_ms is None else at_ms
+    headers, body = signed_delivery(payload, fake.client_secret, stamp)
+    return harness.client.post("/api/v1/webhooks/whoop", content=body, headers=headers)
 
 
 def test_recovery_webhook_resolves_via_sleep_and_cycle(whoop_harness: Harness, fake: FakeWhoop) -> None:
@@ -72,21 +65,14 @@ def test_recovery_webhook_resolves_via_sleep_and_cycle(whoop_harness: Harness, f
     athlete = harness.user(tz="America/New_York")
     whoop_user = link(harness, fake, athlete)
     # A night crossing midnight UTC in UTC-5: the wake date is the local date of the end.
-    wake = datetime.now(UTC).replace(hour=11, minute=30, second=0, microsecond=0) - timedelta(days=1)
-    night = fake.add_night(
-        whoop_user,
-        start=(wake - timedelta(hours=8)).isoformat().replace("+00:00", "Z"),
-        end=wake.isoformat().replace("+00:00", "Z"),
-        timezone_offset="-05:00",
-    )
+    night, day = last_night(fake, whoop_user, 8, timezone_offset="-05:00")
     payload = webhook_payload("recovery.updated", night["sleep"]["id"], whoop_user)
-    headers, body = signed_delivery(payload, fake.client_secret, int(time.time() * 1000))
-    response = harness.client.post("/api/v1/webhooks/whoop", content=body, headers=headers)
+    sent_ms = int(time.time() * 1000)
+    response = deliver(harness, fake, payload, sent_ms)
     assert response.status_code == 202, response.text
-    again = harness.client.post("/api/v1/webhooks/whoop", content=body, headers=headers)
+    again = deliver(harness, fake, payload, sent_ms)
     assert again.status_code == 202 and again.json()["status"] == "duplicate"  # same trace_id
     harness.drain()
-    day = (wake - timedelta(hours=5)).date().isoformat()
     rows = harness.client.get(
         "/api/v1/hrv/daily", params={"from": day, "to": day}, headers=athlete["headers"]
     ).json()
@@ -95,21 +81,13 @@ def test_recovery_webhook_resolves_via_sleep_and_cycle(whoop_harness: Harness, f
         ("whoop", pytest.approx(score["hrv_rmssd_milli"]), score["resting_heart_rate"])
     ]
     deleted = webhook_payload("recovery.deleted", night["sleep"]["id"], whoop_user)
-    del_headers, del_body = signed_delivery(deleted, fake.client_secret, int(time.time() * 1000))
-    assert (
-        harness.client.post("/api/v1/webhooks/whoop", content=del_body, headers=del_headers).status_code
-        == 202
-    )
+    assert deliver(harness, fake, deleted).status_code == 202
     harness.drain()
     gone = harness.client.get(
         "/api/v1/hrv/daily", params={"from": day, "to": day}, headers=athlete["headers"]
     )
     assert gone.json() == []  # the deleted recovery's day is removed
-    stale_headers, stale_body = signed_delivery(payload, fake.client_secret, int((time.time() - 900) * 1000))
-    assert (
-        harness.client.post("/api/v1/webhooks/whoop", content=stale_body, headers=stale_headers).status_code
-        == 401
-    )
+    assert deliver(harness, fake, payload, int((time.time() - 900) * 1000)).status_code == 401
     assert harness.client.delete("/api/v1/connections/whoop", headers=athlete["headers"]).status_code == 204
     assert fake.calls("/v2/user/access"), "unlinking revokes at WHOOP"
 
@@ -120,13 +98,12 @@ def test_an_impossible_night_keeps_its_recovery_and_dead_letters_its_sleep(
     harness = whoop_harness
     athlete = harness.user(tz="America/New_York")
     whoop_user = link(harness, fake, athlete)
-    wake = datetime.now(UTC).replace(hour=11, minute=30, second=0, microsecond=0) - timedelta(days=1)
     # Stages adding up to 0 minutes next to 420 minutes in bed at 91 %, in the athlete's first
     # week (WHOOP still calibrating its scores).
-    night = fake.add_night(
+    night, day = last_night(
+        fake,
         whoop_user,
-        start=(wake - timedelta(hours=7)).isoformat().replace("+00:00", "Z"),
-        end=wake.isoformat().replace("+00:00", "Z"),
+        7,
         light_ms=0,
         slow_wave_ms=0,
         rem_ms=0,
@@ -137,10 +114,8 @@ def test_an_impossible_night_keeps_its_recovery_and_dead_letters_its_sleep(
     )
     for kind in ("sleep", "recovery"):
         payload = webhook_payload(f"{kind}.updated", night["sleep"]["id"], whoop_user)
-        headers, body = signed_delivery(payload, fake.client_secret, int(time.time() * 1000))
-        assert harness.client.post("/api/v1/webhooks/whoop", content=body, headers=headers).status_code == 202
+        assert deliver(harness, fake, payload).status_code == 202
     harness.drain()
-    day = (wake - timedelta(hours=5)).date().isoformat()
     params = {"from": day, "to": day}
     rows = harness.client.get("/api/v1/hrv/daily", params=params, headers=athlete["headers"]).json()
     assert [(r["rMSSD"], r["restingHr"], r["vendorCalibrating"]) for r in rows] == [
