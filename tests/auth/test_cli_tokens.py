@@ -17,7 +17,8 @@ from perfhub.auth.service import authenticate, hash_token
 from perfhub.core.db import make_engine, make_sessionmaker, session_scope
 from perfhub.core.errors import Unauthorized
 
-pytestmark = pytest.mark.backends("sqlite", "postgres")
+# The CLI calls the same token services tests/auth/test_tokens.py runs on both databases.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 class Cli:
