@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test install dev lint bench bench-readiness bench-latency bench-pipeline bench-apple bench-link clean
+.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfhub needs Python >= 3.11")'
@@ -28,8 +28,35 @@ run: install
 	$(BIN)/perfhub demo --if-missing --url "$${PERFHUB_BASE_URL:-http://127.0.0.1:$(PORT)}"
 	$(BIN)/perfhub serve --port $(PORT)
 
-test: dev
+test: dev browser
 	$(BIN)/python -m pytest
+
+# Vendors the front-end packages into the Python package (the copies are committed; the wheel
+# builds offline). Run after changing web-assets/package.json.
+assets: | $(BIN)/python
+	npm ci --prefix web-assets && $(BIN)/python web-assets/vendor.py
+
+# The browser tests drive the system Chromium through Playwright and check pages with axe-core.
+# Outside CI those tests skip without them, so a missing one is said, not fatal; the stamp is only
+# made once both are there, so the next `make test` tries again.
+browser: $(VENV)/.browser
+
+$(VENV)/.browser: web-assets/package-lock.json | $(BIN)/python
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y --no-install-recommends chromium \
+	      || { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	  else \
+	    echo "browser: /usr/bin/chromium is missing, so the browser tests will skip (install it: sudo apt-get install chromium)"; \
+	  fi; \
+	fi
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix web-assets; \
+	else \
+	  echo "browser: npm is missing, so the accessibility checks will skip (install Node.js and npm)"; \
+	fi
+	@if [ -x /usr/bin/chromium ] && [ -f web-assets/node_modules/axe-core/axe.min.js ]; then touch $@; fi
 
 lint: dev
 	$(BIN)/ruff check src tests bench
