@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.staticfiles import StaticFiles
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -36,6 +37,10 @@ from perfhub.readings.routes import router as data_router
 from perfhub.settings import Settings, get_settings
 from perfhub.wearables.apple.routes import router as import_router
 from perfhub.wearables.routes import router as connections_router
+from perfhub.web.errors import page_error
+from perfhub.web.routes import router as web_router
+from perfhub.web.security import csrf_key
+from perfhub.web.templating import STATIC_DIR
 
 API_PREFIX = "/api/v1"
 
@@ -77,7 +82,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.state.runtime = runtime
     app.state.sessions = runtime.sessions
     app.state.settings = settings
-    install_error_handlers(app)
+    app.state.csrf_key = csrf_key(settings.resolved_secret_key())
+    install_error_handlers(app, page_errors=page_error)
     install_outage_handler(app)
     app.add_middleware(
         RequestLimits,
@@ -98,6 +104,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(import_router)
     api.include_router(connections_router)
     app.include_router(api)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

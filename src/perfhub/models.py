@@ -1,7 +1,7 @@
 """Imports every domain's models so that ``Base.metadata`` knows the whole schema."""
 
 from perfhub.alerts.models import Alert, AlertPreference
-from perfhub.auth.models import ApiToken, User
+from perfhub.auth.models import ApiToken, LoginFailure, User, WebSession
 from perfhub.core.db import Base
 from perfhub.core.outbox import DeadLetter, OutboxDelivery, OutboxRow
 from perfhub.privacy.models import AuditEntry
@@ -18,6 +18,7 @@ __all__ = [
     "Base",
     "DeadLetter",
     "HrvDaily",
+    "LoginFailure",
     "OAuthState",
     "OutboxDelivery",
     "OutboxRow",
@@ -28,5 +29,6 @@ __all__ = [
     "TeamMembership",
     "User",
     "VendorConnection",
+    "WebSession",
     "WebhookReceipt",
 ]

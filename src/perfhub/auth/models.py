@@ -22,6 +22,9 @@ class User(Base):
     source_priority: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
     sleep_need_min: Mapped[int] = mapped_column(Integer, default=480)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # An argon2id hash (auth.passwords); null: the person has no password and cannot sign in
+    # to the web pages (API tokens still work).
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class ApiToken(Base):
@@ -54,3 +57,30 @@ class ApiToken(Base):
     replaced_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("api_token.id", ondelete="SET NULL"), nullable=True
     )
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, so
+    that signing out (deleting the row) ends the session wherever the cookie was copied to."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Throttled like ApiToken.last_used_at; the idle timeout counts from it.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """One wrong password, kept for the rate-limit window. Keyed by a hash of the email so that
+    the table does not collect the addresses people mistyped."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

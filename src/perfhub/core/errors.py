@@ -10,6 +10,7 @@ Hierarchy::
     ├── Conflict (409)
     ├── PayloadTooLarge (413)
     ├── Unprocessable (422)   — carries ``errors: [{loc, msg}]``
+    ├── TooManyRequests (429) — carries ``retryAfter`` seconds
     └── ServiceUnavailable (503)
 
 Services raise these; the HTTP layer renders them (:mod:`perfhub.core.problems`) and the CLI
@@ -77,6 +78,14 @@ class Unprocessable(PerfhubError):
 
     def __init__(self, detail: str, errors: Sequence[dict[str, Any]] | None = None) -> None:
         super().__init__(detail, errors=list(errors or [{"loc": [], "msg": detail}]))
+
+
+class TooManyRequests(PerfhubError):
+    status, title, slug = 429, "Too Many Requests", "rate-limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retryAfter=retry_after)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(PerfhubError):

@@ -5,9 +5,10 @@ every error answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,7 @@ from perfhub.core.errors import (
     PayloadTooLarge,
     PerfhubError,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     Unprocessable,
 )
@@ -30,6 +32,8 @@ from perfhub.core.errors import (
 
 def problem_response(error: PerfhubError, request: Request | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)}
     instance = request.url.path if request is not None else None
     return JSONResponse(
         error.to_problem(instance), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
@@ -68,6 +72,7 @@ _STATUS_TEXT = {
     409: "Conflicts with the current state",
     413: "The request body is larger than this endpoint accepts",
     422: "Invalid request",
+    429: "Too many attempts; retry after the number of seconds in Retry-After",
     503: "A service this request needs is unavailable; retry later",
 }
 
@@ -119,27 +124,40 @@ _HTTP_ERRORS: dict[int, type[PerfhubError]] = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
+PageErrors = Callable[[Request, PerfhubError], Response | None]
+
+
+def install_error_handlers(app: FastAPI, page_errors: PageErrors | None = None) -> None:
+    """Every error becomes a problem+json answer, except where ``page_errors`` (the web pages)
+    answers a person's browser with a page of its own."""
+
+    def answer(request: Request, error: PerfhubError) -> Response:
+        if page_errors is not None:
+            page = page_errors(request, error)
+            if page is not None:
+                return page
+        return problem_response(error, request)
+
     @app.exception_handler(PerfhubError)
-    async def _perfhub(request: Request, exc: PerfhubError) -> JSONResponse:
-        return problem_response(exc, request)
+    async def _perfhub(request: Request, exc: PerfhubError) -> Response:
+        return answer(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = _validation_errors(exc)
         summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
-        return problem_response(Unprocessable(f"Invalid request: {summary}", errors), request)
+        return answer(request, Unprocessable(f"Invalid request: {summary}", errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         error_cls = _HTTP_ERRORS.get(exc.status_code)
         if error_cls is None:
             error = PerfhubError(str(exc.detail))
             error.status, error.title = exc.status_code, str(exc.detail)
         else:
             error = error_cls(str(exc.detail) if exc.detail else None)
-        return problem_response(error, request)
+        return answer(request, error)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(PerfhubError("An unexpected error occurred."), request)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return answer(request, PerfhubError("An unexpected error occurred."))

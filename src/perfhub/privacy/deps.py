@@ -30,7 +30,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from sqlalchemy.orm import Session
 
-from perfhub.auth.deps import CurrentUser
+from perfhub.auth.deps import require_user
 from perfhub.auth.models import User
 from perfhub.core.dates import DateRange, date_range, local_today
 from perfhub.core.deps import FromQuery, ToQuery, UserQuery
@@ -71,11 +71,22 @@ class ReadRequest:
         return access, date_range(self.raw_from, self.raw_to, local_today(access.subject.tz))
 
 
-def AthleteRead(signals: Collection[str] = SIGNALS, *, own: bool = False, dated: bool = False) -> Any:
+Reader = Callable[..., User]
+
+
+def AthleteRead(
+    signals: Collection[str] = SIGNALS,
+    *,
+    own: bool = False,
+    dated: bool = False,
+    reader: Reader = require_user,
+) -> Any:
     """The dependency of a route that reads athlete data (pass it as ``Annotated`` metadata).
 
     ``signals`` are what the read needs (all of them must be shared, else 403); ``own`` routes
     read only the caller's own data and take no ``userId``; ``dated`` reads take ``from``/``to``.
+    ``reader`` is the dependency that says who is reading: the bearer token's person for the
+    API, the session cookie's for the web pages. Either way the same policy decides.
     """
     unknown = set(signals) - set(SIGNALS)
     if unknown or not signals:
@@ -84,30 +95,32 @@ def AthleteRead(signals: Collection[str] = SIGNALS, *, own: bool = False, dated:
         raise ValueError("own-data reads take no date range here")
     declaration = ReadDeclaration(tuple(ordered(set(signals))), own=own, dated=dated)
     make = _own_read if own else _dated_read if dated else _athlete_read
-    call = make(declaration)
+    call = make(declaration, reader)
     setattr(call, _MARK, declaration)
     return Depends(call)
 
 
-def _own_read(declaration: ReadDeclaration) -> Callable[..., ReadRequest]:
-    def own_read(request: Request, user: CurrentUser) -> ReadRequest:
+def _own_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
+    def own_read(request: Request, user: Annotated[User, Depends(reader)]) -> ReadRequest:
         return ReadRequest(declaration, user, user.id, request.url.path)
 
     return own_read
 
 
-def _athlete_read(declaration: ReadDeclaration) -> Callable[..., ReadRequest]:
-    def athlete_read(request: Request, user: CurrentUser, user_id: int | None = UserQuery) -> ReadRequest:
+def _athlete_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
+    def athlete_read(
+        request: Request, user: Annotated[User, Depends(reader)], user_id: int | None = UserQuery
+    ) -> ReadRequest:
         return ReadRequest(declaration, user, user_id or user.id, request.url.path)
 
     return athlete_read
 
 
-def _dated_read(declaration: ReadDeclaration) -> Callable[..., ReadRequest]:
+def _dated_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
     # from/to before userId: the order the query parameters have always had in the API document.
     def dated_read(
         request: Request,
-        user: CurrentUser,
+        user: Annotated[User, Depends(reader)],
         from_: str | None = FromQuery,
         to: str | None = ToQuery,
         user_id: int | None = UserQuery,

@@ -1,0 +1,7 @@
+"""The connections page(s)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,7 @@
+"""The sleep page(s)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
