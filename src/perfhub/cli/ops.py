@@ -165,7 +165,7 @@ def demo(
     ] = None,
 ) -> None:
     """Seed a demo team with nightly history (all or nothing), then print how to log in."""
-    from perfhub.demo.seed import COACH_EMAIL, credentials_path, demo_exists, seed_demo
+    from perfhub.demo.seed import COACH_EMAIL, credentials_path, demo_exists, ensure_demo_passwords, seed_demo
 
     settings = get_settings()
     base = (url or settings.base_url).rstrip("/")
@@ -180,6 +180,7 @@ def demo(
             if not if_missing:
                 saved = credentials_path(settings.var_dir)
                 fail(f"the demo team exists already; log in with the tokens in {saved}")
+            ensure_demo_passwords(current.rt.sessions, settings.var_dir)
             _print_login(settings, None, base)
             return
         with progress_bar() as bar:
@@ -213,13 +214,20 @@ def _print_login(settings: Settings, credentials: dict[str, Any] | None, base: s
     if credentials is None:
         print(f"  the demo's tokens were saved to {path} when it was created, and that file is gone;")
         print(f"  issue a new one with: perfhub user token {COACH_EMAIL}")
+        print(f"  and a password with:  perfhub user password {COACH_EMAIL} --generate")
         return
     coach = credentials["coach"]
     first = credentials["athletes"][0]
-    print(f"  coach   {coach['email']}\n          token {coach['token']}")
-    print(f"  athlete {first['email']}\n          token {first['token']}")
+    print(f"  sign in at {base}/ with an email and password:")
+    people = [("coach", coach), ("athlete", first)]
+    if credentials.get("admin"):
+        people.append(("admin", credentials["admin"]))
+    for label, person in people:
+        print(f"  {label:<7} {person['email']}")
+        print(f"          password {person.get('password', '-')}")
+        print(f"          token {person['token']}")
     print(f"  ingest service token {credentials['ingestToken']}")
-    print(f"  all {len(credentials['athletes'])} athletes' tokens: {path}")
+    print(f"  all {len(credentials['athletes'])} athletes' passwords and tokens: {path}")
     print(f"  try: curl -H 'Authorization: Bearer {first['token']}' {base}/api/v1/hrv/daily")
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.orm import Session
 
+from perfhub.auth.passwords import generate_password, set_password
 from perfhub.auth.schemas import TokenOut
 from perfhub.auth.service import (
     create_token,
@@ -19,6 +21,7 @@ from perfhub.auth.service import (
     rotate_token,
     user_by_email,
 )
+from perfhub.auth.sessions import end_all_sessions
 from perfhub.cli.jobs import emit, fail, transact
 from perfhub.core.db import utcnow
 from perfhub.teams.service import create_team, join_team, parse_signals
@@ -40,6 +43,38 @@ def user_add(
     def _do(session: Session) -> dict[str, Any]:
         user, token = create_user(session, email, role, name=name, tz=tz)
         return {"id": user.id, "email": user.email, "role": user.role, "token": token}
+
+    emit(transact(_do))
+
+
+@user_app.command("password")
+def user_password(
+    email: str,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="make a random password and print it (JSON on stdout)")
+    ] = False,
+) -> None:
+    """Set the password a person signs in to the web pages with, and sign them out everywhere.
+
+    Without --generate the password is read from standard input (one line; a prompt when it is a
+    terminal), so that it never appears in the shell's history or the process list."""
+    if generate:
+        password = generate_password()
+    elif sys.stdin.isatty():
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("no password given: type one, pipe one on standard input, or use --generate")
+
+    def _do(session: Session) -> dict[str, Any]:
+        user = user_by_email(session, email)
+        set_password(session, user, password)
+        ended = end_all_sessions(session, user.id)
+        out: dict[str, Any] = {"email": user.email, "signedOutSessions": ended}
+        if generate:
+            out["password"] = password
+        return out
 
     emit(transact(_do))
 

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from perfhub.auth.models import User
+from perfhub.auth.passwords import generate_password, set_password
 from perfhub.auth.service import create_user, issue_token
 from perfhub.core.db import session_scope
 from perfhub.demo.synthetic import (
@@ -34,6 +36,7 @@ from perfhub.teams.service import create_team, join_team
 DEMO_TEAM = "Demo Team"
 DEMO_DOMAIN = "demo.perfhub.local"
 COACH_EMAIL = f"coach@{DEMO_DOMAIN}"
+ADMIN_EMAIL = f"admin@{DEMO_DOMAIN}"
 
 
 @dataclass
@@ -42,11 +45,13 @@ class DemoCredentials:
     athletes: list[dict[str, Any]] = field(default_factory=list)
     ingest_token: str = ""
     team_id: int = 0
+    admin: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "teamId": self.team_id,
             "coach": self.coach,
+            "admin": self.admin,
             "athletes": self.athletes,
             "ingestToken": self.ingest_token,
         }
@@ -96,9 +101,22 @@ def seed_demo(
             )
             team = create_team(session, DEMO_TEAM, coach)
             credentials = DemoCredentials(
-                coach={"email": coach.email, "id": coach.id, "token": coach_token}, team_id=team.id
+                coach={
+                    "email": coach.email,
+                    "id": coach.id,
+                    "token": coach_token,
+                    "password": _give_password(session, coach),
+                },
+                team_id=team.id,
             )
             credentials.ingest_token = issue_token(session, "demo ingest", None, ("ingest",))
+            admin, admin_token = create_user(session, ADMIN_EMAIL, "admin", name="Demo Admin")
+            credentials.admin = {
+                "email": admin.email,
+                "id": admin.id,
+                "token": admin_token,
+                "password": _give_password(session, admin),
+            }
             for index, profile in enumerate(profiles):
                 user, token = create_user(
                     session,
@@ -109,7 +127,13 @@ def seed_demo(
                 )
                 join_team(session, team.id, user, set(SIGNALS))
                 credentials.athletes.append(
-                    {"email": user.email, "id": user.id, "name": user.name, "token": token}
+                    {
+                        "email": user.email,
+                        "id": user.id,
+                        "name": user.name,
+                        "token": token,
+                        "password": _give_password(session, user),
+                    }
                 )
                 hrv, sleep = ended_nights(profile, days, now, seed + index)
                 for kind, body in to_ingest_payloads(user.id, hrv, sleep):
@@ -124,6 +148,36 @@ def seed_demo(
     return credentials
 
 
+def _give_password(session: Session, user: User) -> str:
+    # A fresh random password per install: a demo reachable from a network must not open with a
+    # password everyone knows from the README.
+    password = generate_password()
+    set_password(session, user, password)
+    return password
+
+
+def ensure_demo_passwords(sessions: sessionmaker[Session], var_dir: Path) -> bool:
+    """Give web passwords to the people of a demo seeded before sign-in existed, and record them
+    beside the tokens. True if the credentials file changed."""
+    path = credentials_path(var_dir)
+    if not path.exists():
+        return False
+    saved = json.loads(path.read_text())
+    people = [saved["coach"], *saved["athletes"]]
+    if saved.get("admin"):
+        people.append(saved["admin"])
+    missing = [person for person in people if not person.get("password")]
+    if not missing:
+        return False
+    with session_scope(sessions) as session:
+        for person in missing:
+            user = session.scalar(select(User).where(User.email == person["email"]))
+            if user is not None:
+                person["password"] = _give_password(session, user)
+        write_private_json(path, saved)
+    return True
+
+
 def credentials_path(var_dir: Path) -> Path:
     return var_dir / "demo-credentials.json"
 
@@ -131,7 +185,12 @@ def credentials_path(var_dir: Path) -> Path:
 def save_credentials(var_dir: Path, credentials: DemoCredentials) -> Path:
     var_dir.mkdir(parents=True, exist_ok=True)
     path = credentials_path(var_dir)
+    write_private_json(path, credentials.to_json())
+    return path
+
+
+def write_private_json(path: Path, content: dict[str, Any]) -> None:
+    """Write ``content`` readable by its owner only (it holds passwords and tokens)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(credentials.to_json(), handle, indent=2)
-    return path
+        json.dump(content, handle, indent=2)
