@@ -12,7 +12,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from perfhub.auth.models import User
 from perfhub.core.errors import PerfhubError, TooManyRequests
+from perfhub.web.deps import optional_session_user
 from perfhub.web.security import finish_page
 from perfhub.web.templating import render
 
@@ -45,6 +47,19 @@ def is_page_request(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def _viewer_of(request: Request) -> User | None:
+    """Who is signed in, so that the error page still has their navigation; loaded here when the
+    error came before any page dependency ran (an unknown address)."""
+    if hasattr(request.state, "session_user"):
+        user: User | None = request.state.session_user
+        return user
+    try:
+        return optional_session_user(request)
+    except Exception:
+        # The error page must render even when the database is what failed.
+        return None
+
+
 def page_error(request: Request, error: PerfhubError) -> Response | None:
     """The page for ``error``, or None to let the API's problem+json answer it."""
     if not is_page_request(request):
@@ -64,7 +79,7 @@ def page_error(request: Request, error: PerfhubError) -> Response | None:
             "detail": error.detail,
             "next_step": _NEXT_STEPS.get(error.status, ""),
         },
-        user=getattr(request.state, "session_user", None),
+        user=_viewer_of(request),
         status_code=error.status,
         title=_HEADINGS.get(error.status, error.title),
         headers=headers,
