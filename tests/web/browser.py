@@ -33,6 +33,7 @@ from perfhub.app import create_app
 from perfhub.auth.passwords import set_password
 from perfhub.auth.service import create_user
 from perfhub.core.db import session_scope
+from perfhub.pipeline.runtime import Runtime
 from perfhub.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,11 +100,14 @@ class LiveServer:
 
     One serves a whole test module: each test makes its own people with :meth:`user` (fresh
     email every time), so what one test seeds never changes what another sees of its own.
+    The pipeline runs in the server; ``runtime.bus.drain()`` delivers what seeding published
+    now rather than at the bus's next poll.
     """
 
     url: str
     settings: Settings
     sessions: sessionmaker[Session]
+    runtime: Runtime
 
     def user(
         self,
@@ -139,7 +143,7 @@ def serve(database_url: str, var_dir: Path) -> Iterator[LiveServer]:
     thread.start()
     try:
         _wait_healthy(url, server, thread)
-        yield LiveServer(url=url, settings=settings, sessions=app.state.sessions)
+        yield LiveServer(url=url, settings=settings, sessions=app.state.sessions, runtime=app.state.runtime)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -56,6 +56,7 @@ def test_live_server_serves_the_app_and_shuts_it_out_of_the_internet(
     assert live_server.url.startswith("http://127.0.0.1:")
     assert live_server.settings.base_url == live_server.url
     assert live_server.settings.database_url.startswith("sqlite:///")
+    assert live_server.runtime.sessions is live_server.sessions
     assert httpx.get(live_server.url + "/readyz").json()["status"] == "ready"
 
     refused: list[str] = []
