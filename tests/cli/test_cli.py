@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from perfhub.auth.service import create_user
+from perfhub.core.db import make_engine, make_sessionmaker, session_scope
+from perfhub.core.migrate import upgrade
+
 
 def run(args: list[str], env_db: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {
@@ -101,6 +105,12 @@ def test_demo_seeds_once_and_prints_login(db: str, tmp_path: Path) -> None:
     assert "coach@demo.perfhub.local" in first.stdout and "token ph_" in first.stdout
     creds = json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
     assert len(creds["athletes"]) == 3
+    # Every demo person can sign in to the pages; the passwords are this install's own.
+    people = [creds["coach"], creds["admin"], *creds["athletes"]]
+    assert all(len(person["password"]) >= 10 for person in people)
+    assert len({person["password"] for person in people}) == len(people)
+    assert f"password {creds['coach']['password']}" in first.stdout
+    assert f"password {creds['admin']['password']}" in first.stdout
     assert oct((tmp_path / "var" / "demo-credentials.json").stat().st_mode & 0o777) == "0o600"
     import sqlite3
 
@@ -113,5 +123,42 @@ def test_demo_seeds_once_and_prints_login(db: str, tmp_path: Path) -> None:
     assert raw_sources == {"demo"}  # it went through the landing log like any delivery
     again = run(["demo", "--if-missing"], db, tmp_path)
     assert again.returncode == 0 and "demo ready" in again.stdout
+    assert f"password {creds['coach']['password']}" in again.stdout
     refused = run(["demo"], db, tmp_path)
     assert refused.returncode == 1 and "exists already" in refused.stderr
+
+
+def test_user_password_reads_stdin_generates_and_refuses_in_one_line(db: str, tmp_path: Path) -> None:
+    upgrade(db)
+    with session_scope(make_sessionmaker(make_engine(db))) as session:
+        create_user(session, "a@example.org", "athlete")
+
+    def password(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PERFHUB_DATABASE_URL": db, "PERFHUB_VAR_DIR": str(tmp_path / "var")}
+        return subprocess.run(
+            [sys.executable, "-m", "perfhub.cli", "user", "password", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    typed = password("a@example.org", stdin="a long enough secret\n")
+    assert typed.returncode == 0 and json.loads(typed.stdout) == {
+        "email": "a@example.org",
+        "signedOutSessions": 0,
+    }
+    assert "a long enough secret" not in typed.stdout + typed.stderr
+    made = json.loads(password("a@example.org", "--generate").stdout)
+    assert len(made["password"]) >= 10
+    for args, stdin, words in (
+        (("a@example.org",), "short\n", "at least 10 characters"),
+        (("nobody@example.org", "--generate"), "", "no user with email"),
+    ):
+        refused = password(*args, stdin=stdin)
+        assert refused.returncode == 1 and refused.stdout == "", args
+        assert refused.stderr.count("\n") == 1 and words in refused.stderr, refused.stderr
+    raw = (tmp_path / "cli.db").read_bytes()
+    assert b"a long enough secret" not in raw and made["password"].encode() not in raw
