@@ -130,24 +130,25 @@ def serve(database_url: str, var_dir: Path) -> Iterator[LiveServer]:
     """Run the app in a background thread until the block ends, then shut it down cleanly."""
     # The socket is bound here and handed to uvicorn, so no other process can take the port
     # between choosing it and listening on it.
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        database_url=database_url, var_dir=var_dir, base_url=url, secret_key=SECRET, nats_url=None
-    )
-    app = create_app(settings)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True)
-    thread.start()
-    try:
-        _wait_healthy(url, server, thread)
-        yield LiveServer(url=url, settings=settings, sessions=app.state.sessions, runtime=app.state.runtime)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        settings = Settings(
+            database_url=database_url, var_dir=var_dir, base_url=url, secret_key=SECRET, nats_url=None
+        )
+        app = create_app(settings)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
+        )
+        thread.start()
+        try:
+            _wait_healthy(url, server, thread)
+            yield LiveServer(url, settings, app.state.sessions, app.state.runtime)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
     assert not thread.is_alive(), "the live server did not shut down within 15 s"
 
 
