@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -64,6 +65,27 @@ def test_wheel_ships_its_migrations_and_templates(installed: Path) -> None:
     assert "0001_foundation_schema.py" in out[1]
 
 
+def _sign_in_and_read_today(base: str, athlete: dict[str, str]) -> None:
+    """The pages work from the wheel: templates, static files and the vendored chart library."""
+    with httpx.Client(base_url=base, headers={"accept": "text/html"}, timeout=10) as browser:
+        form = browser.get("/")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and csrf is not None, form.text[:500]
+        signed_in = browser.post(
+            "/login",
+            data={"email": athlete["email"], "password": athlete["password"], "csrf_token": csrf.group(1)},
+            follow_redirects=True,
+        )
+        assert signed_in.status_code == 200 and signed_in.url.path == "/today", signed_in.text[:500]
+        assert "Readiness" in signed_in.text
+        for asset in (
+            "/static/app.css",
+            "/static/vendor/uplot/uPlot.iife.min.js",
+            "/static/vendor/htmx/htmx.min.js",
+        ):
+            assert browser.get(asset).status_code == 200, asset
+
+
 def test_wheel_upgrades_seeds_and_serves(installed: Path, tmp_path: Path) -> None:
     perfhub = str(installed / "bin" / "perfhub")
     port = _free_port()
@@ -101,6 +123,7 @@ def test_wheel_upgrades_seeds_and_serves(installed: Path, tmp_path: Path) -> Non
             f"{base}/api/v1/hrv/daily", headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
         assert nights.status_code == 200 and len(nights.json()) >= 7
+        _sign_in_and_read_today(base, credentials["athletes"][0])
     finally:
         server.terminate()
         server.wait(15)
