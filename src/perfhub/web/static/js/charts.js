@@ -59,7 +59,8 @@
     return n;
   }
 
-  function seriesOptions(spec, s) {
+  // Dots shrink when nights outnumber the room for them (a year at phone width).
+  function seriesOptions(spec, s, dense) {
     var colour = PALETTE[s.colour] || PALETTE.primary;
     var options = {
       label: s.label,
@@ -75,9 +76,9 @@
       options.points = { show: false };
     } else if (s.kind === "points") {
       options.paths = function () { return null; };
-      options.points = { show: true, space: 0, size: 7, width: 1, fill: colour, stroke: colour };
+      options.points = { show: true, space: 0, size: dense ? 3 : 7, width: 1, fill: colour, stroke: colour };
     } else if (s.kind === "line") {
-      options.points = { show: true, space: 0, size: 5, fill: colour, stroke: colour };
+      options.points = { show: !dense, space: 0, size: 5, fill: colour, stroke: colour };
     } else if (s.kind === "band-edge") {
       options.width = 1;
       options.dash = [4, 4];
@@ -129,7 +130,8 @@
       label: "Night",
       value: function (u, v) { return v == null ? "—" : formatDay(v, true); }
     }];
-    spec.series.forEach(function (s) { series.push(seriesOptions(spec, s)); });
+    var dense = xs.length * 6 > width;
+    spec.series.forEach(function (s) { series.push(seriesOptions(spec, s, dense)); });
     var opts = {
       width: width,
       height: heightFor(width),
@@ -161,6 +163,8 @@
           size: 56
         }
       ],
+      // Room on the right for half of the newest day's label, which sits on the plot's edge.
+      padding: [12, withYear ? 48 : 28, 0, 0],
       cursor: { drag: { x: false, y: false } },
       legend: { live: true }
     };
