@@ -7,13 +7,12 @@ from fastapi import APIRouter
 from perfhub.core.deps import UowDep
 from perfhub.core.errors import NotFound
 from perfhub.privacy.deps import AthleteRead, ReadRequest
-from perfhub.privacy.disclosure import SLEEP_DEBT_DAY, Detail
-from perfhub.privacy.policy import Access, ShownDriver, disclose_readiness, disclose_rows
+from perfhub.privacy.disclosure import SLEEP_DEBT_DAY
+from perfhub.privacy.policy import disclose_rows
 from perfhub.readiness import queries
-from perfhub.readiness.engine import driver_from_json, render, render_plain
-from perfhub.readiness.models import ReadinessSnapshotRow
-from perfhub.readiness.schemas import ComponentOut, DebtOut, ReadinessOut
-from perfhub.readiness.service import ensure_today, sleep_debt_days
+from perfhub.readiness.presenter import REASON_TEXT, readiness_out, today_readiness
+from perfhub.readiness.schemas import DebtOut, ReadinessOut
+from perfhub.readiness.service import sleep_debt_days
 
 router = APIRouter(tags=["insights"])
 
@@ -22,48 +21,16 @@ ReadinessRangeRead = Annotated[ReadRequest, AthleteRead(signals={"readiness"}, d
 SleepDebtRead = Annotated[ReadRequest, AthleteRead(signals={"sleep"}, dated=True)]
 
 
-def _sentence(driver: ShownDriver) -> str:
-    if driver.detail is Detail.PLAIN:
-        return render_plain(driver.fact["code"])
-    return render(driver_from_json(driver.fact))
-
-
-def readiness_out(access: Access, row: ReadinessSnapshotRow) -> ReadinessOut:
-    shown = disclose_readiness(access, row.drivers, row.components)
-    return ReadinessOut(
-        readiness=round(row.score or 0),
-        drivers=[_sentence(d) for d in shown.drivers],
-        updated_at=row.computed_at,
-        date=row.date,
-        band=row.band or "",
-        status=row.status or "",
-        stale=row.stale,
-        components=[ComponentOut(**c) for c in shown.components],
-        algorithm_version=row.algorithm_version,
-        driver_facts=[d.fact for d in shown.drivers],
-        hidden=shown.withheld,
-    )
-
-
-_REASON_TEXT = {
-    "calibrating": "Readiness is calibrating: it needs at least 4 nights of HRV.",
-    "no_data": "No HRV, resting HR or sleep data yet.",
-    "no_recent_data": "No data for more than 7 days.",
-}
-
-
 @router.get("/readiness/today", response_model=ReadinessOut, response_model_by_alias=True)
 def readiness_today(uow: UowDep, read: ReadinessRead) -> ReadinessOut:
     """Today's readiness (the athlete's local date), or 404 with a ``reason``."""
     with uow() as session:
         access = read.authorize(session)
-        today = ensure_today(session, access.subject)
-        row = queries.snapshot_on(session, access.subject.id, today)
-        if row is not None and row.score is not None:
-            return readiness_out(access, row)
-        reason = queries.no_score_reason(session, access.subject.id, row)
+        today = today_readiness(session, access)
+        if today.readiness is not None:
+            return today.readiness
     # Outside the unit of work: a freshly materialised no-score snapshot is kept.
-    raise NotFound(_REASON_TEXT[reason], reason=reason, date=today.isoformat())
+    raise NotFound(REASON_TEXT[today.reason], reason=today.reason, date=today.date.isoformat())
 
 
 @router.get("/readiness", response_model=list[ReadinessOut], response_model_by_alias=True)
