@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from perfhub.core.dates import local_today
 from perfhub.privacy.disclosure import Detail
 from perfhub.privacy.policy import Access, ShownDriver, disclose_readiness
 from perfhub.readiness import queries
@@ -64,8 +65,13 @@ class TodayReadiness:
 
 def today_readiness(session: Session, access: Access) -> TodayReadiness:
     """Today's readiness of ``access.subject``, materialised first if no event has produced it."""
-    today = ensure_today(session, access.subject)
-    row = queries.snapshot_on(session, access.subject.id, today)
+    subject = access.subject
+    today = local_today(subject.tz)
+    # One query on the usual path, where the pipeline has stored today's snapshot already.
+    row = queries.snapshot_on(session, subject.id, today)
+    if row is None:
+        today = ensure_today(session, subject)
+        row = queries.snapshot_on(session, subject.id, today)
     if row is not None and row.score is not None:
         return TodayReadiness(today, readiness_out(access, row))
     return TodayReadiness(today, None, queries.no_score_reason(session, access.subject.id, row))
