@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link clean
+.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfhub needs Python >= 3.11")'
@@ -64,7 +64,7 @@ lint: dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link
+bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today
 
 bench-readiness: dev
 	$(BIN)/python bench/bench_readiness.py
@@ -80,6 +80,9 @@ bench-apple: dev
 
 bench-link: dev
 	$(BIN)/python bench/bench_link_backfill.py
+
+bench-today: dev
+	$(BIN)/python bench/bench_today_page.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
