@@ -100,8 +100,11 @@ def AthleteRead(
     return Depends(call)
 
 
+# The reader is a default (``= Depends(reader)``), not ``Annotated`` metadata: annotations are
+# strings here (postponed evaluation), and FastAPI resolves them in the module's namespace, where
+# the closure's ``reader`` does not exist.
 def _own_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
-    def own_read(request: Request, user: Annotated[User, Depends(reader)]) -> ReadRequest:
+    def own_read(request: Request, user: User = Depends(reader)) -> ReadRequest:
         return ReadRequest(declaration, user, user.id, request.url.path)
 
     return own_read
@@ -109,7 +112,7 @@ def _own_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., Rea
 
 def _athlete_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
     def athlete_read(
-        request: Request, user: Annotated[User, Depends(reader)], user_id: int | None = UserQuery
+        request: Request, user: User = Depends(reader), user_id: int | None = UserQuery
     ) -> ReadRequest:
         return ReadRequest(declaration, user, user_id or user.id, request.url.path)
 
@@ -120,7 +123,7 @@ def _dated_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., R
     # from/to before userId: the order the query parameters have always had in the API document.
     def dated_read(
         request: Request,
-        user: Annotated[User, Depends(reader)],
+        user: User = Depends(reader),
         from_: str | None = FromQuery,
         to: str | None = ToQuery,
         user_id: int | None = UserQuery,
