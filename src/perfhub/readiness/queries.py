@@ -4,8 +4,7 @@ athletes' canonical readings loaded as engine input (:func:`load_athletes`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, cast
 
 import numpy as np
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.db import one_of
-from perfhub.readiness.engine import ALGORITHM_VERSION, build_batch, compute_batch
+from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.engine.series import HRV_COLUMNS, SLEEP_COLUMNS, AthleteSeries, as_columns
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, SleepDaily
@@ -137,61 +136,3 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
         )
         for user in users
     ]
-
-
-@dataclass(frozen=True)
-class HrvBaselineDay:
-    """One day's HRV and resting HR beside the baselines readiness judges them against.
-
-    ``ln_hrv`` is the night's reading from the day's primary HRV source (``is_sdnn`` when that
-    source gives SDNN); ``ln7`` its 7-day mean and ``normal_low``..``normal_high`` the 60-day
-    normal range (docs/readiness.md#normal-range); ``resting_hr_baseline`` the previous-60-day
-    mean. ``None`` where the engine has no value (missing night, too few readings).
-    """
-
-    date: date
-    ln_hrv: float | None
-    is_sdnn: bool
-    ln7: float | None
-    normal_low: float | None
-    normal_high: float | None
-    resting_hr: float | None
-    resting_hr_baseline: float | None
-
-
-def _number(value: Any) -> float | None:
-    number = float(value)
-    return None if number != number else number  # NaN: no value
-
-
-def hrv_baselines(session: Session, user: User, start: date, end: date) -> list[HrvBaselineDay]:
-    """Every day of ``start..end`` with the numbers the readiness engine computes for it.
-
-    The engine itself computes them (``compute_batch``), over a batch that begins at the
-    athlete's first reading as a snapshot recompute does, so each day's primary source, segment
-    and 60-day window are the ones its readiness snapshot stores as ``normalLow``/``normalHigh``
-    and ``restingHrBaseline``; the range is never derived a second way.
-    """
-    (athlete,) = load_athletes(session, [user])
-    first = athlete.first_day()
-    days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
-    if first is None or first > end:
-        return [HrvBaselineDay(day, None, False, None, None, None, None, None) for day in days]
-    batch = build_batch([athlete], min(first, start), end)
-    result = compute_batch(batch, workers=1)
-    out = []
-    for day in days:
-        col = batch.day_index(day)
-        out.append(
-            HrvBaselineDay(
-                date=day,
-                ln_hrv=_number(batch.ln_hrv[0, col]),
-                is_sdnn=bool(batch.hrv_is_sdnn[0, col]),
-                ln7=_number(result.ln7[0, col]),
-                normal_low=_number(result.normal_low[0, col]),
-                normal_high=_number(result.normal_high[0, col]),
-                resting_hr=_number(batch.resting_hr[0, col]),
-                resting_hr_baseline=_number(result.rhr_baseline[0, col]),
-            )
-        )
-    return out

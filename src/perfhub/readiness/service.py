@@ -287,3 +287,61 @@ def coverage(session: Session) -> float | None:
         ).all()
     )
     return sum((user_id, day) in have for user_id, day in todays.items()) / len(todays)
+
+
+@dataclass(frozen=True)
+class HrvBaselineDay:
+    """One day's HRV and resting HR beside the baselines readiness judges them against.
+
+    ``ln_hrv`` is the night's reading from the day's primary HRV source (``is_sdnn`` when that
+    source gives SDNN); ``ln7`` its 7-day mean and ``normal_low``..``normal_high`` the 60-day
+    normal range (docs/readiness.md#normal-range); ``resting_hr_baseline`` the previous-60-day
+    mean. ``None`` where the engine has no value (missing night, too few readings).
+    """
+
+    date: date
+    ln_hrv: float | None
+    is_sdnn: bool
+    ln7: float | None
+    normal_low: float | None
+    normal_high: float | None
+    resting_hr: float | None
+    resting_hr_baseline: float | None
+
+
+def _number(value: Any) -> float | None:
+    number = float(value)
+    return None if number != number else number  # NaN: no value
+
+
+def hrv_baselines(session: Session, user: User, start: date, end: date) -> list[HrvBaselineDay]:
+    """Every day of ``start..end`` with the numbers the readiness engine computes for it.
+
+    The engine itself computes them (``compute_batch``), over a batch that begins at the
+    athlete's first reading as a snapshot recompute does, so each day's primary source, segment
+    and 60-day window are the ones its readiness snapshot stores as ``normalLow``/``normalHigh``
+    and ``restingHrBaseline``; the range is never derived a second way.
+    """
+    (athlete,) = load_athletes(session, [user])
+    first = athlete.first_day()
+    days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+    if first is None or first > end:
+        return [HrvBaselineDay(day, None, False, None, None, None, None, None) for day in days]
+    batch = build_batch([athlete], min(first, start), end)
+    result = compute_batch(batch, workers=1)
+    out = []
+    for day in days:
+        col = batch.day_index(day)
+        out.append(
+            HrvBaselineDay(
+                date=day,
+                ln_hrv=_number(batch.ln_hrv[0, col]),
+                is_sdnn=bool(batch.hrv_is_sdnn[0, col]),
+                ln7=_number(result.ln7[0, col]),
+                normal_low=_number(result.normal_low[0, col]),
+                normal_high=_number(result.normal_high[0, col]),
+                resting_hr=_number(batch.resting_hr[0, col]),
+                resting_hr_baseline=_number(result.rhr_baseline[0, col]),
+            )
+        )
+    return out

@@ -19,7 +19,7 @@ from perfhub.privacy.deps import ReadRequest
 from perfhub.privacy.disclosure import HRV_DAY
 from perfhub.privacy.policy import disclose_rows
 from perfhub.readiness.engine.rules import BASELINE_MIN_READINGS, BASELINE_WINDOW
-from perfhub.readiness.queries import hrv_baselines
+from perfhub.readiness.service import hrv_baselines
 from perfhub.web.deps import PageRead
 from perfhub.web.routes._charts import Chart, ChartSeries, day_span, require_athlete, rounded, short_day
 from perfhub.web.templating import render
