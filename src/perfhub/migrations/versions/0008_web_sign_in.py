@@ -29,9 +29,14 @@ def upgrade() -> None:
         sa.Column("created_at", perfhub.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", perfhub.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", perfhub.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["user_account.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("token_hash"),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name=op.f("fk_web_session_user_id_user_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_session")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_session_token_hash")),
     )
     op.create_index("ix_web_session_user_id", "web_session", ["user_id"])
     op.create_table(
@@ -40,7 +45,7 @@ def upgrade() -> None:
         sa.Column("email_hash", sa.String(length=64), nullable=False),
         sa.Column("client", sa.String(length=64), nullable=False),
         sa.Column("at", perfhub.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failure")),
     )
     op.create_index("ix_login_failure_email_hash", "login_failure", ["email_hash"])
     op.create_index("ix_login_failure_client", "login_failure", ["client"])
