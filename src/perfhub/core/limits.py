@@ -106,6 +106,14 @@ def route_limits(api_prefix: str) -> list[RouteLimit]:
         ),
         RouteLimit(rf"{api}/connections/[^/]+/callback", lambda s: s.max_json_body_bytes, authenticate=False),
         RouteLimit(rf"{api}/.*", lambda s: s.max_json_body_bytes, authenticate=True),
+        # The web page's upload of the same file: the page checks the session cookie and its
+        # CSRF token itself (no bearer token), and the body is a file or a form holding one.
+        RouteLimit(
+            r"/connections/apple-health",
+            lambda s: s.apple_health_max_upload_bytes,
+            authenticate=False,
+            strict_json=False,
+        ),
         RouteLimit(r".*", lambda s: s.max_json_body_bytes, authenticate=False),
     ]
 

@@ -126,7 +126,7 @@ def callback(
         )
     answer: Response
     if "text/html" in request.headers.get("accept", ""):
-        answer = RedirectResponse(f"/?linked={vendor}", status_code=303)
+        answer = RedirectResponse(f"/connections?linked={vendor}", status_code=303)
     else:
         answer = JSONResponse(LinkedOut(vendor=vendor, status="linked").model_dump())
     answer.delete_cookie(link_cookie_name(vendor), path=_cookie_path(settings, vendor))
