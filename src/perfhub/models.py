@@ -7,7 +7,7 @@ from perfhub.core.outbox import DeadLetter, OutboxDelivery, OutboxRow
 from perfhub.privacy.models import AuditEntry
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
-from perfhub.teams.models import Team, TeamMembership
+from perfhub.teams.models import Team, TeamCoach, TeamInvitation, TeamMembership
 from perfhub.wearables.models import OAuthState, VendorConnection, WebhookReceipt
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "ReadinessSnapshotRow",
     "SleepDaily",
     "Team",
+    "TeamCoach",
+    "TeamInvitation",
     "TeamMembership",
     "User",
     "VendorConnection",

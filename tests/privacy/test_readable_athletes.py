@@ -19,6 +19,7 @@ from perfhub.privacy.policy import is_related, readable_signals
 from perfhub.privacy.queries import readable_athletes
 from perfhub.teams.models import Team, TeamMembership
 from perfhub.teams.schemas import SIGNALS
+from perfhub.teams.service import create_team
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
 
@@ -55,9 +56,7 @@ def person(session: Session, name: str, role: str = "athlete") -> User:
 
 
 def team(session: Session, coach: User, *members: tuple[User, set[str]]) -> Team:
-    made = Team(name=f"team of {coach.name}", coach_id=coach.id)
-    session.add(made)
-    session.flush()
+    made = create_team(session, f"team of {coach.name}", coach)
     for athlete, shared in members:
         membership = TeamMembership(team_id=made.id, athlete_id=athlete.id)
         for signal in SIGNALS:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from perfhub.core.db import make_engine
+from perfhub.core.migrate import sqlite_foreign_keys_off
 from perfhub.models import Base
 
 config = context.config
@@ -29,7 +30,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as connection:
+    with engine.connect() as connection, sqlite_foreign_keys_off(connection):
         _run(connection)
     engine.dispose()
 

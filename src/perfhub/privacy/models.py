@@ -2,14 +2,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perfhub.core.db import Base, JsonType, UTCDateTime, utcnow
 
+AUDIT_KINDS = ("read", "erasure")
+
 
 class AuditEntry(Base):
-    """One read of an athlete's data by someone other than that athlete."""
+    """One read of an athlete's data by someone other than that athlete (``kind`` "read"), or
+    the record that an athlete's account was erased ("erasure": the only row that outlives it,
+    which is why ``subject_id`` is not a foreign key)."""
 
     __tablename__ = "audit_log"
 
@@ -17,6 +21,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     actor_role: Mapped[str] = mapped_column(String(16))
-    subject_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[int] = mapped_column(Integer, index=True)
     signals: Mapped[list[str]] = mapped_column(JsonType)
     path: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(16), default="read", server_default="read")

@@ -15,7 +15,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.teams.models import Team, TeamMembership
+from perfhub.teams.models import TeamCoach, TeamMembership
 from perfhub.teams.schemas import SIGNALS
 
 ALL_SIGNALS = frozenset(SIGNALS)
@@ -50,8 +50,8 @@ def _statement(
     if viewer.role == "coach":
         coached = (
             select(TeamMembership)
-            .join(Team, Team.id == TeamMembership.team_id)
-            .where(Team.coach_id == viewer.id)
+            .join(TeamCoach, TeamCoach.team_id == TeamMembership.team_id)
+            .where(TeamCoach.coach_id == viewer.id)
             .subquery()
         )
         # An athlete in two of the coach's teams is one row: a signal is granted when any shares it.

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perfhub.core.db import Base, JsonType, UTCDateTime, utcnow
@@ -27,6 +27,8 @@ class ReadinessSnapshotRow(Base):
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
     drivers: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
     components: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    # Flag codes (docs/readiness.md#flags), stored so that a team table can filter on them.
+    flags: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default=text("'[]'"))
     baselines: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     inputs_hash: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

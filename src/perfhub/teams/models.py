@@ -10,12 +10,46 @@ from perfhub.teams.schemas import SIGNALS
 
 
 class Team(Base):
+    """A group of athletes and the coaches who run it (``TeamCoach``: one or more)."""
+
     __tablename__ = "team"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    coach_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TeamCoach(Base):
+    """A coach of a team. A team may have several; a coach may run several teams."""
+
+    __tablename__ = "team_coach"
+    __table_args__ = (UniqueConstraint("team_id", "coach_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
+    coach_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+INVITATION_STATUSES = ("pending", "accepted", "declined", "revoked")
+
+
+class TeamInvitation(Base):
+    """An invitation for the athlete with ``email`` to join a team. They choose what to share
+    when they accept; until then nothing of theirs is visible to the team."""
+
+    __tablename__ = "team_invitation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class TeamMembership(Base):

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.errors import Conflict, NotFound, Unprocessable
-from perfhub.teams.models import Team, TeamMembership
+from perfhub.teams.models import Team, TeamCoach, TeamMembership
 from perfhub.teams.schemas import SIGNALS
 
 
@@ -19,8 +19,10 @@ def create_team(session: Session, name: str, coach: User) -> Team:
         raise Unprocessable(
             f"{coach.email} is a {coach.role}, not a coach", [{"loc": ["coach"], "msg": "not a coach"}]
         )
-    team = Team(name=name, coach_id=coach.id)
+    team = Team(name=name)
     session.add(team)
+    session.flush()
+    session.add(TeamCoach(team_id=team.id, coach_id=coach.id))
     session.flush()
     return team
 
