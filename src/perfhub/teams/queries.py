@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.teams.models import Team, TeamMembership
+from perfhub.teams.models import Team, TeamCoach, TeamMembership
 from perfhub.teams.schemas import SIGNALS
 
 
@@ -42,12 +42,21 @@ def _display_name(user: User) -> str:
 
 def rosters_for(session: Session, viewer: User) -> list[Roster]:
     """The teams ``viewer`` runs (an admin: every team), by name, each with its members by name."""
-    query = select(Team, User).join(User, User.id == Team.coach_id).order_by(Team.name, Team.id)
+    query = select(Team).order_by(Team.name, Team.id)
     if viewer.role != "admin":
-        query = query.where(Team.coach_id == viewer.id)
-    teams = [(team, coach) for team, coach in session.execute(query)]
-    if not teams:
+        query = query.where(Team.id.in_(select(TeamCoach.team_id).where(TeamCoach.coach_id == viewer.id)))
+    found = list(session.scalars(query))
+    if not found:
         return []
+    coaches: dict[int, list[str]] = defaultdict(list)
+    for team_id, coach in session.execute(
+        select(TeamCoach.team_id, User)
+        .join(User, User.id == TeamCoach.coach_id)
+        .where(TeamCoach.team_id.in_([team.id for team in found]))
+        .order_by(TeamCoach.added_at, TeamCoach.id)
+    ):
+        coaches[team_id].append(_display_name(coach))
+    teams = [(team, ", ".join(coaches[team.id])) for team in found]
     members: dict[int, list[Member]] = defaultdict(list)
     rows = session.execute(
         select(TeamMembership, User)
@@ -58,7 +67,7 @@ def rosters_for(session: Session, viewer: User) -> list[Roster]:
     for membership, athlete in rows:
         shares = tuple(signal for signal, shared in membership.sharing().items() if shared)
         members[membership.team_id].append(Member(athlete.id, _display_name(athlete), shares))
-    return [Roster(team.id, team.name, _display_name(coach), members[team.id]) for team, coach in teams]
+    return [Roster(team.id, team.name, coach_names, members[team.id]) for team, coach_names in teams]
 
 
 def count_teams(session: Session) -> int:
