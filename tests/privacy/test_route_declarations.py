@@ -9,6 +9,7 @@ from typing import Annotated
 
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from perfhub.app import create_app
@@ -36,6 +37,17 @@ NO_ATHLETE_DATA: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "operations",
     ("GET", "/readyz"): "operations",
     ("GET", "/metrics"): "operations: aggregate gauges only",
+    # The web pages (perfhub.web): sign-in, and forms that change the caller's own settings.
+    ("GET", "/"): "the sign-in form, or a redirect to the caller's home",
+    ("GET", "/login"): "the sign-in form",
+    ("POST", "/login"): "signs in; answers a redirect",
+    ("POST", "/logout"): "signs out",
+    ("POST", "/profile/password"): "changes the caller's password",
+    ("POST", "/connections/{vendor}/link"): "starts an OAuth link; redirects to the vendor",
+    ("POST", "/connections/{vendor}/unlink"): "unlinks; redirects",
+    ("POST", "/connections/apple-health"): "the caller's own upload: answers what it imported",
+    ("GET", "/teams"): "the teams a coach runs: names and how many share each signal, no readings",
+    ("GET", "/admin"): "an admin's overview: counts only",
 }
 
 # What each athlete-data route declares: the signals it needs, or "own" for the caller's data.
@@ -51,6 +63,14 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/api/v1/me"): "own",
     ("PATCH", "/api/v1/me"): "own",
     ("GET", "/api/v1/connections"): "own",
+    ("GET", "/today"): ("readiness",),
+    ("GET", "/sleep"): ("sleep",),
+    ("GET", "/hrv"): ("hrv",),
+    ("GET", "/nudges"): ("sleep",),
+    ("POST", "/nudges/preferences"): "own",
+    ("GET", "/profile"): "own",
+    ("POST", "/profile"): "own",
+    ("GET", "/connections"): "own",
 }
 
 
@@ -66,6 +86,21 @@ def routes(app: FastAPI) -> Iterator[tuple[str, str, ReadDeclaration | None]]:
             continue  # Starlette's own: the OpenAPI document and the docs pages
         for method in sorted(route.methods - {"HEAD"}):
             yield method, str(context.path), declared_read(route.dependant)
+
+
+def dependants(app: FastAPI) -> Iterator[tuple[str, str, Dependant]]:
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods - {"HEAD"}):
+                yield method, str(context.path), route.dependant
+
+
+def query_parameters(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= query_parameters(sub)
+    return names
 
 
 def undeclared(app: FastAPI) -> list[tuple[str, str]]:
@@ -92,11 +127,16 @@ def test_the_declarations_are_the_expected_ones(app: FastAPI) -> None:
         if declaration is not None
     }
     assert declared == DECLARED
-    # Every per-athlete read takes `userId`; own-data routes take no one else's id.
+    # Every per-athlete read takes `userId`; own-data routes take no one else's id. Pages are
+    # not in the OpenAPI document, so the parameters come from each route's dependencies.
     document = app.openapi()
+    query_names = {(method, path): query_parameters(dependant) for method, path, dependant in dependants(app)}
     for (method, path), what in DECLARED.items():
-        names = {p["name"] for p in document["paths"][path][method.lower()].get("parameters", [])}
+        names = query_names[method, path]
         assert ("userId" in names) == (what != "own"), (method, path)
+        if path.startswith("/api/"):
+            listed = {p["name"] for p in document["paths"][path][method.lower()].get("parameters", [])}
+            assert names <= listed, (method, path)
 
 
 def test_the_allow_list_names_only_routes_that_exist_and_declare_nothing(app: FastAPI) -> None:
