@@ -35,6 +35,7 @@ from perfhub.readiness.routes import router as insights_router
 from perfhub.readings.routes import ingest_router
 from perfhub.readings.routes import router as data_router
 from perfhub.settings import Settings, get_settings
+from perfhub.teams.routes import router as teams_router
 from perfhub.wearables.apple.routes import router as import_router
 from perfhub.wearables.routes import router as connections_router
 from perfhub.web.errors import page_error
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(tokens_router)
     api.include_router(import_router)
     api.include_router(connections_router)
+    api.include_router(teams_router)
     app.include_router(api)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
