@@ -33,7 +33,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from perfhub.core.errors import PayloadTooLarge, PerfhubError, Unauthorized, Unprocessable
+from perfhub.core.errors import NotFound, PayloadTooLarge, PerfhubError, Unauthorized, Unprocessable
 from perfhub.core.problems import problem_response
 from perfhub.settings import Settings
 
@@ -152,6 +152,11 @@ class RequestLimits:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"].endswith("\n"):
+            # Starlette matches routes with `^…$`, and `$` also matches before a final newline:
+            # "/\n" would reach `GET /`. No address of ours ends in a newline.
+            await _refuse(scope, receive, send, NotFound("no such address"))
             return
         route = self.route_for(scope["path"])
         limit = route.max_bytes(self.settings)
