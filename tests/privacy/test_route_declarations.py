@@ -37,6 +37,21 @@ NO_ATHLETE_DATA: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "operations",
     ("GET", "/readyz"): "operations",
     ("GET", "/metrics"): "operations: aggregate gauges only",
+    # Teams, invitations and sharing (perfhub.teams): memberships and sharing settings, no
+    # readings. What they reveal is limited by the teams service: a team one has no part in is 404.
+    ("GET", "/api/v1/teams"): "the caller's teams: names, coaches and a member count",
+    ("POST", "/api/v1/teams"): "creates a team; answers its name and coaches",
+    ("GET", "/api/v1/teams/{teamId}"): "coaches: members' names and sharing settings; an athlete: their own",
+    ("POST", "/api/v1/teams/{teamId}/coaches"): "adds a coach; answers the team's coaches",
+    ("DELETE", "/api/v1/teams/{teamId}/members/{athleteId}"): "ends a membership (and its grants); 204",
+    ("POST", "/api/v1/teams/{teamId}/invitations"): "invites an email; answers the invitation",
+    ("GET", "/api/v1/teams/{teamId}/invitations"): "a coach's invitations: emails, status and dates",
+    ("DELETE", "/api/v1/teams/{teamId}/invitations/{invitationId}"): "withdraws an invitation; 204",
+    ("GET", "/api/v1/invitations"): "invitations to the caller's own email, with team and coach names",
+    ("POST", "/api/v1/invitations/{invitationId}/accept"): "the caller joins; answers their own sharing",
+    ("POST", "/api/v1/invitations/{invitationId}/decline"): "the caller declines; answers the invitation",
+    ("GET", "/api/v1/sharing"): "the caller's own sharing settings per team",
+    ("PUT", "/api/v1/sharing/{teamId}"): "changes the caller's own sharing; answers it",
     # The web pages (perfhub.web): sign-in, and forms that change the caller's own settings.
     ("GET", "/"): "the sign-in form, or a redirect to the caller's home",
     ("GET", "/login"): "the sign-in form",
