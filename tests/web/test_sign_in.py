@@ -249,3 +249,26 @@ def test_a_hash_made_with_weaker_parameters_is_upgraded_at_sign_in(harness: Harn
     with harness.runtime.sessions() as session:
         stored = session.scalar(select(User.password_hash).where(User.id == athlete["id"]))
     assert stored is not None and stored != weak and "m=65536" in stored
+
+
+def test_the_password_form_counts_wrong_current_passwords_toward_the_same_limit(harness: Harness) -> None:
+    athlete = with_password(harness)
+    client = harness.client
+    sign_in(client, athlete["email"])
+    token = csrf_of(client, "/profile")
+
+    def change(current: str) -> str:
+        form = {
+            "csrf_token": token,
+            "current_password": current,
+            "new_password": "a brand new password",
+            "confirm_password": "a brand new password",
+        }
+        return client.post("/profile/password", data=form, headers=HTML, follow_redirects=False).text
+
+    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+        assert "not your current password" in change("a wrong guess")
+    assert "Too many wrong passwords" in change(PASSWORD)  # a stolen session cannot keep guessing
+    with harness.runtime.sessions() as session:
+        user = session.get(User, athlete["id"])
+        assert user is not None and verify_password(session, user, PASSWORD)

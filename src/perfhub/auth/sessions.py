@@ -70,6 +70,23 @@ def sign_in(
     return SignedIn(user, token, expires_at)
 
 
+def confirm_password(
+    session: Session, user: User, password: str, client: str, *, now: datetime | None = None
+) -> bool:
+    """Whether ``password`` is ``user``'s, for a signed-in form that asks again (changing the
+    password). Wrong answers count toward the same limit as sign-in: a stolen session must not
+    become a way to guess the password. :class:`TooManyRequests` while the limit holds."""
+    now = now or utcnow()
+    email_hash = hash_secret(user.email)
+    client = client[:64]
+    _check_rate_limit(session, email_hash, client, now)
+    if verify_password(session, user, password):
+        return True
+    session.add(LoginFailure(email_hash=email_hash, client=client, at=now))
+    session.flush()
+    return False
+
+
 def _check_rate_limit(session: Session, email_hash: str, client: str, now: datetime) -> None:
     since = now - FAILURE_WINDOW
     session.execute(delete(LoginFailure).where(LoginFailure.at < since))

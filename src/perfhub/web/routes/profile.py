@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from perfhub.auth.models import User
-from perfhub.auth.passwords import MAX_LENGTH, MIN_LENGTH, set_password, verify_password
+from perfhub.auth.passwords import MAX_LENGTH, MIN_LENGTH, set_password
 from perfhub.auth.service import validate_timezone
-from perfhub.auth.sessions import SESSION_LIFETIME, end_all_sessions, start_session
+from perfhub.auth.sessions import SESSION_LIFETIME, confirm_password, end_all_sessions, start_session
 from perfhub.core.deps import UowDep
-from perfhub.core.errors import NotFound, Unprocessable
+from perfhub.core.errors import NotFound, TooManyRequests, Unprocessable
 from perfhub.privacy.deps import ReadRequest
 from perfhub.profile.schemas import MePatch
 from perfhub.profile.service import update_profile
@@ -219,16 +219,21 @@ def change_password(
     viewer: Viewer,
     current_password: Annotated[str, Form(max_length=MAX_LENGTH * 4)] = "",
     new_password: Annotated[str, Form(max_length=MAX_LENGTH * 4)] = "",
-    confirm_password: Annotated[str, Form(max_length=MAX_LENGTH * 4)] = "",
+    confirm_password_field: Annotated[str, Form(alias="confirm_password", max_length=MAX_LENGTH * 4)] = "",
 ) -> Response:
     """A new password; every session of the person ends and this browser gets a fresh one."""
     now = request.app.state.runtime.clock()
     with uow() as session:
         user = _load(session, viewer.id)
-        problem = ""
-        if not verify_password(session, user, current_password):
-            problem = "That is not your current password."
-        elif new_password != confirm_password:
+        client = request.client.host if request.client is not None else "unknown"
+        try:
+            confirmed = confirm_password(session, user, current_password, client, now=now)
+            problem = "" if confirmed else "That is not your current password."
+        except TooManyRequests as exc:
+            problem = exc.detail
+        if problem:
+            pass  # answered below, with the failure recorded by this unit of work
+        elif new_password != confirm_password_field:
             problem = "The new password and its confirmation are not the same."
         elif new_password == current_password:
             problem = "The new password is the same as the current one."
