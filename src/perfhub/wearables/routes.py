@@ -38,6 +38,21 @@ def _cookie_path(settings: Settings, vendor: str) -> str:
     return urlsplit(redirect_uri(settings, vendor)).path
 
 
+def set_link_cookie(response: Response, settings: Settings, vendor: str, browser_nonce: str) -> None:
+    """The cookie that binds a link to the browser that started it (the API's link route and the
+    connections page both set it). SameSite=Lax: the browser still sends it on the top-level GET
+    that the vendor redirects back with; only the callback ever sees it."""
+    response.set_cookie(
+        link_cookie_name(vendor),
+        browser_nonce,
+        max_age=settings.oauth_state_ttl_s,
+        path=_cookie_path(settings, vendor),
+        secure=settings.base_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+
+
 @router.post(
     "/connections/{vendor}/link", status_code=201, response_model=LinkOut, response_model_by_alias=True
 )
@@ -59,17 +74,7 @@ def link(
         started = start_link(
             session, settings, user, vendor, move_existing=body is not None and body.move_existing
         )
-    # SameSite=Lax: the browser still sends it on the top-level GET that the vendor redirects
-    # back with; only the callback ever sees it.
-    response.set_cookie(
-        link_cookie_name(vendor),
-        started.browser_nonce,
-        max_age=settings.oauth_state_ttl_s,
-        path=_cookie_path(settings, vendor),
-        secure=settings.base_url.startswith("https://"),
-        httponly=True,
-        samesite="lax",
-    )
+    set_link_cookie(response, settings, vendor, started.browser_nonce)
     return LinkOut(auth_url=started.auth_url)
 
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
@@ -26,8 +26,9 @@ from perfhub.settings import Settings
 from perfhub.wearables.apple.schemas import ImportResult
 from perfhub.wearables.apple.summary import summarize
 from perfhub.wearables.apple.upload import WRITE_BYTES, check_declared_length, import_upload
-from perfhub.wearables.linking import link_cookie_name, redirect_uri, start_link
+from perfhub.wearables.linking import start_link
 from perfhub.wearables.models import VendorConnection
+from perfhub.wearables.routes import set_link_cookie
 from perfhub.wearables.schemas import BackfillOut, LinkableVendor
 from perfhub.wearables.service import connections_of, disconnect
 from perfhub.wearables.vendors.registry import DISPLAY_NAMES, LINKABLE_VENDORS, vendor_config
@@ -215,11 +216,6 @@ def connections_page(
     )
 
 
-def _link_cookie_path(settings: Settings, vendor: str) -> str:
-    # Where the API's link route scopes the cookie: only the vendor's callback ever sees it.
-    return urlsplit(redirect_uri(settings, vendor)).path
-
-
 @router.post("/connections/{vendor}/link", dependencies=[CsrfChecked])
 def link(vendor: LinkableVendor, request: Request, uow: UowDep, viewer: AthleteViewer) -> Response:
     """Start linking: off to the vendor's consent page, which sends the browser back to the callback."""
@@ -227,17 +223,7 @@ def link(vendor: LinkableVendor, request: Request, uow: UowDep, viewer: AthleteV
     with uow() as session:
         started = start_link(session, settings, viewer, vendor)
     response = RedirectResponse(started.auth_url, status_code=303)
-    # The same cookie as POST /api/v1/connections/{vendor}/link: SameSite=Lax still sends it on the
-    # top-level GET the vendor redirects back with.
-    response.set_cookie(
-        link_cookie_name(vendor),
-        started.browser_nonce,
-        max_age=settings.oauth_state_ttl_s,
-        path=_link_cookie_path(settings, vendor),
-        secure=settings.base_url.startswith("https://"),
-        httponly=True,
-        samesite="lax",
-    )
+    set_link_cookie(response, settings, vendor, started.browser_nonce)
     return finish_page(request, response)
 
 
