@@ -30,6 +30,7 @@ from perfhub.core.telemetry import setup_tracing
 from perfhub.pipeline.runtime import Runtime
 from perfhub.pipeline.stages import STAGES
 from perfhub.pipeline.workers import BusRuntime
+from perfhub.privacy.routes import router as audit_router
 from perfhub.profile.routes import router as me_router
 from perfhub.readiness.routes import router as insights_router
 from perfhub.readings.routes import ingest_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(insights_router)
     api.include_router(alerts_router)
     api.include_router(me_router)
+    api.include_router(audit_router)
     api.include_router(tokens_router)
     api.include_router(import_router)
     api.include_router(connections_router)

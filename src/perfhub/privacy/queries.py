@@ -8,13 +8,15 @@ asks this module, so that a team page and a single athlete's page cannot disagre
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from perfhub.auth.models import User
+from perfhub.privacy.models import AuditEntry
 from perfhub.teams.models import TeamCoach, TeamMembership
 from perfhub.teams.schemas import SIGNALS
 
@@ -87,3 +89,68 @@ def grants_of(session: Session, viewer: User, subject: User) -> Mapping[int, fro
     if viewer.role != "coach":
         return {}
     return readable_athletes(session, viewer, athlete_ids=[subject.id])
+
+
+# --------------------------------------------------------------------------------------------
+# The access log, as its readers may see it
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One access-log row with the name of whoever read (None: the account no longer exists)."""
+
+    entry: AuditEntry
+    actor_name: str | None
+
+
+def audit_page(
+    session: Session,
+    viewer: User,
+    *,
+    limit: int,
+    before: int | None = None,
+    subject_id: int | None = None,
+) -> list[AuditRecord]:
+    """Up to ``limit`` access-log rows ``viewer`` may see, newest first, with ids below ``before``.
+
+    An admin sees every row, erasure records included. Anyone else sees the reads of their own
+    data and the reads they made themself (a coach's own trail), never an erasure record: on
+    SQLite an erased person's id can be given to the next account, which must not inherit it.
+    ``subject_id`` narrows within what the viewer may see. Ids only grow, so a page asked for
+    with ``before`` is the same however many rows arrive meanwhile.
+    """
+    actor = aliased(User)
+    stmt = (
+        select(AuditEntry, func.coalesce(func.nullif(actor.name, ""), actor.email))
+        .outerjoin(actor, actor.id == AuditEntry.actor_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    )
+    if viewer.role != "admin":
+        stmt = stmt.where(
+            AuditEntry.kind == "read",
+            (AuditEntry.subject_id == viewer.id) | (AuditEntry.actor_id == viewer.id),
+        )
+    if subject_id is not None:
+        stmt = stmt.where(AuditEntry.subject_id == subject_id)
+    if before is not None:
+        stmt = stmt.where(AuditEntry.id < before)
+    return [AuditRecord(entry, name) for entry, name in session.execute(stmt)]
+
+
+def audit_trail_of(session: Session, person_id: int) -> Iterator[AuditRecord]:
+    """Every read of ``person_id``'s data and every read they made, oldest first (their export)."""
+    actor = aliased(User)
+    stmt = (
+        select(AuditEntry, func.coalesce(func.nullif(actor.name, ""), actor.email))
+        .outerjoin(actor, actor.id == AuditEntry.actor_id)
+        .where(
+            AuditEntry.kind == "read",
+            (AuditEntry.subject_id == person_id) | (AuditEntry.actor_id == person_id),
+        )
+        .order_by(AuditEntry.id)
+        .execution_options(yield_per=500)
+    )
+    for entry, name in session.execute(stmt):
+        yield AuditRecord(entry, name)
