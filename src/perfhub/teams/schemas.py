@@ -38,7 +38,7 @@ def _team_name(value: str) -> str:
     return value
 
 
-def _email(value: str) -> str:
+def email_address(value: str) -> str:
     # As auth.service.create_user stores them: trimmed and lower-case, so that matching an
     # invitation to its athlete is an equality.
     value = _storable_text(value).strip().lower()
@@ -49,7 +49,7 @@ def _email(value: str) -> str:
 
 
 TeamName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_team_name)]
-Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
+Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(email_address)]
 
 
 class _Body(BaseModel):

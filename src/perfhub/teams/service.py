@@ -33,6 +33,7 @@ from perfhub.teams.schemas import (
     SharingOut,
     TeamDetailOut,
     TeamOut,
+    email_address,
 )
 
 INVITATION_LIFETIME = timedelta(days=14)
@@ -171,7 +172,23 @@ def remove_member(session: Session, actor: User, team_id: int, athlete_id: int) 
 def invite(session: Session, actor: User, team_id: int, email: str) -> tuple[InvitationOut, bool]:
     """Invite ``email`` to a team for 14 days; True when new. Inviting again while an invitation
     is pending answers that one, so a repeated request makes no second invitation."""
-    coached_team(session, actor, team_id, lock=True)
+    coached_team(session, actor, team_id)
+    return open_invitation(session, team_id, email, invited_by_id=actor.id)
+
+
+def open_invitation(
+    session: Session, team_id: int, email: str, *, invited_by_id: int | None
+) -> tuple[InvitationOut, bool]:
+    """:func:`invite` without asking who invites (the command line's operator is no one)."""
+    try:
+        email = email_address(email)
+    except ValueError as exc:
+        raise Unprocessable(
+            f"not an email address: {email!r}", [{"loc": ["email"], "msg": str(exc)}]
+        ) from exc
+    if session.get(Team, team_id) is None:
+        raise NotFound(f"no team with id {team_id}")
+    _lock_team(session, team_id)
     now = utcnow()
     member = session.scalar(
         select(User.id)
@@ -196,7 +213,7 @@ def invite(session: Session, actor: User, team_id: int, email: str) -> tuple[Inv
         invitation = TeamInvitation(
             team_id=team_id,
             email=email,
-            invited_by_id=actor.id,
+            invited_by_id=invited_by_id,
             status="pending",
             created_at=now,
             expires_at=now + INVITATION_LIFETIME,
