@@ -24,7 +24,7 @@ from perfhub.auth.service import (
 from perfhub.auth.sessions import end_all_sessions
 from perfhub.cli.jobs import emit, fail, transact
 from perfhub.core.db import utcnow
-from perfhub.teams.service import create_team, join_team, parse_signals
+from perfhub.teams.service import create_team, join_team, open_invitation, parse_signals
 
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 team_app = typer.Typer(help="Teams.", no_args_is_help=True)
@@ -122,6 +122,23 @@ def team_join(
             "teamId": membership.team_id,
             "userId": membership.athlete_id,
             "sharing": membership.sharing(),
+        }
+
+    emit(transact(_do))
+
+
+@team_app.command("invite")
+def team_invite(team_id: int, email: str) -> None:
+    """Invite EMAIL to a team for 14 days (again while pending: the same invitation). The athlete
+    accepts with POST /api/v1/invitations/{id}/accept, choosing what to share."""
+
+    def _do(session: Session) -> dict[str, Any]:
+        invitation, _ = open_invitation(session, team_id, email, invited_by_id=None)
+        return {
+            "id": invitation.id,
+            "teamId": invitation.team_id,
+            "email": invitation.email,
+            "expiresAt": invitation.expires_at.isoformat().replace("+00:00", "Z"),
         }
 
     emit(transact(_do))
