@@ -22,8 +22,9 @@ from perfhub.auth.service import (
     user_by_email,
 )
 from perfhub.auth.sessions import end_all_sessions
-from perfhub.cli.jobs import emit, fail, transact
+from perfhub.cli.jobs import emit, fail, job, transact
 from perfhub.core.db import utcnow
+from perfhub.profile.erasure import erase
 from perfhub.teams.service import create_team, join_team, open_invitation, parse_signals
 
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
@@ -209,3 +210,15 @@ def token_rotate(
         return {**TokenOut.of(row, row.created_at).to_json(), "token": token, "replaces": token_id}
 
     emit(transact(_do))
+
+
+@user_app.command("erase")
+def user_erase(email: str) -> None:
+    """Erase a person and everything about them, as DELETE /api/v1/me does: linked wearables are
+    revoked at the vendor first, then every row goes in one transaction; the access log keeps
+    only that the erasure happened. Prints {"erased": id, "notRevokedAtVendor": [vendors]}."""
+    with job() as current:
+        with current.transaction() as session:
+            user_id = user_by_email(session, email).id
+        erasure = erase(current.transaction, current.settings, user_id, path="perfhub user erase")
+    emit({"erased": erasure.user_id, "notRevokedAtVendor": list(erasure.not_revoked)})
