@@ -27,6 +27,10 @@ from tests.teams.teamkit import (
     share,
 )
 
+from perfhub.auth.service import user_by_email
+from perfhub.core.db import session_scope
+from perfhub.teams.service import join_team
+
 pytestmark = pytest.mark.backends("sqlite")
 
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -168,7 +172,7 @@ def test_accepting_twice_is_one_membership_and_the_second_changes_nothing(harnes
     again = ok(accept(harness, athlete, invitation["id"], hrv=True, readiness=True))
     assert again["signals"] == {**NONE_SHARED, "readiness": True}
     assert memberships(harness, team, athlete["id"]) == 1
-    problem(decline(harness, athlete, invitation["id"]), 409)
+    assert problem(decline(harness, athlete, invitation["id"]), 409)["reason"] == "accepted"
     # After leaving, the used invitation does not bring the athlete back.
     harness.client.delete(f"{API}/teams/{team}/members/{athlete['id']}", headers=coach["headers"])
     assert problem(accept(harness, athlete, invitation["id"]), 409)["reason"] == "left"
@@ -298,3 +302,17 @@ def test_the_same_request_arriving_at_once_makes_one_of_everything(harness: Harn
     added = at_once(lambda: add_coach(harness, coach, team, other))
     assert sorted(r.status_code for r in added) == [200, 200, 200, 201]
     assert len(ok(harness.client.get(f"{API}/teams/{team}", headers=other["headers"]))["coaches"]) == 2
+
+
+def test_accepting_while_in_the_team_already_changes_nothing(harness: Harness) -> None:
+    coach, athlete = harness.user("coach"), harness.user("athlete")
+    team = make_team(harness, coach)
+    invitation = invite(harness, coach, team, athlete["email"])
+    with session_scope(harness.runtime.sessions) as session:  # as `perfhub team join` does
+        join_team(session, team, user_by_email(session, athlete["email"]), {"sleep"})
+    assert problem(accept(harness, athlete, invitation["id"], hrv=True), 409)["reason"] == "member"
+    assert ok(harness.client.get(f"{API}/sharing", headers=athlete["headers"]))[0]["signals"] == {
+        **NONE_SHARED,
+        "sleep": True,
+    }
+    assert memberships(harness, team, athlete["id"]) == 1

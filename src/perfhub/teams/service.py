@@ -289,6 +289,11 @@ def accept_invitation(session: Session, actor: User, invitation_id: int, share: 
         return current[0]
     now = utcnow()
     _still_open(invitation, now)
+    if membership_of(session, invitation.team_id, actor.id) is not None:
+        raise Conflict(
+            f"you are in team {invitation.team_id} already; change what it sees with PUT /sharing/{{teamId}}",
+            reason="member",
+        )
     join_team(session, invitation.team_id, actor, set(share))
     invitation.status = "accepted"
     invitation.responded_at = now
