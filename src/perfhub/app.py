@@ -33,6 +33,7 @@ from perfhub.pipeline.workers import BusRuntime
 from perfhub.privacy.routes import router as audit_router
 from perfhub.profile.routes import router as me_router
 from perfhub.readiness.routes import router as insights_router
+from perfhub.readiness.team_routes import router as team_readiness_router
 from perfhub.readings.routes import ingest_router
 from perfhub.readings.routes import router as data_router
 from perfhub.settings import Settings, get_settings
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(ingest_router)
     api.include_router(data_router)
     api.include_router(insights_router)
+    api.include_router(team_readiness_router)
     api.include_router(alerts_router)
     api.include_router(me_router)
     api.include_router(audit_router)

@@ -14,15 +14,18 @@ signal whose values they let through.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
+from sqlalchemy import Table, exists, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.dates import DateRange, date_range, local_today
+from perfhub.core.db import utcnow
 from perfhub.core.errors import Forbidden, NotFound
+from perfhub.core.upsert import insert_rows
 from perfhub.privacy.disclosure import (
     Detail,
     RowPolicy,
@@ -34,7 +37,8 @@ from perfhub.privacy.disclosure import (
     redact_row,
 )
 from perfhub.privacy.models import AuditEntry
-from perfhub.privacy.queries import grants_of
+from perfhub.privacy.queries import grants_of, readable_athletes
+from perfhub.teams.models import Team, TeamCoach, TeamMembership
 from perfhub.teams.schemas import SIGNALS
 
 V = TypeVar("V")
@@ -196,3 +200,150 @@ def disclose_alerts(access: Access, alerts: Iterable[T], kind: Callable[[T], str
     shown = [alert for alert in alerts if alert_visible(access.granted, kind(alert))]
     access.disclosed(set().union(*(alert_discloses(kind(alert)) for alert in shown)))
     return shown
+
+
+# --------------------------------------------------------------------------------------------
+# Flags: what a stored flag code gives away
+# --------------------------------------------------------------------------------------------
+
+# Flags are the drivers' conditions as codes, so they follow the drivers' rule
+# (docs/architecture.md#privacy): they travel with ``readiness``, like a driver in words —
+# "HRV below range" names no number. ``sleep_debt`` is the exception, as its driver is: the code
+# alone says the debt is at least moderate, a value of ``sleep``, so it needs ``sleep`` too.
+# A code missing here is shown only to a viewer who may see every signal (fails closed).
+FLAG_SIGNALS: Mapping[str, frozenset[str]] = {
+    "illness": frozenset({"readiness"}),
+    "hrv_below_range": frozenset({"readiness"}),
+    "hrv_unusually_high": frozenset({"readiness"}),
+    "sleep_debt": frozenset({"readiness", "sleep"}),
+    "load_spike": frozenset({"readiness"}),
+    "stale": frozenset({"readiness"}),
+    "calibrating": frozenset({"readiness"}),
+    "no_recent_data": frozenset({"readiness"}),
+}
+
+
+def flag_signals(code: str) -> frozenset[str]:
+    """The signals a flag discloses (all of them for a code the table does not know)."""
+    return FLAG_SIGNALS.get(code, frozenset(SIGNALS))
+
+
+def visible_flags(granted: Iterable[str], codes: Iterable[str]) -> tuple[list[str], frozenset[str]]:
+    """The flags a viewer granted ``granted`` may see, in their stored order, and what they disclose."""
+    allowed = frozenset(granted)
+    shown = [code for code in codes if flag_signals(code) <= allowed]
+    return shown, frozenset().union(*(flag_signals(code) for code in shown))
+
+
+def disclose_flags(access: Access, codes: Iterable[str]) -> list[str]:
+    """A snapshot's stored flags cut to what ``access`` grants; the audit row is told what is left."""
+    shown, disclosed = visible_flags(access.granted, codes)
+    access.disclosed(disclosed)
+    return shown
+
+
+# --------------------------------------------------------------------------------------------
+# Team reads: a whole team decided in one statement, audited in one statement
+# --------------------------------------------------------------------------------------------
+
+TeamRelation = Literal["coach", "admin", "member"]
+
+
+def team_relation(session: Session, viewer: User, team_id: int) -> TeamRelation | None:
+    """What ``viewer`` is to the team: its coach, an admin, a member; None when they may not know
+    it exists (or it does not)."""
+    is_coach = exists().where(TeamCoach.team_id == Team.id, TeamCoach.coach_id == viewer.id)
+    is_member = exists().where(TeamMembership.team_id == Team.id, TeamMembership.athlete_id == viewer.id)
+    row = session.execute(select(is_coach, is_member).where(Team.id == team_id)).first()
+    if row is None:
+        return None
+    coach, member = row
+    if coach:
+        return "coach"
+    if viewer.role == "admin":
+        return "admin"
+    return "member" if member else None
+
+
+@dataclass(frozen=True)
+class TeamAccess:
+    """What ``viewer`` may read of each member of a team: ``grants`` maps every member the viewer
+    may know of to the signals granted (possibly none), from one policy statement."""
+
+    viewer: User
+    team_id: int
+    grants: Mapping[int, frozenset[str]]
+    path: str
+
+    def granted(self, athlete_id: int) -> frozenset[str]:
+        return self.grants.get(athlete_id, frozenset())
+
+
+def authorize_team_read(session: Session, viewer: User, team_id: int, path: str) -> TeamAccess:
+    """Decide a read of a whole team's data: its coaches and admins only.
+
+    A team the viewer has no part in is 404, as one that does not exist; an athlete of the team
+    knows it exists but may not read their teammates, so 403. Every member's grants come from
+    one call to :func:`readable_athletes`; nothing is audited yet — the caller knows what it
+    disclosed only once it has read, and writes it with :func:`audit_team_read`.
+    """
+    relation = team_relation(session, viewer, team_id)
+    if relation is None:
+        raise NotFound(f"no team with id {team_id}")
+    if relation == "member":
+        raise Forbidden("only the team's coaches read its members' data")
+    return TeamAccess(viewer, team_id, readable_athletes(session, viewer, team_id), path)
+
+
+def authorize_team_member_read(
+    session: Session, viewer: User, team_id: int, athlete_id: int, signals: Iterable[str], path: str
+) -> Access:
+    """Decide a read of one member of a team, through that team, and audit it.
+
+    The team's coaches and admins read any member (the signals granted; the others are left to
+    the caller to show as hidden); an athlete of the team reads only themself (unaudited).
+    Anyone else, or an athlete who is not a member of this team, is 404.
+    """
+    if team_relation(session, viewer, team_id) is None:
+        raise NotFound(f"no team with id {team_id}")
+    grants = readable_athletes(session, viewer, team_id, athlete_ids=[athlete_id])
+    subject = session.get(User, athlete_id) if athlete_id in grants else None
+    if subject is None:
+        raise NotFound(f"no athlete {athlete_id} in team {team_id}")
+    allowed = grants[athlete_id]
+    granted = [signal for signal in dict.fromkeys(signals) if signal in allowed]
+    entry: AuditEntry | None = None
+    if viewer.id != subject.id and granted:
+        entry = AuditEntry(
+            actor_id=viewer.id,
+            actor_role=viewer.role,
+            subject_id=subject.id,
+            signals=ordered(granted),
+            path=path,
+        )
+        session.add(entry)
+    return Access(viewer=viewer, subject=subject, signals=frozenset(granted), granted=allowed, audit=entry)
+
+
+def audit_team_read(
+    session: Session, viewer: User, disclosed: Mapping[int, Collection[str]], path: str
+) -> int:
+    """One audit row per athlete whose ``disclosed`` signals a team read let through, in ONE
+    INSERT statement, in the caller's transaction. The viewer's own data and athletes nothing
+    was disclosed of leave no row. Returns how many rows were written."""
+    at = utcnow()
+    rows = [
+        {
+            "at": at,
+            "actor_id": viewer.id,
+            "actor_role": viewer.role,
+            "subject_id": athlete_id,
+            "signals": ordered(signals),
+            "path": path,
+            "kind": "read",
+        }
+        for athlete_id, signals in sorted(disclosed.items())
+        if athlete_id != viewer.id and signals
+    ]
+    insert_rows(session, cast(Table, AuditEntry.__table__), rows)
+    return len(rows)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from perfhub.core.dates import local_today
 from perfhub.privacy.disclosure import Detail
-from perfhub.privacy.policy import Access, ShownDriver, disclose_readiness
+from perfhub.privacy.policy import Access, ShownDriver, disclose_flags, disclose_readiness
 from perfhub.readiness import queries
 from perfhub.readiness.engine import build_batch, compute_batch, driver_from_json, render, render_plain
 from perfhub.readiness.models import ReadinessSnapshotRow
@@ -50,6 +50,7 @@ def readiness_out(access: Access, row: ReadinessSnapshotRow) -> ReadinessOut:
         components=[ComponentOut(**c) for c in shown.components],
         algorithm_version=row.algorithm_version,
         driver_facts=[d.fact for d in shown.drivers],
+        flags=disclose_flags(access, row.flags or []),
         hidden=shown.withheld,
     )
 
@@ -77,32 +78,26 @@ def today_readiness(session: Session, access: Access) -> TodayReadiness:
     return TodayReadiness(today, None, queries.no_score_reason(session, access.subject.id, row))
 
 
-# Flags (docs/readiness.md#flags) are not stored with the snapshot; these are the ones the
-# drivers a reader may see still show. A flag whose driver is hidden from them stays hidden.
-_FLAG_LABELS = {
+# The flags in words, for pages (docs/readiness.md#flags); the API serves the codes.
+FLAG_LABELS = {
     "illness": "Possible illness or strain",
+    "hrv_below_range": "HRV below normal range",
     "hrv_unusually_high": "HRV unusually high",
-    "stale": "Old data",
-    "sleep_debt_high": "High sleep debt",
+    "sleep_debt": "Sleep debt",
     "load_spike": "Training load spike",
+    "stale": "Old data",
+    "calibrating": "Calibrating",
+    "no_recent_data": "No recent data",
 }
-LOAD_SPIKE_FLAG_ACWR = 1.5
+
+
+def flag_label(code: str) -> str:
+    return FLAG_LABELS.get(code, code.replace("_", " ").capitalize())
 
 
 def visible_flags(readiness: ReadinessOut) -> list[str]:
-    """The day's flags as far as the shown drivers carry them, in the engine's order, as labels."""
-    codes: set[str] = set()
-    for fact in readiness.driver_facts:
-        code, values = fact.get("code"), fact.get("values") or {}
-        if code in ("illness", "hrv_unusually_high"):
-            codes.add(code)
-        elif code == "sleep_debt" and values.get("category") == "high":
-            codes.add("sleep_debt_high")
-        elif code == "load_spike" and float(values.get("acwr", LOAD_SPIKE_FLAG_ACWR)) >= LOAD_SPIKE_FLAG_ACWR:
-            codes.add("load_spike")
-    if readiness.stale:
-        codes.add("stale")
-    return [label for code, label in _FLAG_LABELS.items() if code in codes]
+    """The day's stored flags the reader may see (``readiness.flags``, already cut), as labels."""
+    return [flag_label(code) for code in readiness.flags]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ athletes' canonical readings loaded as engine input (:func:`load_athletes`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
@@ -46,6 +47,58 @@ def scored_snapshots(
         )
         .order_by(ReadinessSnapshotRow.date)
     ).all()
+
+
+@dataclass(frozen=True)
+class SnapshotDay:
+    """What a team table or a trend shows of one stored snapshot (scored or not).
+
+    ``ln7`` and the normal range are the engine's (docs/readiness.md#normal-range); ``debt_hours``
+    the sleep debt on the day, unrounded; ``flags`` the stored codes (docs/readiness.md#flags).
+    """
+
+    score: float | None
+    band: str | None
+    status: str | None
+    stale: bool
+    flags: tuple[str, ...]
+    ln7: float | None
+    normal_low: float | None
+    normal_high: float | None
+    debt_hours: float | None
+
+
+def snapshot_days(
+    session: Session, user_ids: Collection[int], start: date, end: date
+) -> dict[tuple[int, date], SnapshotDay]:
+    """The current algorithm's snapshots of every athlete of ``user_ids`` from ``start`` to ``end``,
+    in one statement. The few baseline numbers are read out of the JSON by the database, so no
+    row's whole baselines document is parsed."""
+    baselines = ReadinessSnapshotRow.baselines
+    stmt = select(
+        ReadinessSnapshotRow.user_id,
+        ReadinessSnapshotRow.date,
+        ReadinessSnapshotRow.score,
+        ReadinessSnapshotRow.band,
+        ReadinessSnapshotRow.status,
+        ReadinessSnapshotRow.stale,
+        ReadinessSnapshotRow.flags,
+        baselines["ln7"].as_float(),
+        baselines["normalLow"].as_float(),
+        baselines["normalHigh"].as_float(),
+        baselines["debtHours"].as_float(),
+    ).where(
+        one_of(ReadinessSnapshotRow.user_id, list(user_ids), session.get_bind().dialect.name),
+        ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
+        ReadinessSnapshotRow.date >= start,
+        ReadinessSnapshotRow.date <= end,
+    )
+    return {
+        (user_id, day): SnapshotDay(
+            score, band, status, bool(stale), tuple(flags or ()), ln7, low, high, debt
+        )
+        for user_id, day, score, band, status, stale, flags, ln7, low, high, debt in session.execute(stmt)
+    }
 
 
 def no_score_reason(session: Session, user_id: int, row: ReadinessSnapshotRow | None) -> str:

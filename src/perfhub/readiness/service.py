@@ -32,6 +32,8 @@ from perfhub.readiness.engine import (
     compute_batch,
     compute_debt,
     driver_to_json,
+    flag_bits,
+    flags_mask,
     inputs_hashes,
     snapshot,
 )
@@ -80,6 +82,7 @@ def snapshot_row(user_id: int, snap: ReadinessSnapshot) -> dict[str, Any]:
         "stale": snap.stale,
         "drivers": [driver_to_json(d) for d in snap.drivers],
         "components": [{"name": c.name, "score": c.score, "weight": c.weight} for c in snap.components],
+        "flags": list(snap.flags),
         "baselines": {k: (None if v is None or v != v else v) for k, v in snap.baselines.items()},
         "inputs_hash": snap.inputs_hash,
         "computed_at": utcnow(),
@@ -147,18 +150,29 @@ def recompute(
     return updates
 
 
-def _existing_hashes(session: Session, spans: dict[int, tuple[date, date]]) -> dict[int, dict[date, str]]:
-    """Stored input hashes of the days about to be recomputed, for all athletes in one query."""
+@dataclass(frozen=True)
+class _Stored:
+    """What a recompute compares a stored snapshot with: its inputs' digest and its flags' mask."""
+
+    digest: str
+    flags: int
+
+
+def _existing_hashes(session: Session, spans: dict[int, tuple[date, date]]) -> dict[int, dict[date, _Stored]]:
+    """Stored input hashes and flags of the days about to be recomputed, for all athletes in one query."""
     if not spans:
         return {}
     lowest = min(begin for begin, _ in spans.values())
-    found: dict[int, dict[date, str]] = {}
+    found: dict[int, dict[date, _Stored]] = {}
     ids = list(spans)
     dialect = session.get_bind().dialect.name
     for chunk in range(0, len(ids), 500):
-        for user_id, day, digest in session.execute(
+        for user_id, day, digest, flags in session.execute(
             select(
-                ReadinessSnapshotRow.user_id, ReadinessSnapshotRow.date, ReadinessSnapshotRow.inputs_hash
+                ReadinessSnapshotRow.user_id,
+                ReadinessSnapshotRow.date,
+                ReadinessSnapshotRow.inputs_hash,
+                ReadinessSnapshotRow.flags,
             ).where(
                 one_of(ReadinessSnapshotRow.user_id, ids[chunk : chunk + 500], dialect),
                 ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
@@ -166,7 +180,7 @@ def _existing_hashes(session: Session, spans: dict[int, tuple[date, date]]) -> d
             )
         ):
             if spans[user_id][0] <= day <= spans[user_id][1]:
-                found.setdefault(user_id, {})[day] = digest
+                found.setdefault(user_id, {})[day] = _Stored(digest, flags_mask(flags or []))
     return found
 
 
@@ -178,7 +192,7 @@ def _changed_snapshots(
     begin: date,
     finish: date,
     today: date,
-    existing: dict[date, str],
+    existing: dict[date, _Stored],
 ) -> tuple[AthleteUpdate, list[dict[str, Any]]]:
     update = AthleteUpdate(athlete.user_id, today)
     night = athlete.last_night()
@@ -192,14 +206,21 @@ def _changed_snapshots(
     rows = []
     first_col = (cast(date, athlete.first_day()) - batch.start).days
     cols = range((begin - batch.start).days, (finish - batch.start).days + 1)
-    for col, digest in zip(cols, inputs_hashes(batch, result, row, cols, first_col), strict=True):
+    flags = flag_bits(result, row, slice(cols.start, cols.stop)).tolist()
+    digests = inputs_hashes(batch, result, row, cols, first_col)
+    for col, digest, mask in zip(cols, digests, flags, strict=True):
         day = batch.start + timedelta(days=col)
-        if existing.get(day) != digest:
-            snap = snapshot(batch, result, row, col, digest=digest)
-            if snap.score is not None or snap.reason in ("calibrating", "no_recent_data"):
-                rows.append(snapshot_row(athlete.user_id, snap))
+        stored = existing.get(day)
+        if stored is not None and stored.digest == digest and stored.flags == mask:
+            continue
+        snap = snapshot(batch, result, row, col, digest=digest)
+        if snap.score is not None or snap.reason in ("calibrating", "no_recent_data"):
+            rows.append(snapshot_row(athlete.user_id, snap))
+            # Same inputs, other flags: a row stored before flags were, brought up to date
+            # silently — nothing a reader was told about has changed.
+            if stored is None or stored.digest != digest:
                 update.changed.append(day)
-                if day in existing and day < today:
+                if stored is not None and day < today:
                     update.revised.append(day)
     return update, rows
 

@@ -8,7 +8,7 @@ an event) is the same code on a one-athlete batch, so batch and single-day resul
 by construction.
 
 Modules: :mod:`.rules` (constants, windows, bands), :mod:`.curves`, :mod:`.batch`,
-:mod:`.compute` (over :mod:`.windows`), :mod:`.snapshot`, :mod:`.hashing`, :mod:`.drivers`
+:mod:`.compute` (over :mod:`.windows`), :mod:`.snapshot`, :mod:`.flags`, :mod:`.hashing`, :mod:`.drivers`
 (facts and wording), :mod:`.selection` (which drivers a day gets), :mod:`.sleep_debt`,
 :mod:`.series` (readings → batch).
 """
@@ -25,6 +25,7 @@ from perfhub.readiness.engine.drivers import (
     render,
     render_plain,
 )
+from perfhub.readiness.engine.flags import FLAG_CODES, flag_bits, flag_codes, flags_mask
 from perfhub.readiness.engine.hashing import inputs_hash, inputs_hashes
 from perfhub.readiness.engine.rules import (
     ALGORITHM_VERSION,
@@ -48,6 +49,7 @@ __all__ = [
     "CONTRIBUTORS",
     "DEBT_CATEGORIES",
     "DRIVER_CODES",
+    "FLAG_CODES",
     "PLAIN_CODES",
     "REASON_NAMES",
     "STATUS_NAMES",
@@ -70,6 +72,9 @@ __all__ = [
     "compute_debt",
     "driver_from_json",
     "driver_to_json",
+    "flag_bits",
+    "flag_codes",
+    "flags_mask",
     "inputs_hash",
     "inputs_hashes",
     "render",

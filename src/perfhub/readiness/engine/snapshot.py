@@ -9,6 +9,7 @@ from typing import Any
 
 from perfhub.readiness.engine.batch import ReadinessArrays, SeriesBatch
 from perfhub.readiness.engine.drivers import Driver, driver_to_json, render
+from perfhub.readiness.engine.flags import flag_bits, flag_codes
 from perfhub.readiness.engine.hashing import inputs_hash
 from perfhub.readiness.engine.rules import (
     ALGORITHM_VERSION,
@@ -52,7 +53,7 @@ class ReadinessSnapshot:
     inputs_hash: str = ""
     hrv_metric: str | None = None  # "rMSSD" | "SDNN" for the day's segment
     sleep_debt_category: str | None = None
-    flags: tuple[str, ...] = ()  # illness, hrv_unusually_high, stale, sleep_debt_high, load_spike
+    flags: tuple[str, ...] = ()  # codes of engine.flags.FLAG_CODES, in that order
 
     def rendered_drivers(self) -> list[str]:
         return [render(d) for d in self.drivers]
@@ -106,11 +107,9 @@ def snapshot(
     status_code = int(result.status[a, d])
     status = STATUS_NAMES[status_code] if scored and status_code >= 0 else None
     drivers: tuple[Driver, ...] = ()
-    flags: tuple[str, ...] = ()
     if scored:
         facts = _day_facts(batch, result, a, d, present, baselines, metric, debt_category, status)
         drivers = select_drivers(facts)
-        flags = _flags(baselines, facts.illness, bool(result.stale[a, d]), debt_category)
 
     reason_code = int(result.reason[a, d])
     return ReadinessSnapshot(
@@ -127,7 +126,7 @@ def snapshot(
         inputs_hash=digest if digest is not None else inputs_hash(batch, result, a, d),
         hrv_metric=metric,
         sleep_debt_category=debt_category,
-        flags=flags,
+        flags=flag_codes(int(flag_bits(result, a, d))),
     )
 
 
@@ -210,23 +209,3 @@ def _day_facts(
         status=status,
         hrv_days=int(result.hrv_days[a, d]),
     )
-
-
-def _flags(
-    baselines: dict[str, float | None], illness: bool, stale: bool, debt_category: str | None
-) -> tuple[str, ...]:
-    """The day's flags (docs/readiness.md#flags), in their fixed order."""
-    flags: list[str] = []
-    if illness:
-        flags.append("illness")
-    ln7, low, high = baselines["ln7"], baselines["normalLow"], baselines["normalHigh"]
-    if ln7 is not None and high is not None and low is not None and ln7 > high + 0.5 * (high - low):
-        flags.append("hrv_unusually_high")
-    if stale:
-        flags.append("stale")
-    if debt_category == "high":
-        flags.append("sleep_debt_high")
-    acwr = baselines["acwr"]
-    if acwr is not None and acwr >= 1.5:
-        flags.append("load_spike")
-    return tuple(flags)
