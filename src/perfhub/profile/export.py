@@ -170,9 +170,10 @@ def _rows(session: Session, model: type[Base], where: ColumnElement[bool], *orde
     """Every column of the rows of ``model`` matching ``where`` except its secrets, in chunks."""
     secret = SECRET_COLUMNS.get(model, frozenset())
     columns = [column for column in _table(model).columns if column.name not in secret]
+    keys = [_camel(column.name) for column in columns]
     stmt = select(*columns).where(where).order_by(*order).execution_options(yield_per=CHUNK_ROWS)
-    for row in session.execute(stmt).mappings():
-        yield {_camel(name): value for name, value in row.items()}
+    for row in session.execute(stmt):
+        yield dict(zip(keys, row, strict=True))
 
 
 def _profile(session: Session, user: User) -> dict[str, Any]:
