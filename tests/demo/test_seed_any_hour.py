@@ -75,7 +75,8 @@ def test_demo_seeds_at_every_hour_for_every_zone(sqlite_template: Path, tmp_path
         try:
             credentials = seed_demo(runtime.sessions, settings.var_dir, days=4, profiles=profiles)
             with runtime.sessions() as session:
-                assert session.scalar(select(func.count()).select_from(User)) == len(DEMO_ZONES) + 1
+                people = session.scalar(select(func.count()).select_from(User))
+                assert people == len(DEMO_ZONES) + 2  # and the coach and the admin
             runtime.bus.drain()
             with runtime.sessions() as session:
                 athletes_with_nights = session.scalar(select(func.count(func.distinct(HrvDaily.user_id))))

@@ -50,6 +50,11 @@ def set_password(session: Session, user: User, password: str) -> None:
     session.flush()
 
 
+def hash_password(password: str) -> str:
+    """The argon2id hash to store for ``password`` (which the caller has checked or generated)."""
+    return _hasher.hash(password)
+
+
 def generate_password() -> str:
     """A random password for demo and invited accounts: 16 URL-safe characters (96 bits)."""
     return secrets.token_urlsafe(12)

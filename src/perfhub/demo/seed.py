@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
-from perfhub.auth.passwords import generate_password, set_password
+from perfhub.auth.passwords import generate_password, hash_password, set_password
 from perfhub.auth.service import create_user, issue_token
 from perfhub.core.db import session_scope
 from perfhub.demo.synthetic import (
@@ -117,6 +117,10 @@ def seed_demo(
                 "token": admin_token,
                 "password": _give_password(session, admin),
             }
+            # The athletes share one password of this install's own: a demo has a dozen of them, and
+            # each argon2id hash costs a fifth of a second (the coach and the admin have their own).
+            athlete_password = generate_password()
+            athlete_hash = hash_password(athlete_password)
             for index, profile in enumerate(profiles):
                 user, token = create_user(
                     session,
@@ -126,13 +130,14 @@ def seed_demo(
                     tz=profile.tz,
                 )
                 join_team(session, team.id, user, set(SIGNALS))
+                user.password_hash = athlete_hash
                 credentials.athletes.append(
                     {
                         "email": user.email,
                         "id": user.id,
                         "name": user.name,
                         "token": token,
-                        "password": _give_password(session, user),
+                        "password": athlete_password,
                     }
                 )
                 hrv, sleep = ended_nights(profile, days, now, seed + index)
