@@ -220,6 +220,7 @@ def test_the_export_has_every_kind_of_the_callers_data_and_nothing_of_anyone_els
     answer = harness.client.get(f"{API}/me/export", headers=anna["headers"])
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["cache-control"] == "no-store"
     assert answer.headers["content-disposition"] == f'attachment; filename="perfhub-export-{anna["id"]}.json"'
     document = answer.json()
     assert document["format"] == "perfhub-export" and document["version"] == 1

@@ -147,8 +147,9 @@ def _sections(user: User) -> list[tuple[str, Callable[[Session], Rows]]]:
 
 
 def _consistent_snapshot(session: Session) -> None:
-    """Every section read as of one instant. SQLite's transactions are serializable already."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Every section read as of one instant, when the export opens the session's transaction
+    (otherwise the caller's isolation stands). SQLite's transactions are serializable already."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 

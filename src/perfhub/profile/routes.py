@@ -60,7 +60,10 @@ def export_me(uow: UowDep, me: OwnRead) -> StreamingResponse:
     return StreamingResponse(
         file_blocks(document),
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{filename(me.subject_id)}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename(me.subject_id)}"',
+            "Cache-Control": "no-store",  # a person's whole record: no cache keeps a copy
+        },
     )
 
 
