@@ -60,7 +60,7 @@ class Account:
 
 def full_account(harness: Harness, who: dict[str, Any], coach: dict[str, Any], team_id: int) -> Account:
     """Give ``who`` (an athlete in ``team_id``, coached by ``coach``) every kind of row."""
-    post_history(harness, who["id"], nights=20, seed=who["id"])
+    post_history(harness, who["id"], nights=10, seed=who["id"])
     harness.drain()
     headers = who["headers"]
     assert harness.client.put(
