@@ -37,6 +37,7 @@ NO_ATHLETE_DATA: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "operations",
     ("GET", "/readyz"): "operations",
     ("GET", "/metrics"): "operations: aggregate gauges only",
+    ("GET", "/api/v1/audit"): "the access log: who read which signals when; no readings",
     # Teams, invitations and sharing (perfhub.teams): memberships and sharing settings, no
     # readings. What they reveal is limited by the teams service: a team one has no part in is 404.
     ("GET", "/api/v1/teams"): "the caller's teams: names, coaches and a member count",
@@ -63,6 +64,21 @@ NO_ATHLETE_DATA: dict[tuple[str, str], str] = {
     ("POST", "/connections/apple-health"): "the caller's own upload: answers what it imported",
     ("GET", "/teams"): "the teams a coach runs: names and how many share each signal, no readings",
     ("GET", "/admin"): "an admin's overview: counts only",
+    # Pages of #13 that read no athlete data: teams, sharing and invitations go through the
+    # teams service (what it reveals, as for its API); the access log shows reads of the
+    # caller's own data (who, when, which signals, where), never the data.
+    ("POST", "/teams"): "starts a team; redirects to it",
+    ("POST", "/teams/{teamId}/invitations"): "invites an email; redirects, or the form again with its error",
+    ("POST", "/teams/{teamId}/coaches"): "adds a coach; redirects, or the form again with its error",
+    ("POST", "/teams/{teamId}/invitations/{invitationId}/withdraw"): "withdraws an invitation; redirects",
+    ("GET", "/sharing"): "the caller's own sharing per team, their teams' coaches and invitations to them",
+    ("POST", "/sharing/{teamId}"): "changes the caller's own sharing; answers it in words or redirects",
+    ("POST", "/sharing/{teamId}/leave"): "the caller leaves a team; redirects",
+    ("POST", "/invitations/{invitationId}/accept"): "the caller joins a team; redirects",
+    ("POST", "/invitations/{invitationId}/decline"): "the caller declines; redirects",
+    ("GET", "/access-log"): "reads of the caller's own data: who, when, which signals, where; no readings",
+    ("GET", "/account"): "the caller's email and the export and delete forms",
+    ("GET", "/account/deleted"): "says an erased account is gone; signed out",
 }
 
 # What each athlete-data route declares: the signals it needs, or "own" for the caller's data.
@@ -78,6 +94,8 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/api/v1/me"): "own",
     ("PATCH", "/api/v1/me"): "own",
     ("GET", "/api/v1/connections"): "own",
+    ("GET", "/api/v1/me/export"): "own",
+    ("DELETE", "/api/v1/me"): "own",
     ("GET", "/today"): ("readiness",),
     ("GET", "/sleep"): ("sleep",),
     ("GET", "/hrv"): ("hrv",),
@@ -86,6 +104,11 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/profile"): "own",
     ("POST", "/profile"): "own",
     ("GET", "/connections"): "own",
+    ("GET", "/teams/{teamId}"): ("hrv", "sleep", "readiness"),
+    ("GET", "/teams/{teamId}/readiness.csv"): ("hrv", "sleep", "readiness"),
+    ("GET", "/teams/{teamId}/athletes/{athleteId}"): ("hrv", "sleep", "readiness"),
+    ("GET", "/account/export"): "own",
+    ("POST", "/account/delete"): "own",
 }
 
 
