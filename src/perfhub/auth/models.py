@@ -12,6 +12,9 @@ ROLES = ("athlete", "coach", "admin")
 
 class User(Base):
     __tablename__ = "user_account"
+    # SQLite would otherwise hand an erased person's id to the next account, and the access log
+    # keeps erasure records by id.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
