@@ -10,6 +10,8 @@ audit rows written. SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from tests.privacy.test_consent_signals import person, post_history, signal_of, 
 
 from perfhub.core.db import session_scope
 from perfhub.privacy.models import AuditEntry
+from perfhub.teams.models import Team
 from perfhub.teams.schemas import SIGNALS
 from perfhub.teams.service import create_team, join_team
 
@@ -124,6 +127,8 @@ def expected_readiness(own: dict[str, Any], granted: set[str]) -> dict[str, Any]
         "driverFacts": facts,
         "components": [c for c in own["components"] if COMPONENT_SIGNAL[c["name"]] in granted],
         "hidden": [s for s in SIGNALS if s not in granted],
+        # Flags travel with readiness; the sleep-debt flag also says something of sleep.
+        "flags": [flag for flag in own.get("flags", []) if flag != "sleep_debt" or "sleep" in granted],
     }
 
 
@@ -236,6 +241,70 @@ def test_access_matrix(harness: Harness, share_with_a: set[str]) -> None:
     assert not failures, "\n".join(failures)
     # Nothing but coach A's and the admin's reads were audited; the athlete's own never are.
     assert harness.count(AuditEntry) == sum(len(audit_of(harness, world.viewers[w])) for w in audited_viewers)
+    check_team_paths(harness, world, share_with_a)
+
+
+# The team paths (the coach's table, its CSV, the drill-in) for each kind of viewer, through team A:
+# what they answer, and for the athlete's row the signals hidden. None: the row's signals follow
+# A's grant. The table is for the team's coaches and admins: an athlete of the team is refused
+# (403), anyone without a part in it learns nothing (404). The drill-in is also the athlete's own.
+TEAM_PATHS = ("table", "csv", "trend")
+TEAM_STATUS: dict[str, dict[str, int]] = {
+    "self": {"table": 403, "csv": 403, "trend": 200},
+    "coach A": {"table": 200, "csv": 200, "trend": 200},
+    "coach B": {"table": 404, "csv": 404, "trend": 404},
+    "coach of another team": {"table": 404, "csv": 404, "trend": 404},
+    "other athlete": {"table": 404, "csv": 404, "trend": 404},
+    "admin": {"table": 200, "csv": 200, "trend": 200},
+}
+TABLE_SIGNALS = ("hrv", "sleep", "readiness")
+
+
+def check_team_paths(harness: Harness, world: World, share_with_a: set[str]) -> None:
+    athlete = world.athlete
+    with harness.runtime.sessions() as session:
+        team_a = session.scalar(select(Team.id).where(Team.name == "A"))
+    urls = {
+        "table": f"{API}/teams/{team_a}/readiness",
+        "csv": f"{API}/teams/{team_a}/readiness.csv",
+        "trend": f"{API}/teams/{team_a}/athletes/{athlete['id']}/trend",
+    }
+    failures: list[str] = []
+    for who, viewer in world.viewers.items():
+        sees_all = who in ("self", "admin")
+        hidden = [] if sees_all else [s for s in TABLE_SIGNALS if s not in share_with_a]
+        for name in TEAM_PATHS:
+            before = len(audit_of(harness, viewer))
+            params = {} if name != "trend" else dict(world.params)
+            response = harness.client.get(urls[name], params=params, headers=viewer["headers"])
+            case = f"{who} {name} (A granted {sorted(share_with_a)})"
+            expected = TEAM_STATUS[who][name]
+            if response.status_code != expected:
+                failures.append(f"{case}: {response.status_code}, expected {expected}: {response.text[:200]}")
+                continue
+            if expected != 200:
+                continue
+            if name == "table":
+                (row,) = [r for r in response.json()["athletes"] if r["athleteId"] == athlete["id"]]
+                got = sorted(row["hidden"])
+                if "readiness" in row["hidden"] and row["readiness"] is not None:
+                    failures.append(f"{case}: a hidden readiness has a value")
+            elif name == "csv":
+                lines = list(csv.DictReader(io.StringIO(response.text)))
+                (line,) = [r for r in lines if r["athleteId"] == str(athlete["id"])]
+                got = sorted(filter(None, line["hidden"].split(";")))
+            else:
+                got = sorted(set(response.json()["hidden"]) & set(TABLE_SIGNALS))
+            if got != sorted(hidden):
+                failures.append(f"{case}: hidden {got}, expected {sorted(hidden)}")
+            # A read by someone other than the athlete that let a signal through is audited.
+            wrote = len(audit_of(harness, viewer)) - before
+            disclosed = sees_all or bool(set(share_with_a) & set(TABLE_SIGNALS))
+            if who == "self" and wrote:
+                failures.append(f"{case}: the athlete's own read was audited")
+            if who != "self" and disclosed and not wrote:
+                failures.append(f"{case}: not audited")
+    assert not failures, "\n".join(failures)
 
 
 def viewer_role(who: str) -> str:
