@@ -1,4 +1,12 @@
-"""The navigation each role sees. Pages added by later features register here, in one place."""
+"""The navigation each role sees. Pages added by later features register here, in one place.
+
+An athlete's navigation must fit a 390 px phone in two rows (tested in Chromium in
+tests/web/test_coach_pages.py). Eight items do, robustly, only in an order whose first row
+closes after Connections: then the second row has room to spare for fonts a little wider than
+the test's. Nine do not, however short the labels, so the access log is not an item of its own:
+it is one of the two tabs of Sharing ("who sees what" and "who looked"). Everyone has an
+Account page (their export and erasure).
+"""
 
 from __future__ import annotations
 
@@ -16,18 +24,22 @@ _BY_ROLE: dict[str, tuple[NavItem, ...]] = {
         NavItem("Today", "/today"),
         NavItem("Sleep", "/sleep"),
         NavItem("HRV", "/hrv"),
-        NavItem("Nudges", "/nudges"),
         NavItem("Connections", "/connections"),
+        NavItem("Nudges", "/nudges"),
+        NavItem("Sharing", "/sharing"),
         NavItem("Profile", "/profile"),
+        NavItem("Account", "/account"),
     ),
     "coach": (
         NavItem("Teams", "/teams"),
         NavItem("Profile", "/profile"),
+        NavItem("Account", "/account"),
     ),
     "admin": (
         NavItem("Overview", "/admin"),
         NavItem("Teams", "/teams"),
         NavItem("Profile", "/profile"),
+        NavItem("Account", "/account"),
     ),
 }
 

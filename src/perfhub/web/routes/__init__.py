@@ -4,8 +4,39 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from perfhub.web.routes import admin, connections, hrv, nudges, profile, session, sleep, teams, today
+from perfhub.web.routes import (
+    access_log,
+    account,
+    admin,
+    athlete_trend,
+    connections,
+    hrv,
+    nudges,
+    profile,
+    session,
+    sharing,
+    sleep,
+    team_page,
+    teams,
+    today,
+)
 
 router = APIRouter(include_in_schema=False)
-for area in (session, today, sleep, hrv, nudges, profile, connections, teams, admin):
+AREAS = (
+    session,
+    today,
+    sleep,
+    hrv,
+    nudges,
+    sharing,
+    access_log,
+    profile,
+    account,
+    connections,
+    teams,
+    team_page,
+    athlete_trend,
+    admin,
+)
+for area in AREAS:
     router.include_router(area.router)
