@@ -225,6 +225,9 @@ def test_roles_athletes_get_403_other_coaches_404(harness: Harness) -> None:
     assert "You cannot do that here" in refused and "only the team&#39;s coaches read" in refused
     assert "Teams are for coaches and admins" in member.get("/teams", status=403)
     assert member.get(f"/teams/{team.id}/readiness.csv", status=403)
+    # Through the team, a member opens their own days (unaudited), and nobody else's.
+    own = member.get(f"/teams/{team.id}/athletes/{athlete_id}")
+    assert '<a href="/sharing">Sharing</a>' in own and "Hidden:" not in text_of(own)
 
     stranger = Browser(harness, other.coach["email"])
     for path in (
@@ -238,6 +241,7 @@ def test_roles_athletes_get_403_other_coaches_404(harness: Harness) -> None:
     assert stranger.get(f"/teams/{other.id}/athletes/{athlete_id}", status=404)
     with harness.runtime.sessions() as session:
         assert session.scalars(select(AuditEntry).where(AuditEntry.actor_id == other.coach["id"])).all() == []
+        assert session.scalars(select(AuditEntry).where(AuditEntry.actor_id == athlete_id)).all() == []
 
     signed_out = harness.client.get(f"/teams/{team.id}", headers=HTML, follow_redirects=False)
     assert (
