@@ -37,12 +37,15 @@ from perfhub.auth.models import ApiToken
 from perfhub.auth.service import create_user, hash_token, issue_token, token_status
 from perfhub.core.db import session_scope
 from perfhub.pipeline.runtime import Runtime
+from perfhub.privacy.models import AuditEntry
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.readings.service import accept_reading
 from perfhub.settings import Settings, use_settings
 from perfhub.teams.service import create_team, join_team
 
 MAX_EXAMPLES = int(os.environ.get("PERFHUB_FUZZ_EXAMPLES", "10"))
+# An athlete in no team of the coach's: whatever the fuzzer asks, the coach never learns of them.
+OUTSIDER = "Zebediah Outsider"
 NIGHTS = 10
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -52,6 +55,7 @@ class Seeded:
     app: Any
     runtime: Runtime
     tokens: dict[str, str] = field(default_factory=dict)
+    outsider_id: int = 0
 
     def keep_token_live(self, caller: str) -> None:
         """DELETE /tokens/{id} and its rotation, fuzzed, may revoke the caller's own token. A 401
@@ -83,6 +87,12 @@ def seeded(sqlite_template: Path, tmp_path: Path) -> Iterator[Seeded]:
         coach, seeded.tokens["coach"] = create_user(session, "fuzz-coach@example.org", "coach")
         team = create_team(session, "fuzz team", coach)
         join_team(session, team.id, athlete, {"hrv", "sleep", "readiness", "training"})
+        outsider, _ = create_user(session, "zebediah@example.org", "athlete", name=OUTSIDER)
+        elsewhere = create_team(
+            session, "another team", create_user(session, "other-coach@example.org", "coach")[0]
+        )
+        join_team(session, elsewhere.id, outsider, {"hrv", "sleep", "readiness", "training"})
+        seeded.outsider_id = outsider.id
         seeded.tokens["ingest"] = issue_token(session, "fuzz ingest", None, ("ingest",))
         today = datetime.now(UTC).date()
         for offset in range(1, NIGHTS + 1):
@@ -132,7 +142,12 @@ def _conformance(caller: str) -> Callable[..., None]:
     )
     def test(case: Any, seeded: Seeded) -> None:
         headers = {"Authorization": f"Bearer {seeded.tokens[caller]}"}
-        case.call_and_validate(app=seeded.app, headers=headers, checks=CHECKS)
+        response = case.call_and_validate(app=seeded.app, headers=headers, checks=CHECKS)
+        if caller == "coach":
+            assert OUTSIDER not in response.text and "zebediah" not in response.text, case.path
+            with seeded.runtime.sessions() as session:
+                read = select(AuditEntry.id).where(AuditEntry.subject_id == seeded.outsider_id)
+                assert session.scalar(read) is None, case.path
         if case.path.startswith("/api/v1/tokens/"):
             seeded.keep_token_live(caller)
 
