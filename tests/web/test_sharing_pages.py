@@ -137,6 +137,8 @@ def test_an_invitation_is_accepted_choosing_signals_with_nothing_ticked_first(ha
     assert (
         "Invitations Squad Coached by" in words and "Nothing is ticked: tick what you want to share." in words
     )
+    expires = datetime.now(UTC) + timedelta(days=14)  # the athlete's zone is UTC
+    assert f"Open until {expires.day} {expires:%B} {expires.year}." in words
     assert not any(checked(html, f"invite-{invitation_id}-{signal}") for signal in ALL)
 
     joined = browser.post(f"/invitations/{invitation_id}/accept", {"hrv": "on"}, from_page="/sharing")

@@ -19,7 +19,7 @@ from perfhub.readiness.engine import BAND_NAMES, FLAG_CODES
 from perfhub.readiness.presenter import flag_label
 from perfhub.readiness.team_table import SortKey
 from perfhub.web.routes._charts import hours_minutes, hours_minutes_words, short_day
-from perfhub.web.routes._signals import signal_word
+from perfhub.web.routes._words import signal_word
 
 Row = Mapping[str, Any]
 

@@ -28,7 +28,7 @@ from perfhub.privacy.queries import AuditRecord, audit_page
 from perfhub.privacy.schemas import DELETED_ACCOUNT
 from perfhub.web.deps import Viewer
 from perfhub.web.routes._charts import MONTHS, WEEKDAYS
-from perfhub.web.routes._signals import signals_in_words
+from perfhub.web.routes._words import signals_in_words
 from perfhub.web.templating import render
 
 router = APIRouter()

@@ -28,8 +28,8 @@ from perfhub.readiness.trend import TREND_SIGNALS, trend_days
 from perfhub.teams import queries
 from perfhub.web.deps import session_user
 from perfhub.web.routes._charts import Chart, ChartSeries, day_span, hours_minutes, rounded, short_day
-from perfhub.web.routes._signals import signal_word
 from perfhub.web.routes._team_view import BAND_WORDS, DEBT_WORDS
+from perfhub.web.routes._words import signal_word
 from perfhub.web.templating import render
 
 router = APIRouter()

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -24,7 +22,7 @@ from perfhub.core.deps import UowDep
 from perfhub.teams import queries, service
 from perfhub.teams.schemas import SIGNALS
 from perfhub.web.deps import AthleteViewer, CsrfChecked
-from perfhub.web.routes._signals import SIGNAL_COVERS, signal_word, signals_in_words
+from perfhub.web.routes._words import SIGNAL_COVERS, date_in_zone, signal_word, signals_in_words
 from perfhub.web.security import finish_page
 from perfhub.web.templating import render
 
@@ -83,11 +81,6 @@ def saved_words(team_name: str, shared: dict[str, bool]) -> str:
     return f"Saved. {team_name}'s coaches see {signals_in_words(chosen)}."
 
 
-def when(moment: datetime, tz: str) -> str:
-    local = moment.astimezone(ZoneInfo(tz))
-    return f"{local.day} {local:%B %Y}"
-
-
 NOTICES = {
     "joined": "You joined the team. Its coaches see what you ticked, and nothing else.",
     "declined": "You declined the invitation. The team's coaches see nothing of yours.",
@@ -132,7 +125,7 @@ def sharing_page(
                     team_name=invitation.team_name,
                     coaches=names([c.name for c in invitation.coaches]),
                     invited_by=None if invitation.invited_by is None else invitation.invited_by.name,
-                    expires=when(invitation.expires_at, viewer.tz),
+                    expires=date_in_zone(invitation.expires_at, viewer.tz),
                     switches=switches({}),
                 )
                 for invitation in invitations

@@ -37,6 +37,7 @@ from perfhub.web.routes._team_view import (
     headers,
     row_view,
 )
+from perfhub.web.routes._words import date_in_zone
 from perfhub.web.security import finish_page
 from perfhub.web.templating import render
 
@@ -115,7 +116,16 @@ def team_page(
             "filter_words": filters_in_words(query),
             "options": filter_options(query),
             "coaches": [coach.name for coach in coaches],
-            "invitations": pending,
+            "invitations": [
+                {
+                    "id": invitation.id,
+                    "email": invitation.email,
+                    "expires": date_in_zone(invitation.expires_at, read.viewer.tz),
+                    "expires_iso": invitation.expires_at.isoformat(),
+                    "invited_by": None if invitation.invited_by is None else invitation.invited_by.name,
+                }
+                for invitation in pending
+            ],
             "notice": notice,
             "tz": read.viewer.tz,
         },

@@ -16,7 +16,7 @@ from perfhub.teams import service
 from perfhub.teams.queries import rosters_for
 from perfhub.teams.schemas import SIGNALS
 from perfhub.web.deps import CsrfChecked, Viewer
-from perfhub.web.routes._signals import signal_word
+from perfhub.web.routes._words import signal_word
 from perfhub.web.security import finish_page
 from perfhub.web.templating import render
 

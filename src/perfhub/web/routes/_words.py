@@ -1,10 +1,13 @@
-"""The signals an athlete shares, in words, for every page that names them."""
+"""Words the team and privacy pages share: the signals an athlete shares, and dates in a zone."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from perfhub.teams.schemas import SIGNALS
+from perfhub.web.routes._charts import MONTHS
 
 SIGNAL_WORDS = {"hrv": "HRV", "sleep": "Sleep", "readiness": "Readiness", "training": "Training"}
 
@@ -31,3 +34,9 @@ def signals_in_words(signals: Iterable[str]) -> str:
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def date_in_zone(moment: datetime, tz: str) -> str:
+    """``14 March 2026``: the calendar day of ``moment`` in ``tz``."""
+    local = moment.astimezone(ZoneInfo(tz))
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
