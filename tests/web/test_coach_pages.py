@@ -203,6 +203,15 @@ def test_the_csv_is_exactly_what_the_table_shows(harness: Harness) -> None:
         f"{API}/teams/{team.id}/readiness.csv", params=query, headers=team.coach["headers"]
     )
     assert api.status_code == 200 and api.content == download.content
+    # A range too: a row per athlete and day, the same as the API's.
+    today = datetime.now(UTC).date()
+    span = {"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat(), "sort": "name"}
+    page_range = coach.client.get(f"/teams/{team.id}/readiness.csv", params=span)
+    api_range = harness.client.get(
+        f"{API}/teams/{team.id}/readiness.csv", params=span, headers=team.coach["headers"]
+    )
+    assert page_range.status_code == 200 and page_range.content == api_range.content
+    assert len(list(csv.DictReader(io.StringIO(page_range.text)))) == 7 * len(NAMES)
 
 
 def test_a_bad_filter_is_an_error_page(harness: Harness) -> None:
