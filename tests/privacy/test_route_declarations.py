@@ -165,13 +165,21 @@ def test_the_declarations_are_the_expected_ones(app: FastAPI) -> None:
         if declaration is not None
     }
     assert declared == DECLARED
-    # Every per-athlete read takes `userId`; own-data routes take no one else's id. Pages are
-    # not in the OpenAPI document, so the parameters come from each route's dependencies.
+    # Every per-athlete read takes `userId`; own-data routes take no one else's id; team reads
+    # name their subjects in the path (`{teamId}`, and `{athleteId}` for one member), never by
+    # `userId`. Pages are not in the OpenAPI document, so the parameters come from each route's
+    # dependencies.
     document = app.openapi()
     query_names = {(method, path): query_parameters(dependant) for method, path, dependant in dependants(app)}
+    declarations = {(method, path): found for method, path, found in routes(app) if found is not None}
     for (method, path), what in DECLARED.items():
         names = query_names[method, path]
-        assert ("userId" in names) == (what != "own"), (method, path)
+        declaration = declarations[method, path]
+        if declaration.team or declaration.in_team:
+            assert "userId" not in names and "{teamId}" in path, (method, path)
+            assert ("{athleteId}" in path) == declaration.in_team, (method, path)
+        else:
+            assert ("userId" in names) == (what != "own"), (method, path)
         if path.startswith("/api/"):
             listed = {p["name"] for p in document["paths"][path][method.lower()].get("parameters", [])}
             assert names <= listed, (method, path)
