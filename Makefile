@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today clean
+.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfhub needs Python >= 3.11")'
@@ -64,7 +64,7 @@ lint: dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today
+bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team
 
 bench-readiness: dev
 	$(BIN)/python bench/bench_readiness.py
@@ -83,6 +83,9 @@ bench-link: dev
 
 bench-today: dev
 	$(BIN)/python bench/bench_today_page.py
+
+bench-team: dev
+	$(BIN)/python bench/bench_team_table.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -3,13 +3,15 @@ athletes' canonical readings loaded as engine input (:func:`load_athletes`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from functools import lru_cache
+from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import Connection, Executable, select
+from sqlalchemy import Connection, Executable, Text, select
+from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
@@ -18,7 +20,7 @@ from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.engine.series import HRV_COLUMNS, SLEEP_COLUMNS, AthleteSeries, as_columns
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, SleepDaily
-from perfhub.readings.queries import source_priority
+from perfhub.readings.queries import as_date, driver_rows, source_priority
 
 
 def snapshot_on(session: Session, user_id: int, day: date) -> ReadinessSnapshotRow | None:
@@ -49,8 +51,7 @@ def scored_snapshots(
     ).all()
 
 
-@dataclass(frozen=True)
-class SnapshotDay:
+class SnapshotDay(NamedTuple):
     """What a team table or a trend shows of one stored snapshot (scored or not).
 
     ``ln7`` and the normal range are the engine's (docs/readiness.md#normal-range); ``debt_hours``
@@ -82,7 +83,7 @@ def snapshot_days(
         ReadinessSnapshotRow.band,
         ReadinessSnapshotRow.status,
         ReadinessSnapshotRow.stale,
-        ReadinessSnapshotRow.flags,
+        cast_(ReadinessSnapshotRow.flags, Text),
         baselines["ln7"].as_float(),
         baselines["normalLow"].as_float(),
         baselines["normalHigh"].as_float(),
@@ -93,12 +94,24 @@ def snapshot_days(
         ReadinessSnapshotRow.date >= start,
         ReadinessSnapshotRow.date <= end,
     )
+    # tuple.__new__ straight from C: a named tuple's own constructor is Python, and a team's
+    # year is 73,000 of them.
+    new = tuple.__new__
     return {
-        (user_id, day): SnapshotDay(
-            score, band, status, bool(stale), tuple(flags or ()), ln7, low, high, debt
+        (user_id, as_date(day)): new(
+            SnapshotDay, (score, band, status, bool(stale), _codes(flags), ln7, low, high, debt)
         )
-        for user_id, day, score, band, status, stale, flags, ln7, low, high, debt in session.execute(stmt)
+        for user_id, day, score, band, status, stale, flags, ln7, low, high, debt in driver_rows(
+            session, stmt
+        )
     }
+
+
+@lru_cache(maxsize=1024)
+def _codes(stored: str | None) -> tuple[str, ...]:
+    # The flags are read as their JSON text: a team's year has a few dozen distinct lists, each
+    # parsed once, where the driver would parse every row's.
+    return tuple(json.loads(stored)) if stored else ()
 
 
 def no_score_reason(session: Session, user_id: int, row: ReadinessSnapshotRow | None) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["FORMULA_STARTS", "LIST_SEPARATOR", "csv_cell", "csv_chunks"]
@@ -23,34 +24,71 @@ LIST_SEPARATOR = ";"  # flags and hidden signals, several in one cell
 ROWS_PER_CHUNK = 500
 
 
+@lru_cache(maxsize=8192)
 def _text(value: str) -> str:
+    # Cached: a team's names, bands and flag lists repeat on every day of a range.
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def csv_cell(value: Any) -> str | int | float:
-    """One cell: empty for null, ``true``/``false``, numbers as they are, dates in ISO form, lists
-    joined by ``;``, and text neutralised against formula injection."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
+@lru_cache(maxsize=4096)
+def _joined(items: tuple[Any, ...]) -> str:
+    return _text(LIST_SEPARATOR.join(str(item) for item in items))
+
+
+def csv_cell(value: Any) -> str | int | float | None:
+    """One cell: null as nothing (the csv module writes it empty), ``true``/``false``, numbers as
+    they are, dates in ISO form, lists joined by ``;``, and text neutralised against formula
+    injection."""
+    kind = type(value)
+    if value is None or kind is int or kind is float:
         return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is str:
+        return _text(value)
+    if isinstance(value, list | tuple):
+        return _joined(tuple(value))
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, list | tuple):
-        return _text(LIST_SEPARATOR.join(str(item) for item in value))
+    if isinstance(value, int | float):  # numpy or other number types
+        return value
     return _text(str(value))
 
 
-def csv_chunks(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
-    """UTF-8 CSV: the header (``columns``), then ``rows`` in batches of :data:`ROWS_PER_CHUNK`."""
+# What csv_cell does, by the value's type, for the types a row holds (None and numbers have no
+# entry: they are written as they are). A year of a team is 73,000 rows.
+_CONVERT: dict[type, Callable[[Any], Any]] = {
+    bool: lambda value: "true" if value else "false",
+    str: _text,
+    list: lambda value: _joined(tuple(value)),
+    tuple: _joined,
+}
+
+
+def csv_chunks(
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
+    *,
+    numeric: Collection[str] = (),
+) -> Iterator[bytes]:
+    """UTF-8 CSV: the header (``columns``), then ``rows`` in batches of :data:`ROWS_PER_CHUNK`.
+
+    A row is a mapping of the columns or its values in ``columns`` order; each value is written
+    as :func:`csv_cell` writes it. ``numeric`` names columns that hold only numbers or nulls,
+    which are written without being looked at."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
     pending = 0
+    known = _CONVERT.get
+    inspected = [index for index, column in enumerate(columns) if column not in numeric]
     for row in rows:
-        writer.writerow([csv_cell(row[column]) for column in columns])
+        values = [row[column] for column in columns] if isinstance(row, Mapping) else list(row)
+        for index in inspected:
+            value = values[index]
+            if value is not None:
+                values[index] = known(type(value), csv_cell)(value)
+        writer.writerow(values)
         pending += 1
         if pending >= ROWS_PER_CHUNK:
             yield buffer.getvalue().encode("utf-8")

@@ -4,15 +4,16 @@ Who may read is decided by the privacy policy, for the whole team in one stateme
 (:func:`~perfhub.privacy.deps.TeamRead`); the team's coaches and admins read it, an athlete of
 the team gets 403 and anyone else 404. Each athlete's signals are disclosed as they share them;
 what a read let through is audited — one row per athlete, in one statement, in the read's
-transaction (docs/http-api.md#team-readiness).
+transaction (docs/readiness.md#team-table).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from perfhub.core.dates import date_range, local_today
@@ -24,6 +25,7 @@ from perfhub.readiness.schemas import TeamTableOut, TrendOut
 from perfhub.readiness.team_csv import csv_chunks
 from perfhub.readiness.team_table import (
     COLUMNS,
+    NUMERIC_COLUMNS,
     TABLE_SIGNALS,
     TableFilters,
     materialise_today,
@@ -65,7 +67,7 @@ def team_readiness(
     flag: Annotated[list[str], FlagQuery] = [],  # noqa: B006
     q: Annotated[str | None, NameQuery] = None,
     sort: Annotated[str | None, SortQuery] = None,
-) -> TeamTableOut:
+) -> Response:
     """One row per athlete of the team: readiness, sleep debt, last night's sleep and HRV against
     the normal range, flags; a signal the athlete does not share is null and named in `hidden`.
     Filters combine; `sort` takes any column."""
@@ -74,7 +76,10 @@ def team_readiness(
         access = read.authorize(session)
         table = read_team_table(session, access, day, filters, keys)
         audit_team_read(session, read.viewer, table.disclosed, read.path)
-    return TeamTableOut.model_validate({"date": day, "athletes": table.rows})
+    # The rows are already the answer's JSON (TeamTableOut documents it): a team's worth of
+    # rows is not validated a second time on every request.
+    body = {"date": None if day is None else day.isoformat(), "athletes": table.rows}
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
 @router.get(
@@ -108,7 +113,7 @@ def team_readiness_csv(
             # One day: read and audited together, in this transaction, before a byte is sent.
             table = read_team_table(session, access, day, filters, keys)
             audit_team_read(session, read.viewer, table.disclosed, read.path)
-            rows: Iterator[dict[str, object]] = iter(table.rows)
+            rows: Iterator[Mapping[str, Any] | Sequence[Any]] = iter(table.rows)
             label = (day or local_today(read.viewer.tz)).isoformat()
         else:
             # A range is streamed a window at a time; its audit — every athlete the rows can
@@ -121,7 +126,7 @@ def team_readiness_csv(
             label = f"{span.start.isoformat()}--{span.end.isoformat()}"
     filename = f"team-{read.team_id}-{label}.csv"
     return StreamingResponse(
-        csv_chunks(COLUMNS, rows),
+        csv_chunks(COLUMNS, rows, numeric=NUMERIC_COLUMNS),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

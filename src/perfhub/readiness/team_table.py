@@ -17,25 +17,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.core.dates import local_today, parse_date
+from perfhub.core.dates import parse_date
 from perfhub.core.db import one_of
 from perfhub.core.errors import Unprocessable
 from perfhub.privacy.policy import TeamAccess, flag_signals, visible_flags
 from perfhub.readiness.engine import BAND_NAMES, DEBT_CATEGORIES, FLAG_CODES, STATUS_NAMES, category_for
 from perfhub.readiness.queries import SnapshotDay, snapshot_days
 from perfhub.readiness.service import recompute
-from perfhub.readings.queries import NightHrv, NightSleep, source_priority, winning_hrv, winning_sleep
+from perfhub.readings.queries import NightHrv, NightSleep, winning_hrv, winning_sleep
+from perfhub.settings import DEFAULT_SOURCE_PRIORITY
 
 __all__ = [
     "COLUMNS",
+    "NUMERIC_COLUMNS",
     "SIGNAL_COLUMNS",
     "TABLE_SIGNALS",
     "Member",
@@ -81,6 +85,25 @@ COLUMNS: tuple[str, ...] = (
     "hidden",
 )
 
+# The columns that hold only numbers or nulls (the CSV writes them without looking).
+NUMERIC_COLUMNS: frozenset[str] = frozenset(
+    {
+        "athleteId",
+        "readiness",
+        "sleepDebtHours",
+        "lastSleepMin",
+        "lastSleepEfficiencyPct",
+        "lnRMSSD",
+        "normalLow",
+        "normalHigh",
+    }
+)
+
+# A row is built as its values in COLUMNS order (a year of a team is 73,000 rows); the table's
+# answer turns them into objects keyed by column (:func:`as_object`).
+POSITION: Mapping[str, int] = {column: index for index, column in enumerate(COLUMNS)}
+_BAND, _FLAGS = POSITION["band"], POSITION["flags"]
+
 HRV_VS_NORMAL: tuple[str, ...] = ("below", "within", "above")
 
 # Columns whose words sort in their natural order (low before reduced …), not alphabetically.
@@ -91,7 +114,8 @@ _ORDINALS: Mapping[str, Sequence[str]] = {
     "hrvVsNormal": HRV_VS_NORMAL,
 }
 
-Row = dict[str, Any]
+Row = dict[str, Any]  # a row as the API answers it
+Values = list[Any]  # a row's values in COLUMNS order
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,13 +139,13 @@ class TableFilters:
     def matches_name(self, name: str) -> bool:
         return self.q.casefold() in name.casefold()
 
-    def matches(self, row: Row) -> bool:
+    def matches(self, row: Values) -> bool:
         """Whether a row (already cut to the viewer's grants) passes the band and flag filters.
 
         A hidden band or flag is null or absent in the row, so it never matches."""
-        if self.bands and row["band"] not in self.bands:
+        if self.bands and row[_BAND] not in self.bands:
             return False
-        return not self.flags or bool(self.flags.intersection(row["flags"] or ()))
+        return not self.flags or bool(self.flags.intersection(row[_FLAGS] or ()))
 
     def consulted(self, granted: Collection[str]) -> frozenset[str]:
         """The signals the band and flag filters read of an athlete granted ``granted``.
@@ -189,18 +213,27 @@ def _sort_value(column: str, value: Any) -> Any:
     return value
 
 
-def sort_rows(rows: list[Row], keys: Sequence[SortKey]) -> list[Row]:
-    """``rows`` by ``keys``, nulls last in either direction; ties by name, then athlete id.
+def sort_rows(rows: list[Values], keys: Sequence[SortKey]) -> list[Values]:
+    """``rows`` by ``keys``, nulls last in either direction; ties keep the order the rows came
+    in, which is the members' (by name, then athlete id: :func:`team_members`).
 
     Stable sorts from the least significant key to the most: each puts its nulls after the
     rest, keeping the order the earlier sorts gave them."""
-    ordered_rows = sorted(rows, key=lambda row: (_sort_value("name", row["name"]), row["athleteId"]))
+    if tuple(keys) == DEFAULT_SORT:
+        return rows  # already in the members' order
+    ordered_rows = rows
     for key in reversed(keys):
-        present = [row for row in ordered_rows if row[key.column] is not None]
-        missing = [row for row in ordered_rows if row[key.column] is None]
-        present.sort(key=lambda row: _sort_value(key.column, row[key.column]), reverse=key.descending)
+        at = POSITION[key.column]
+        present = [row for row in ordered_rows if row[at] is not None]
+        missing = [row for row in ordered_rows if row[at] is None]
+        present.sort(key=lambda row: _sort_value(key.column, row[at]), reverse=key.descending)
         ordered_rows = present + missing
     return ordered_rows
+
+
+def as_object(row: Values) -> Row:
+    """A row as the API answers it: its values keyed by column."""
+    return dict(zip(COLUMNS, row, strict=True))
 
 
 def parse_day(raw: str | None) -> date | None:
@@ -212,42 +245,55 @@ def parse_day(raw: str | None) -> date | None:
 # --------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    # zoneinfo keeps only a few zones strongly; a team spread over more would re-read the tz
+    # database for every athlete of every request.
+    return ZoneInfo(name)
+
+
 @dataclass(frozen=True)
 class Member:
-    """An athlete of the table with what the viewer may read of them."""
+    """An athlete of the table with what the viewer may read of them, and their local today
+    (at the time of the request)."""
 
-    user: User
+    id: int
+    name: str
+    today: date
+    priority: tuple[str, ...]
     granted: frozenset[str]
+    # The table's signals the viewer may read of this athlete, and those they may not (every
+    # row of theirs shares the one list, which nothing changes).
+    shown: frozenset[str] = field(init=False)
+    hidden: list[str] = field(init=False)
 
-    @property
-    def id(self) -> int:
-        return self.user.id
-
-    @property
-    def name(self) -> str:
-        return self.user.name or self.user.email
-
-    @property
-    def shown(self) -> frozenset[str]:
-        """The table's signals the viewer may read of this athlete."""
-        return self.granted & frozenset(TABLE_SIGNALS)
-
-    @property
-    def hidden(self) -> list[str]:
-        return [signal for signal in TABLE_SIGNALS if signal not in self.granted]
-
-    def today(self) -> date:
-        return local_today(self.user.tz)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shown", self.granted & frozenset(TABLE_SIGNALS))
+        object.__setattr__(self, "hidden", [s for s in TABLE_SIGNALS if s not in self.granted])
 
 
 def team_members(session: Session, access: TeamAccess) -> list[Member]:
-    """The team's athletes the viewer may know of (the policy's answer), in one statement."""
+    """The team's athletes the viewer may know of (the policy's answer), in one statement, by
+    name (any case), then id: the order of the table's ties."""
     if not access.grants:
         return []
-    users = session.scalars(
-        select(User).where(one_of(User.id, list(access.grants), session.get_bind().dialect.name))
+    rows = session.execute(
+        select(User.id, User.name, User.email, User.tz, User.source_priority).where(
+            one_of(User.id, list(access.grants), session.get_bind().dialect.name)
+        )
     )
-    return [Member(user, access.granted(user.id)) for user in users]
+    now = datetime.now(UTC)
+    members = [
+        Member(
+            user_id,
+            name or email,
+            now.astimezone(_zone(tz)).date(),
+            tuple(priority or DEFAULT_SOURCE_PRIORITY),
+            access.granted(user_id),
+        )
+        for user_id, name, email, tz, priority in rows
+    ]
+    return sorted(members, key=lambda m: (m.name.casefold(), m.name, m.id))
 
 
 @dataclass(frozen=True)
@@ -264,23 +310,14 @@ def read_team_data(session: Session, members: Sequence[Member], start: date, end
 
     A signal is read only for the athletes who share it: what the viewer may not see is not
     even fetched."""
-
-    def ids(*signals: str) -> list[int]:
-        return [m.id for m in members if any(signal in m.granted for signal in signals)]
-
-    def priorities(signal: str) -> dict[int, tuple[str, ...]]:
-        return {m.id: source_priority(m.user) for m in members if signal in m.granted}
-
-    snapshot_ids, hrv_of, sleep_of = ids(*TABLE_SIGNALS), priorities("hrv"), priorities("sleep")
+    snapshot_ids = [m.id for m in members if m.shown]
+    hrv_of = {m.id: m.priority for m in members if "hrv" in m.granted}
+    sleep_of = {m.id: m.priority for m in members if "sleep" in m.granted}
     return TeamData(
         snapshot_days(session, snapshot_ids, start, end) if snapshot_ids else {},
         winning_hrv(session, hrv_of, start, end) if hrv_of else {},
         winning_sleep(session, sleep_of, start, end) if sleep_of else {},
     )
-
-
-def _rounded(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def hrv_vs_normal(ln7: float | None, low: float | None, high: float | None) -> str | None:
@@ -291,38 +328,58 @@ def hrv_vs_normal(ln7: float | None, low: float | None, high: float | None) -> s
     return "below" if ln7 < low else "above" if ln7 > high else "within"
 
 
-def build_row(member: Member, day: date, data: TeamData) -> Row:
-    """One athlete-day as the viewer may see it: the columns of an ungranted signal are null."""
+@lru_cache(maxsize=4096)
+def _shown_flags(granted: frozenset[str], codes: tuple[str, ...]) -> list[str]:
+    # A team has few distinct combinations of grants and flags: each is cut once. The list is
+    # shared by the rows that have it, which only read it.
+    return visible_flags(granted, codes)[0]
+
+
+def build_row(member: Member, day: date, iso_day: str, data: TeamData) -> Values:
+    """One athlete-day as the viewer may see it, its values in :data:`COLUMNS` order: the
+    columns of an ungranted signal are null. The day is in ISO form, as JSON and CSV show it."""
     key = (member.id, day)
-    snap, hrv, sleep = data.snapshots.get(key), data.hrv.get(key), data.sleep.get(key)
     granted = member.granted
-    row: Row = dict.fromkeys(COLUMNS)
-    row.update(date=day, athleteId=member.id, name=member.name, hidden=member.hidden)
-    if "readiness" in granted and snap is not None:
-        row.update(
-            readiness=None if snap.score is None else int(snap.score),
-            band=snap.band,
-            status=snap.status,
-            stale=snap.stale,
-            flags=visible_flags(granted, snap.flags)[0],
-        )
+    snap = data.snapshots.get(key)
+    readiness = band = status = stale = flags = None
+    debt_hours = debt_category = sleep_min = efficiency = None
+    ln_rmssd = low = high = position = None
+    if snap is not None and "readiness" in granted:
+        readiness = None if snap.score is None else int(snap.score)
+        band, status, stale = snap.band, snap.status, snap.stale
+        flags = _shown_flags(granted, snap.flags)
     if "sleep" in granted:
-        debt = None if snap is None else snap.debt_hours
-        row.update(
-            sleepDebtHours=_rounded(debt, 2),
-            sleepDebtCategory=None if debt is None else category_for(debt),
-            lastSleepMin=None if sleep is None else sleep.duration_min,
-            lastSleepEfficiencyPct=None if sleep is None else sleep.efficiency_pct,
-        )
+        if snap is not None and snap.debt_hours is not None:
+            debt_hours, debt_category = round(snap.debt_hours, 2), category_for(snap.debt_hours)
+        sleep = data.sleep.get(key)
+        if sleep is not None:
+            sleep_min, efficiency = sleep
     if "hrv" in granted:
-        low, high = (None, None) if snap is None else (snap.normal_low, snap.normal_high)
-        row.update(
-            lnRMSSD=None if hrv is None else _rounded(hrv.ln_rmssd, 4),
-            normalLow=_rounded(low, 4),
-            normalHigh=_rounded(high, 4),
-            hrvVsNormal=None if snap is None else hrv_vs_normal(snap.ln7, low, high),
-        )
-    return row
+        hrv = data.hrv.get(key)
+        if hrv is not None and hrv.ln_rmssd is not None:
+            ln_rmssd = round(hrv.ln_rmssd, 4)
+        if snap is not None and snap.normal_low is not None and snap.normal_high is not None:
+            low, high = round(snap.normal_low, 4), round(snap.normal_high, 4)
+            position = hrv_vs_normal(snap.ln7, snap.normal_low, snap.normal_high)
+    return [
+        iso_day,
+        member.id,
+        member.name,
+        readiness,
+        band,
+        status,
+        stale,
+        debt_hours,
+        debt_category,
+        sleep_min,
+        efficiency,
+        ln_rmssd,
+        low,
+        high,
+        position,
+        flags,
+        member.hidden,
+    ]
 
 
 def _without_today(
@@ -331,7 +388,7 @@ def _without_today(
     """The athletes whose row is their local today and has no snapshot yet (nothing has arrived
     since midnight to make one)."""
     return [
-        m for m in members if m.shown and days.get(m.id) == m.today() and (m.id, days[m.id]) not in snapshots
+        m for m in members if m.shown and days.get(m.id) == m.today and (m.id, days[m.id]) not in snapshots
     ]
 
 
@@ -342,14 +399,16 @@ def materialise(
     recompute for all of them) and read what it stored."""
     if not missing:
         return {}
-    recompute(session, [m.user for m in missing], {m.id: days[m.id] for m in missing})
+    dialect = session.get_bind().dialect.name
+    users = list(session.scalars(select(User).where(one_of(User.id, [m.id for m in missing], dialect))))
+    recompute(session, users, {m.id: days[m.id] for m in missing})
     wanted = [days[m.id] for m in missing]
     return snapshot_days(session, [m.id for m in missing], min(wanted), max(wanted))
 
 
 def materialise_today(session: Session, members: Sequence[Member], start: date, end: date) -> None:
     """:func:`materialise` for the athletes whose local today lies from ``start`` to ``end``."""
-    days = {m.id: m.today() for m in members if m.shown and start <= m.today() <= end}
+    days = {m.id: m.today for m in members if m.shown and start <= m.today <= end}
     if days:
         present = snapshot_days(session, list(days), min(days.values()), max(days.values()))
         materialise(session, _without_today(members, days, present), days)
@@ -372,22 +431,22 @@ def read_team_table(
 ) -> TeamTable:
     """One row per athlete for ``day`` (default: each athlete's own local today)."""
     members = [m for m in team_members(session, access) if filters.matches_name(m.name)]
-    days = {m.id: day or m.today() for m in members}
+    days = {m.id: day or m.today for m in members}
     if not members:
         return TeamTable([], {})
     data = read_team_data(session, members, min(days.values()), max(days.values()))
     if missing := _without_today(members, days, data.snapshots):
         data = replace(data, snapshots={**data.snapshots, **materialise(session, missing, days)})
-    shown: list[Row] = []
+    shown: list[Values] = []
     disclosed: dict[int, frozenset[str]] = {}
     for member in members:
-        row = build_row(member, days[member.id], data)
+        row = build_row(member, days[member.id], days[member.id].isoformat(), data)
         if filters.matches(row):
             shown.append(row)
             disclosed[member.id] = member.shown
         elif read := filters.consulted(member.granted):
             disclosed[member.id] = read
-    return TeamTable(sort_rows(shown, sort), disclosed)
+    return TeamTable([as_object(row) for row in sort_rows(shown, sort)], disclosed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,8 +482,9 @@ def range_rows(
     end: date,
     filters: TableFilters,
     sort: Sequence[SortKey] = DEFAULT_SORT,
-) -> Iterator[Row]:
-    """Every athlete's row of every day from ``start`` to ``end``, by date and then ``sort``.
+) -> Iterator[Values]:
+    """Every athlete's row (its values in :data:`COLUMNS` order) of every day from ``start`` to
+    ``end``, by date and then ``sort``.
 
     Each window of :data:`WINDOW_DAYS` days is read in a transaction of its own
     (``open_session``), closed before its rows are handed on: a long read holds no transaction
@@ -439,7 +499,8 @@ def range_rows(
             data = read_team_data(session, readable, window_start, window_end)
         day = window_start
         while day <= window_end:
-            rows = [build_row(member, day, data) for member in candidates]
+            iso_day = day.isoformat()
+            rows = [build_row(member, day, iso_day, data) for member in candidates]
             yield from sort_rows([row for row in rows if filters.matches(row)], sort)
             day += timedelta(days=1)
         window_start = window_end + timedelta(days=1)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Executable, Select, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
@@ -48,20 +47,33 @@ def sleep_days(session: Session, user: User, start: date, end: date) -> list[Sle
     return _winning(session, SleepDaily, user, start, end)
 
 
-@dataclass(frozen=True)
-class NightHrv:
+class NightHrv(NamedTuple):
     """The HRV and resting HR of one athlete-night, from the day's highest-ranked source."""
 
     ln_rmssd: float | None
     resting_hr: float | None
 
 
-@dataclass(frozen=True)
-class NightSleep:
+class NightSleep(NamedTuple):
     """The sleep of one athlete-night, from the day's highest-ranked source."""
 
     duration_min: float
     efficiency_pct: float | None
+
+
+def as_date(value: date | str) -> date:
+    """A date column as the driver returns it: psycopg gives dates, sqlite3 ISO text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def driver_rows(session: Session, statement: Executable) -> Sequence[Sequence[Any]]:
+    """The driver's own row tuples, with no result processing (dates as :func:`as_date` takes
+    them): building SQLAlchemy rows costs more than the fetch when a team's year is read."""
+    result = session.connection().execute(statement)
+    try:
+        return cast(Sequence[Sequence[Any]], result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def winning_hrv(
@@ -70,8 +82,8 @@ def winning_hrv(
     """Each athlete's nights from ``start`` to ``end``, the highest-ranked source's row of each day
     (the choice of :func:`hrv_days`), for all athletes of ``priorities`` in one statement."""
     stmt = select(HrvDaily.user_id, HrvDaily.date, HrvDaily.vendor, HrvDaily.ln_rmssd, HrvDaily.resting_hr)
-    rows = session.execute(_nights(session, stmt, HrvDaily, priorities, start, end))
-    return {key: NightHrv(ln, rhr) for key, (ln, rhr) in _winners(rows, priorities).items()}
+    rows = driver_rows(session, _nights(session, stmt, HrvDaily, priorities, start, end))
+    return _winners(rows, priorities, NightHrv)
 
 
 def winning_sleep(
@@ -85,8 +97,8 @@ def winning_sleep(
         SleepDaily.duration_min,
         SleepDaily.efficiency_pct,
     )
-    rows = session.execute(_nights(session, stmt, SleepDaily, priorities, start, end))
-    return {key: NightSleep(minutes, pct) for key, (minutes, pct) in _winners(rows, priorities).items()}
+    rows = driver_rows(session, _nights(session, stmt, SleepDaily, priorities, start, end))
+    return _winners(rows, priorities, NightSleep)
 
 
 def _nights(
@@ -103,18 +115,24 @@ def _nights(
     )
 
 
+Night = TypeVar("Night", NightHrv, NightSleep)
+
+
 def _winners(
-    rows: Iterable[Sequence[Any]], priorities: Mapping[int, Sequence[str]]
-) -> dict[tuple[int, date], tuple[Any, ...]]:
-    """(user, date) → the values of the best-ranked vendor's row; rows are (user, date, vendor, *values)."""
-    best: dict[tuple[int, date], tuple[tuple[int, str], tuple[Any, ...]]] = {}
-    ranks: dict[tuple[int, str], tuple[int, str]] = {}
-    for user_id, day, vendor, *values in rows:
-        rank = ranks.get((user_id, vendor))
-        if rank is None:
-            rank = ranks[user_id, vendor] = source_rank(tuple(priorities[user_id]), vendor)
-        key = (user_id, day)
+    rows: Iterable[Sequence[Any]], priorities: Mapping[int, Sequence[str]], night: type[Night]
+) -> dict[tuple[int, date], Night]:
+    """(user, date) → the best-ranked vendor's night; rows are (user, date, vendor, a, b).
+
+    Most athletes wear one device, so a day's first row is usually its only one: ranks are
+    compared only when a second vendor turns up for the same day."""
+    best: dict[tuple[int, date], Sequence[Any]] = {}
+    for row in rows:
+        key = (row[0], as_date(row[1]))
         held = best.get(key)
-        if held is None or rank < held[0]:
-            best[key] = (rank, tuple(values))
-    return {key: values for key, (_, values) in best.items()}
+        if held is not None:
+            priority = tuple(priorities[row[0]])
+            if source_rank(priority, held[2]) <= source_rank(priority, row[2]):
+                continue
+        best[key] = row
+    new = tuple.__new__  # straight from C: a named tuple's own constructor is Python
+    return {key: new(night, row[3:5]) for key, row in best.items()}
