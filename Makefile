@@ -28,8 +28,12 @@ run: install
 	$(BIN)/perfhub demo --if-missing --url "$${PERFHUB_BASE_URL:-http://127.0.0.1:$(PORT)}"
 	$(BIN)/perfhub serve --port $(PORT)
 
+# Two workers for two cores: much of the suite waits on subprocesses, servers and the browser.
+# Each worker has its own databases, NATS prefixes and live server. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
+
 test: dev browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS))
 
 # Vendors the front-end packages into the Python package (the copies are committed; the wheel
 # builds offline). Run after changing web-assets/package.json.
