@@ -479,3 +479,17 @@ def test_the_readiness_api_serves_the_flags_the_viewer_may_see(harness: Harness)
         f"{API}/readiness/today", params={"userId": athlete["id"]}, headers=team.coach["headers"]
     ).json()
     assert theirs["flags"] == [flag for flag in own["flags"] if flag != "sleep_debt"]
+
+
+def test_a_revocation_through_put_sharing_is_obeyed_on_every_team_path_at_once(harness: Harness) -> None:
+    team = make_team(harness, [ALL])
+    athlete = team.athletes[0]
+    base = f"{API}/teams/{team.id}"
+    assert rows_by_id(table(harness, team))[athlete["id"]]["hidden"] == []
+    answer = harness.client.put(f"{API}/sharing/{team.id}", json={"hrv": False}, headers=athlete["headers"])
+    assert answer.status_code == 200, answer.text
+    assert rows_by_id(table(harness, team))[athlete["id"]]["hidden"] == ["hrv"]
+    csv_text = harness.client.get(f"{base}/readiness.csv", headers=team.coach["headers"]).text
+    assert csv_text.splitlines()[1].endswith(",hrv")
+    trend = harness.client.get(f"{base}/athletes/{athlete['id']}/trend", headers=team.coach["headers"]).json()
+    assert trend["hidden"] == ["hrv"] and all(day["lnRMSSD"] is None for day in trend["days"])

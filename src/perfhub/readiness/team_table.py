@@ -503,4 +503,6 @@ def range_rows(
             rows = [build_row(member, day, iso_day, data) for member in candidates]
             yield from sort_rows([row for row in rows if filters.matches(row)], sort)
             day += timedelta(days=1)
+        # Let the window go before the next is read: two alive at once would double the peak.
+        del data
         window_start = window_end + timedelta(days=1)
