@@ -1,0 +1,1 @@
+"""Planned sessions and their readiness-guided adjustments; adherence (docs/plans.md)."""

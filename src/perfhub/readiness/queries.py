@@ -21,6 +21,7 @@ from perfhub.readiness.engine.series import HRV_COLUMNS, SLEEP_COLUMNS, AthleteS
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, SleepDaily
 from perfhub.readings.queries import as_date, driver_rows, source_priority
+from perfhub.training.queries import daily_loads
 
 
 def snapshot_on(session: Session, user_id: int, day: date) -> ReadinessSnapshotRow | None:
@@ -191,6 +192,7 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
         )
         sleep.update(_by_user(sleep_rows, SLEEP_COLUMNS))
     no_hrv, no_sleep = as_columns([], HRV_COLUMNS), as_columns([], SLEEP_COLUMNS)
+    loads = daily_loads(session, ids)
     return [
         AthleteSeries(
             user_id=user.id,
@@ -199,6 +201,7 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
             sleep_need_min=float(user.sleep_need_min or 480),
             hrv=hrv.get(user.id, no_hrv),
             sleep=sleep.get(user.id, no_sleep),
+            load=loads.get(user.id, {}),
         )
         for user in users
     ]

@@ -63,3 +63,35 @@ class RawEvent(Base):
     )
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Workout(Base):
+    """A workout a wearable recorded, as the vendor describes it (one row per vendor record).
+
+    The training domain turns workouts into completed sessions (matched to a planned session
+    where one fits), so a workout is counted once whatever else the athlete logs. ``date`` is
+    the local calendar day the workout started on, in the offset it was recorded in.
+    """
+
+    __tablename__ = "workout"
+    __table_args__ = (UniqueConstraint("user_id", "vendor", "vendor_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    vendor_id: Mapped[str] = mapped_column(String(128))
+    date: Mapped[date] = mapped_column(Date)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    utc_offset_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sport: Mapped[str] = mapped_column(String(60))
+    duration_min: Mapped[float] = mapped_column(Float)
+    # WHOOP's strain (0–21); Oura's own intensity (easy | moderate | hard); whatever else is sent.
+    strain: Mapped[float | None] = mapped_column(Float, nullable=True)
+    intensity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    average_hr: Mapped[float | None] = mapped_column(Float, nullable=True)
+    energy_kj: Mapped[float | None] = mapped_column(Float, nullable=True)
+    distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source_device: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -40,6 +40,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from perfhub.training import load
+
 __all__ = [
     "ALGORITHM_VERSION",
     "BAND_NAMES",
@@ -92,11 +94,14 @@ PROVISIONAL_HRV_DAYS = 21
 FULL_HRV_DAYS = 60
 ILLNESS_RHR_DELTA = 5.0
 ILLNESS_CAP = 39.0
-ACUTE_DAYS = 7
-CHRONIC_DAYS = 28
-CTL_DAYS = 42
-# ACWR needs a chronic window; three weeks of logging is the least that makes 7:28 meaningful.
-LOAD_MIN_HISTORY_DAYS = 21
+# The load windows are the training domain's (ACWR needs a chronic window; three weeks of
+# logging is the least that makes 7:28 meaningful).
+ACUTE_DAYS, CHRONIC_DAYS, CTL_DAYS, LOAD_MIN_HISTORY_DAYS = (
+    load.ACUTE_DAYS,
+    load.CHRONIC_DAYS,
+    load.CTL_DAYS,
+    load.LOAD_MIN_HISTORY_DAYS,
+)
 
 
 # The furthest any rule looks back: the previous-60-day baseline plus the day itself.

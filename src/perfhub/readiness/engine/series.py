@@ -11,8 +11,8 @@ highest-priority row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -85,6 +85,9 @@ class AthleteSeries:
     sleep_need_min: float
     hrv: dict[str, np.ndarray]
     sleep: dict[str, np.ndarray]
+    # Training load per day with logged sessions (date → RPE × minutes summed); empty when the
+    # athlete logs no training.
+    load: Mapping[date, float] = field(default_factory=dict)
 
     @classmethod
     def from_readings(
@@ -200,7 +203,20 @@ def build_batch(athletes: Sequence[AthleteSeries], start: date, end: date) -> Se
         batch.sleep_need_min[rows] = [athlete.sleep_need_min for athlete in block]
         _fill_hrv(batch, rows, _gather(block, "hrv", start), len(block), n_days)
         _fill_sleep(batch, rows, _gather(block, "sleep", start), n_days)
+        _fill_load(batch, first, block, start, n_days)
     return batch
+
+
+def _fill_load(
+    batch: SeriesBatch, first: int, block: Sequence[AthleteSeries], start: date, n_days: int
+) -> None:
+    # Days before the batch do not count: the engine's windows start at the first logged day
+    # inside it, as they start at the first reading.
+    for offset, athlete in enumerate(block):
+        for day, load in athlete.load.items():
+            col = (day - start).days
+            if 0 <= col < n_days:
+                batch.load[first + offset, col] = load
 
 
 def _fill_hrv(batch: SeriesBatch, rows: slice, hrv: _Readings, athletes: int, n_days: int) -> None:
