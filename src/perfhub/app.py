@@ -30,6 +30,7 @@ from perfhub.core.telemetry import setup_tracing
 from perfhub.pipeline.runtime import Runtime
 from perfhub.pipeline.stages import STAGES
 from perfhub.pipeline.workers import BusRuntime
+from perfhub.plans.routes import router as plans_router
 from perfhub.privacy.routes import router as audit_router
 from perfhub.profile.routes import router as me_router
 from perfhub.readiness.routes import router as insights_router
@@ -38,6 +39,7 @@ from perfhub.readings.routes import ingest_router
 from perfhub.readings.routes import router as data_router
 from perfhub.settings import Settings, get_settings
 from perfhub.teams.routes import router as teams_router
+from perfhub.training.routes import router as training_router
 from perfhub.wearables.apple.routes import router as import_router
 from perfhub.wearables.routes import router as connections_router
 from perfhub.web.errors import page_error
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(import_router)
     api.include_router(connections_router)
     api.include_router(teams_router)
+    api.include_router(plans_router)
+    api.include_router(training_router)
     app.include_router(api)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -79,6 +79,9 @@ NO_ATHLETE_DATA: dict[tuple[str, str], str] = {
     ("GET", "/access-log"): "reads of the caller's own data: who, when, which signals, where; no readings",
     ("GET", "/account"): "the caller's email and the export and delete forms",
     ("GET", "/account/deleted"): "says an erased account is gone; signed out",
+    # Plans (#14): the athlete is named in the body, so the route asks the policy itself
+    # (authorize_read for training) before it writes or answers anything.
+    ("POST", "/api/v1/plan/sessions"): "plans a session for the body's athleteId; the policy decides first",
 }
 
 # What each athlete-data route declares: the signals it needs, or "own" for the caller's data.
@@ -112,6 +115,17 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/teams/{teamId}/athletes/{athleteId}"): ("hrv", "sleep", "readiness"),
     ("GET", "/account/export"): "own",
     ("POST", "/account/delete"): "own",
+    ("GET", "/api/v1/plan/sessions"): ("training",),
+    ("GET", "/api/v1/plan/sessions/{sessionId}"): ("training",),
+    ("PATCH", "/api/v1/plan/sessions/{sessionId}"): ("training",),
+    ("DELETE", "/api/v1/plan/sessions/{sessionId}"): ("training",),
+    ("GET", "/api/v1/plan/sessions/{sessionId}/adjustment"): ("training",),
+    ("POST", "/api/v1/plan/sessions/{sessionId}/adjustment/accept"): ("training",),
+    ("POST", "/api/v1/plan/sessions/{sessionId}/adjustment/revert"): ("training",),
+    ("POST", "/api/v1/plan/sessions/{sessionId}/complete"): ("training",),
+    ("POST", "/api/v1/training/sessions"): "own",
+    ("GET", "/api/v1/training/sessions"): ("training",),
+    ("GET", "/api/v1/training/load"): ("training",),
 }
 
 

@@ -56,6 +56,36 @@ _INTENSITY_CAPS: Mapping[str, Mapping[str, float]] = {
     "moderate": {"zone": 3, "ftp": 80, "rpe": 5, "pace": 1.07},
 }
 
+# The readiness drivers a rationale cites: what argues for an easier day, or for a harder one.
+EASING_DRIVERS = frozenset(
+    {
+        "illness",
+        "hrv_below_range",
+        "hrv_unusually_high",
+        "hrv_drop",
+        "rhr_elevated",
+        "sleep_short",
+        "sleep_efficiency_low",
+        "sleep_latency_long",
+        "sleep_wakes",
+        "sleep_debt",
+        "load_spike",
+        "load_fatigue",
+        "stale_hrv",
+        "stale_rhr",
+    }
+)
+PROGRESSING_DRIVERS = frozenset(
+    {
+        "hrv_in_range",
+        "hrv_above_range",
+        "rhr_at_baseline",
+        "rhr_below_baseline",
+        "sleep_good",
+        "load_balanced",
+    }
+)
+
 ELEVATED_MAX_GAIN = 0.10
 PROGRESS_MAX_ACWR = 1.3
 MIN_SESSION_MIN = 10
@@ -197,7 +227,12 @@ def _proposal(rule: str, plan: Plan, adjusted: Plan, readiness: ReadinessFacts, 
     reasons: list[dict[str, Any]] = [
         {"code": "readiness", "values": {"score": round(float(readiness.score or 0)), "band": readiness.band}}
     ]
-    reasons.extend({"code": d["code"], "values": dict(d.get("values") or {})} for d in readiness.drivers)
+    cited = PROGRESSING_DRIVERS if rule == "elevated" else EASING_DRIVERS
+    reasons.extend(
+        {"code": d["code"], "values": dict(d.get("values") or {})}
+        for d in readiness.drivers
+        if d.get("code") in cited and not _no_debt(d)
+    )
     if load.known:
         reasons.append(
             {
@@ -207,6 +242,10 @@ def _proposal(rule: str, plan: Plan, adjusted: Plan, readiness: ReadinessFacts, 
         )
     reasons.append({"code": f"rule_{rule}", "values": {}})
     return Proposal(rule, original, changed, diff, reasons)
+
+
+def _no_debt(driver: Mapping[str, Any]) -> bool:
+    return driver.get("code") == "sleep_debt" and (driver.get("values") or {}).get("category") == "none"
 
 
 def basis_hash(plan: Plan, readiness: ReadinessFacts, load: LoadFacts, inputs_hash: str) -> str:

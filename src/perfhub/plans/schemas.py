@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, mo
 from perfhub.core.bounds import MAX_ID
 from perfhub.readings.schemas import IsoDate, Number
 from perfhub.teams.schemas import _storable_text
+from perfhub.training.schemas import MAX_DURATION_MIN, CompletionOut, ShortText
 
 SessionType = Literal["easy", "moderate", "hard", "rest"]
 IntensityKind = Literal["zone", "ftp", "pace", "rpe"]
@@ -24,7 +25,6 @@ INTENSITY_RANGES: dict[str, tuple[float, float, str]] = {
     "pace": (120, 1200, "seconds per km"),
     "rpe": (0, 10, "RPE 0–10"),
 }
-MAX_DURATION_MIN = 1440
 
 
 def _text(value: str) -> str:
@@ -34,11 +34,9 @@ def _text(value: str) -> str:
     return value
 
 
-ShortText = Annotated[str, Field(min_length=1, max_length=60), AfterValidator(_text)]
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_text)]
 DurationMin = Annotated[StrictInt, Field(ge=0, le=MAX_DURATION_MIN, description="minutes")]
 PlannedLoad = Annotated[Number, Field(ge=0, le=10_000, description="planned load, RPE × minutes")]
-Rpe = Annotated[Number, Field(ge=0, le=10, description="session RPE, CR-10 scale (0 rest … 10 maximal)")]
 
 
 class _Body(BaseModel):
@@ -97,18 +95,6 @@ class SessionUpdate(_Body):
     planned_load: PlannedLoad | None = Field(default=None, alias="plannedLoad")
 
 
-class CompletionIn(_Body):
-    duration_min: Annotated[Number, Field(gt=0, le=MAX_DURATION_MIN)] = Field(alias="durationMin")
-    rpe: Rpe
-
-
-class CompletedSessionIn(CompletionIn):
-    """A session done without a plan."""
-
-    date: IsoDate
-    sport: ShortText
-
-
 class DiffOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -135,21 +121,11 @@ class AdjustmentOut(BaseModel):
     drivers: list[str] = Field(description="the readiness drivers behind it, as sentences")
     readiness: int | None = Field(description="null when the athlete does not share readiness with you")
     band: str | None
-    date: date = Field(description="the day of the readiness snapshot it follows")
+    snapshot_date: date = Field(
+        serialization_alias="date", description="the day of the readiness snapshot it follows"
+    )
     updated_at: datetime = Field(serialization_alias="updatedAt")
     decisions: list[DecisionOut] = Field(description="every accept and revert, oldest first")
-
-
-class CompletionOut(BaseModel):
-    id: int
-    date: date
-    sport: str
-    duration_min: float = Field(serialization_alias="durationMin")
-    rpe: float
-    rpe_estimated: bool = Field(serialization_alias="rpeEstimated")
-    load: float
-    source: str
-    planned_session_id: int | None = Field(serialization_alias="plannedSessionId")
 
 
 class SessionOut(BaseModel):

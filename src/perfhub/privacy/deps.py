@@ -16,6 +16,10 @@ read and writing its audit row wait for :meth:`ReadRequest.authorize`, inside th
 unit of work: the audit row commits with the response, or the response is not sent. A
 transaction is never opened in a dependency (see ``perfhub.core.deps`` for why).
 
+Routes about one record of an athlete's (a planned session) take :func:`RecordRead`: the
+record's owner is the subject, and a record the reader may not know of is 404 as one that does
+not exist.
+
 Team routes name their subject in the path: ``AthleteRead(..., in_team=True)`` reads the member
 ``athleteId`` of team ``teamId`` (as its coach, or the member themself), and :func:`TeamRead`
 reads every member of team ``teamId`` at once, asking the policy for the whole team in one
@@ -40,7 +44,7 @@ from perfhub.auth.models import User
 from perfhub.core.bounds import MAX_ID
 from perfhub.core.dates import DateRange, date_range, local_today
 from perfhub.core.deps import FromQuery, ToQuery, UserQuery
-from perfhub.core.errors import Forbidden
+from perfhub.core.errors import Forbidden, NotFound
 from perfhub.privacy.disclosure import ordered
 from perfhub.privacy.policy import (
     Access,
@@ -70,6 +74,7 @@ class ReadDeclaration:
     dated: bool = False
     in_team: bool = False
     team: bool = False
+    record: str | None = None  # the kind of record whose owner is the subject
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,33 @@ class TeamReadRequest:
 
 
 Reader = Callable[..., User]
+# Who a record belongs to: the owner's id, or None when there is no such record.
+Owner = Callable[[Session, int], "int | None"]
+
+
+@dataclass(frozen=True)
+class RecordReadRequest:
+    """A declared read of one record, resolved to its viewer and record id, not yet decided."""
+
+    declaration: ReadDeclaration
+    viewer: User
+    record_id: int
+    owner: Owner
+    path: str
+
+    def authorize(self, session: Session) -> Access:
+        """Decide the read of the record's owner (and audit it). A record that does not exist,
+        or whose owner the viewer may not know, is 404 in the record's own words (the owner's id
+        is not given away); a related owner who does not share the signals is 403."""
+        kind = self.declaration.record or "record"
+        missing = NotFound(f"no {kind} with id {self.record_id}")
+        owner = self.owner(session, self.record_id)
+        if owner is None:
+            raise missing
+        try:
+            return authorize_read(session, self.viewer, owner, self.declaration.signals, self.path)
+        except NotFound:
+            raise missing from None
 
 
 def _checked_signals(signals: Collection[str]) -> tuple[str, ...]:
@@ -174,6 +206,23 @@ def TeamRead(signals: Collection[str] = SIGNALS, *, reader: Reader = require_use
 
     setattr(team_read, _MARK, declaration)
     return Depends(team_read)
+
+
+def RecordRead(
+    signals: Collection[str], *, kind: str, owner: Owner, param: str, reader: Reader = require_user
+) -> Any:
+    """The dependency of a route about one record of an athlete's, named by the path parameter
+    ``param``; ``owner`` finds whose it is. It resolves to a :class:`RecordReadRequest`."""
+    declaration = ReadDeclaration(_checked_signals(signals), record=kind)
+    record_path = Path(alias=param, gt=0, le=MAX_ID, description=f"a {kind}'s id")
+
+    def record_read(
+        request: Request, user: User = Depends(reader), record_id: int = record_path
+    ) -> RecordReadRequest:
+        return RecordReadRequest(declaration, user, record_id, owner, request.url.path)
+
+    setattr(record_read, _MARK, declaration)
+    return Depends(record_read)
 
 
 # The reader is a default (``= Depends(reader)``), not ``Annotated`` metadata: annotations are
