@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, case, func, select, union
+from sqlalchemy import ColumnElement, Select, Table, bindparam, case, func, select, union
 from sqlalchemy.orm import Session, aliased
 
 from perfhub.auth.models import User
@@ -37,23 +38,38 @@ def readable_athletes(
     of them is then forbidden rather than not found). ``team_id`` narrows the candidates to
     that team's members and ``athlete_ids`` to those ids; neither narrows the grants, which are
     always the union over every team the viewer coaches.
+
+    The statement is read fresh on every call (a revoked share is obeyed by the next read);
+    only its SQL is built once per shape.
     """
-    stmt = _statement(viewer, team_id, athlete_ids)
-    if viewer.role == "coach":
-        return {
-            row[0]: ALL_SIGNALS if row[0] == viewer.id else _granted(row[1:]) for row in session.execute(stmt)
-        }
-    return dict.fromkeys(session.scalars(stmt), ALL_SIGNALS)
+    role = viewer.role if viewer.role in ("coach", "admin") else "other"
+    stmt = _statement(role, team_id is not None, athlete_ids is not None)
+    params: dict[str, Any] = {"viewer": viewer.id, "team": team_id}
+    if athlete_ids is not None:
+        params["athletes"] = list(athlete_ids)
+    # Pending changes first, as a query through the session would (autoflush); then the rows as
+    # the driver has them: no ORM entity is loaded here.
+    session.flush()
+    rows = session.connection().execute(stmt, params)
+    if role == "coach":
+        viewer_id, granted = viewer.id, _granted
+        return {row[0]: ALL_SIGNALS if row[0] == viewer_id else granted(tuple(row[1:])) for row in rows}
+    return dict.fromkeys(rows.scalars(), ALL_SIGNALS)
 
 
-def _statement(
-    viewer: User, team_id: int | None, athlete_ids: Collection[int] | None
-) -> Select[*tuple[Any, ...]]:
-    if viewer.role == "coach":
+@lru_cache(maxsize=16)
+def _statement(role: str, by_team: bool, by_ids: bool) -> Select[*tuple[Any, ...]]:
+    """The policy statement of one shape, its viewer, team and ids left as parameters: built
+    once, so that a request pays neither for building it nor for compiling it again."""
+    users = cast(Table, User.__table__)
+    person = users.c.id
+    if role == "coach":
+        membership = cast(Table, TeamMembership.__table__)
+        coaches = cast(Table, TeamCoach.__table__)
         coached = (
-            select(TeamMembership)
-            .join(TeamCoach, TeamCoach.team_id == TeamMembership.team_id)
-            .where(TeamCoach.coach_id == viewer.id)
+            select(membership)
+            .join(coaches, coaches.c.team_id == membership.c.team_id)
+            .where(coaches.c.coach_id == bindparam("viewer"))
             .subquery()
         )
         # An athlete in two of the coach's teams is one row: a signal is granted when any shares it.
@@ -61,24 +77,29 @@ def _statement(
             func.max(case((coached.c[f"share_{signal}"], 1), else_=0)).label(signal) for signal in SIGNALS
         ]
         stmt: Select[*tuple[Any, ...]] = (
-            select(User.id, *shared)
-            .outerjoin(coached, coached.c.athlete_id == User.id)
-            .where((User.id == viewer.id) | coached.c.id.is_not(None))
-            .group_by(User.id)
+            select(person, *shared)
+            .select_from(users)
+            .outerjoin(coached, coached.c.athlete_id == person)
+            .where((person == bindparam("viewer")) | coached.c.id.is_not(None))
+            .group_by(person)
         )
     else:
-        stmt = select(User.id)
-        if viewer.role != "admin":
-            stmt = stmt.where(User.id == viewer.id)
-    if athlete_ids is not None:
-        stmt = stmt.where(User.id.in_(list(athlete_ids)))
-    if team_id is not None:
-        members = select(TeamMembership.athlete_id).where(TeamMembership.team_id == team_id)
-        stmt = stmt.where(User.id.in_(members))
-    return stmt.order_by(User.id)
+        stmt = select(person)
+        if role != "admin":
+            stmt = stmt.where(person == bindparam("viewer"))
+    if by_ids:
+        stmt = stmt.where(person.in_(bindparam("athletes", expanding=True)))
+    if by_team:
+        members = select(TeamMembership.__table__.c.athlete_id).where(
+            TeamMembership.__table__.c.team_id == bindparam("team")
+        )
+        stmt = stmt.where(person.in_(members))
+    return stmt.order_by(person)
 
 
-def _granted(flags: Collection[object]) -> frozenset[str]:
+@lru_cache(maxsize=256)
+def _granted(flags: tuple[object, ...]) -> frozenset[str]:
+    # Few combinations of flags exist (one per subset of the signals): each is read once.
     return frozenset(signal for signal, flag in zip(SIGNALS, flags, strict=True) if flag)
 
 

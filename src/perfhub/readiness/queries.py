@@ -10,12 +10,12 @@ from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import Connection, Executable, Text, select
+from sqlalchemy import Connection, Date, Executable, Select, Text, bindparam, select
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.core.db import one_of
+from perfhub.core.db import one_of, one_of_param, one_of_value
 from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.engine.series import HRV_COLUMNS, SLEEP_COLUMNS, AthleteSeries, as_columns
 from perfhub.readiness.models import ReadinessSnapshotRow
@@ -76,8 +76,28 @@ def snapshot_days(
     """The current algorithm's snapshots of every athlete of ``user_ids`` from ``start`` to ``end``,
     in one statement. The few baseline numbers are read out of the JSON by the database, so no
     row's whole baselines document is parsed."""
+    dialect = session.get_bind().dialect.name
+    rows = driver_rows(
+        session,
+        _snapshot_days_statement(dialect),
+        {"ids": one_of_value(user_ids, dialect), "start": start, "end": end},
+    )
+    # tuple.__new__ straight from C: a named tuple's own constructor is Python, and a team's
+    # year is 73,000 of them.
+    new = tuple.__new__
+    return {
+        (user_id, as_date(day)): new(
+            SnapshotDay, (score, band, status, bool(stale), _codes(flags), ln7, low, high, debt)
+        )
+        for user_id, day, score, band, status, stale, flags, ln7, low, high, debt in rows
+    }
+
+
+@lru_cache(maxsize=8)
+def _snapshot_days_statement(dialect: str) -> Select[Any]:
+    # Built once: a team table runs it on every request.
     baselines = ReadinessSnapshotRow.baselines
-    stmt = select(
+    return select(
         ReadinessSnapshotRow.user_id,
         ReadinessSnapshotRow.date,
         ReadinessSnapshotRow.score,
@@ -90,22 +110,11 @@ def snapshot_days(
         baselines["normalHigh"].as_float(),
         baselines["debtHours"].as_float(),
     ).where(
-        one_of(ReadinessSnapshotRow.user_id, list(user_ids), session.get_bind().dialect.name),
+        one_of_param(ReadinessSnapshotRow.user_id, "ids", dialect),
         ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
-        ReadinessSnapshotRow.date >= start,
-        ReadinessSnapshotRow.date <= end,
+        ReadinessSnapshotRow.date >= bindparam("start", type_=Date()),
+        ReadinessSnapshotRow.date <= bindparam("end", type_=Date()),
     )
-    # tuple.__new__ straight from C: a named tuple's own constructor is Python, and a team's
-    # year is 73,000 of them.
-    new = tuple.__new__
-    return {
-        (user_id, as_date(day)): new(
-            SnapshotDay, (score, band, status, bool(stale), _codes(flags), ln7, low, high, debt)
-        )
-        for user_id, day, score, band, status, stale, flags, ln7, low, high, debt in driver_rows(
-            session, stmt
-        )
-    }
 
 
 @lru_cache(maxsize=1024)

@@ -17,18 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.dates import parse_date
-from perfhub.core.db import one_of
+from perfhub.core.db import one_of, one_of_param, one_of_value
 from perfhub.core.errors import Unprocessable
 from perfhub.privacy.policy import TeamAccess, flag_signals, visible_flags
 from perfhub.readiness.engine import BAND_NAMES, DEBT_CATEGORIES, FLAG_CODES, STATUS_NAMES, category_for
@@ -252,10 +252,9 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     """An athlete of the table with what the viewer may read of them, and their local today
-    (at the time of the request)."""
+    (at the time of the request). Made by :func:`team_members`."""
 
     id: int
     name: str
@@ -264,12 +263,23 @@ class Member:
     granted: frozenset[str]
     # The table's signals the viewer may read of this athlete, and those they may not (every
     # row of theirs shares the one list, which nothing changes).
-    shown: frozenset[str] = field(init=False)
-    hidden: list[str] = field(init=False)
+    shown: frozenset[str]
+    hidden: list[str]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shown", self.granted & frozenset(TABLE_SIGNALS))
-        object.__setattr__(self, "hidden", [s for s in TABLE_SIGNALS if s not in self.granted])
+
+@lru_cache(maxsize=64)
+def _cut(granted: frozenset[str]) -> tuple[frozenset[str], list[str]]:
+    # A team has a handful of distinct grants: each is cut to the table's signals once, and its
+    # list of hidden signals is shared by every athlete (and row) that has it.
+    return granted & frozenset(TABLE_SIGNALS), [s for s in TABLE_SIGNALS if s not in granted]
+
+
+@lru_cache(maxsize=8)
+def _members_statement(dialect: str) -> Select[tuple[int, str, str, str, Any]]:
+    users = cast(Table, User.__table__)
+    return select(users.c.id, users.c.name, users.c.email, users.c.tz, users.c.source_priority).where(
+        one_of_param(users.c.id, "ids", dialect)
+    )
 
 
 def team_members(session: Session, access: TeamAccess) -> list[Member]:
@@ -277,23 +287,23 @@ def team_members(session: Session, access: TeamAccess) -> list[Member]:
     name (any case), then id: the order of the table's ties."""
     if not access.grants:
         return []
-    rows = session.execute(
-        select(User.id, User.name, User.email, User.tz, User.source_priority).where(
-            one_of(User.id, list(access.grants), session.get_bind().dialect.name)
-        )
-    )
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(_members_statement(dialect), {"ids": one_of_value(access.grants, dialect)})
     now = datetime.now(UTC)
-    members = [
-        Member(
-            user_id,
-            name or email,
-            now.astimezone(_zone(tz)).date(),
-            tuple(priority or DEFAULT_SOURCE_PRIORITY),
-            access.granted(user_id),
-        )
-        for user_id, name, email, tz, priority in rows
-    ]
-    return sorted(members, key=lambda m: (m.name.casefold(), m.name, m.id))
+    todays: dict[str, date] = {}
+    grants = access.grants
+    new = tuple.__new__  # straight from C: a named tuple's own constructor is Python
+    members = []
+    for user_id, name, email, tz, priority in rows:
+        today = todays.get(tz)
+        if today is None:
+            today = todays[tz] = now.astimezone(_zone(tz)).date()
+        granted = grants.get(user_id, frozenset())
+        shown, hidden = _cut(granted)
+        priorities = tuple(priority) if priority else DEFAULT_SOURCE_PRIORITY
+        members.append(new(Member, (user_id, name or email, today, priorities, granted, shown, hidden)))
+    members.sort(key=lambda m: (m.name.casefold(), m.name, m.id))
+    return members
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Executable, Select, select
+from sqlalchemy import Date, Executable, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
-from perfhub.core.db import one_of
+from perfhub.core.db import one_of_param, one_of_value
 from perfhub.readings.mapping import pick_by_priority, source_rank
 from perfhub.readings.models import HrvDaily, SleepDaily
 from perfhub.settings import DEFAULT_SOURCE_PRIORITY
@@ -66,10 +67,12 @@ def as_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def driver_rows(session: Session, statement: Executable) -> Sequence[Sequence[Any]]:
+def driver_rows(
+    session: Session, statement: Executable, parameters: Mapping[str, Any] | None = None
+) -> Sequence[Sequence[Any]]:
     """The driver's own row tuples, with no result processing (dates as :func:`as_date` takes
     them): building SQLAlchemy rows costs more than the fetch when a team's year is read."""
-    result = session.connection().execute(statement)
+    result = session.connection().execute(statement, parameters)
     try:
         return cast(Sequence[Sequence[Any]], result.cursor.fetchall())
     finally:
@@ -81,37 +84,41 @@ def winning_hrv(
 ) -> dict[tuple[int, date], NightHrv]:
     """Each athlete's nights from ``start`` to ``end``, the highest-ranked source's row of each day
     (the choice of :func:`hrv_days`), for all athletes of ``priorities`` in one statement."""
-    stmt = select(HrvDaily.user_id, HrvDaily.date, HrvDaily.vendor, HrvDaily.ln_rmssd, HrvDaily.resting_hr)
-    rows = driver_rows(session, _nights(session, stmt, HrvDaily, priorities, start, end))
-    return _winners(rows, priorities, NightHrv)
+    return _winners(_night_rows(session, HrvDaily, priorities, start, end), priorities, NightHrv)
 
 
 def winning_sleep(
     session: Session, priorities: Mapping[int, Sequence[str]], start: date, end: date
 ) -> dict[tuple[int, date], NightSleep]:
     """:func:`winning_hrv` for sleep (the choice of :func:`sleep_days`)."""
-    stmt = select(
-        SleepDaily.user_id,
-        SleepDaily.date,
-        SleepDaily.vendor,
-        SleepDaily.duration_min,
-        SleepDaily.efficiency_pct,
-    )
-    rows = driver_rows(session, _nights(session, stmt, SleepDaily, priorities, start, end))
-    return _winners(rows, priorities, NightSleep)
+    return _winners(_night_rows(session, SleepDaily, priorities, start, end), priorities, NightSleep)
 
 
-def _nights(
+def _night_rows(
     session: Session,
-    stmt: Select[*tuple[Any, ...]],
     model: type[HrvDaily] | type[SleepDaily],
     priorities: Mapping[int, Sequence[str]],
     start: date,
     end: date,
-) -> Select[*tuple[Any, ...]]:
+) -> Sequence[Sequence[Any]]:
+    """Rows of (user, date, vendor, a, b) of the athletes of ``priorities``, every vendor's."""
     dialect = session.get_bind().dialect.name
-    return stmt.where(
-        one_of(model.user_id, list(priorities), dialect), model.date >= start, model.date <= end
+    params = {"ids": one_of_value(priorities, dialect), "start": start, "end": end}
+    return driver_rows(session, _nights(model, dialect), params)
+
+
+@lru_cache(maxsize=8)
+def _nights(model: type[HrvDaily] | type[SleepDaily], dialect: str) -> Select[*tuple[Any, ...]]:
+    # Built once per table: a team table runs both on every request.
+    values = (
+        (HrvDaily.ln_rmssd, HrvDaily.resting_hr)
+        if model is HrvDaily
+        else (SleepDaily.duration_min, SleepDaily.efficiency_pct)
+    )
+    return select(model.user_id, model.date, model.vendor, *values).where(
+        one_of_param(model.user_id, "ids", dialect),
+        model.date >= bindparam("start", type_=Date()),
+        model.date <= bindparam("end", type_=Date()),
     )
 
 
