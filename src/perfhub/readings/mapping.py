@@ -1,4 +1,4 @@
-"""Pure mapping from landed payloads to canonical daily rows (no I/O).
+"""Pure mapping from landed payloads to canonical rows (no I/O): daily HRV and sleep, and workouts.
 
 Also the vocabulary a vendor's own mapping answers in (:data:`Mapped`: canonical payloads,
 :class:`Deletion`, :class:`Refused`) and the seam through which normalisation reaches it
@@ -9,12 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from pydantic import ValidationError
+from pydantic import Field, StrictInt, ValidationError, model_validator
 
-from perfhub.readings.schemas import HrvIn, SleepIn
+from perfhub.readings.schemas import HrvIn, Number, SleepIn, Text, _IngestBody
+
+# What a canonical payload feeds: the two daily signals, and a workout (one row per vendor record).
+Signal = Literal["hrv", "sleep", "workout"]
 
 
 class MappingError(ValueError):
@@ -30,7 +33,7 @@ class Deletion:
     (keep it with the landed raw event); ``date`` is set when the record itself told us its day.
     """
 
-    kind: Literal["hrv", "sleep"]
+    kind: Signal
     vendor: str
     object_id: str | None = None
     date: str | None = None
@@ -46,7 +49,7 @@ class Refused:
     from, so that the dead letter the pipeline files for it shows what was refused.
     """
 
-    signal: Literal["hrv", "sleep"]
+    signal: Signal
     vendor: str
     reason: str
     part: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +69,9 @@ class RecordMapper(Protocol):
 RecordMappers = Mapping[str, RecordMapper]
 
 
-def _validated(model: type[HrvIn] | type[SleepIn], payload: dict[str, Any]) -> HrvIn | SleepIn:
+def _validated(
+    model: type[HrvIn] | type[SleepIn] | type[WorkoutIn], payload: dict[str, Any]
+) -> HrvIn | SleepIn | WorkoutIn:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -109,6 +114,73 @@ def sleep_row(payload: dict[str, Any]) -> dict[str, Any]:
         "latency_min": body.latency_min,
         "wake_count": body.wake_count,
         "in_bed_min": body.in_bed_min,
+        "captured_at": _captured(body.captured_at, payload),
+    }
+
+
+# A workout longer than a day is a watch left recording, not a session.
+MAX_WORKOUT_MIN = 24 * 60
+INTENSITIES = ("easy", "moderate", "hard")
+
+
+class WorkoutIn(_IngestBody):
+    """A workout as the vendor mappings hand it over (API names, like the ingest bodies).
+
+    ``date`` is the local day of ``startAt`` in the offset it was recorded in; ``capturedAt``
+    versions the record (a newer one replaces the row). ``strain`` is WHOOP's (0–21),
+    ``intensity`` Oura's own word for the effort.
+    """
+
+    vendor_id: Text = Field(alias="vendorId", min_length=1, max_length=128)
+    start_at: datetime = Field(alias="startAt")
+    end_at: datetime = Field(alias="endAt")
+    utc_offset_min: StrictInt | None = Field(default=None, alias="utcOffsetMin", ge=-14 * 60, le=14 * 60)
+    sport: Text = Field(min_length=1, max_length=60)
+    duration_min: Number = Field(alias="durationMin", gt=0, le=MAX_WORKOUT_MIN)
+    strain: Number | None = Field(default=None, ge=0, le=21)
+    intensity: Literal["easy", "moderate", "hard"] | None = None
+    average_hr: Number | None = Field(default=None, alias="averageHr", ge=25, le=250)
+    energy_kj: Number | None = Field(default=None, alias="energyKj", ge=0, le=100_000)
+    distance_m: Number | None = Field(default=None, alias="distanceM", ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkoutIn:
+        if self.start_at.tzinfo is None or self.end_at.tzinfo is None:
+            raise ValueError("startAt and endAt need a UTC offset")
+        span = self.end_at - self.start_at
+        if span <= timedelta(0):
+            raise ValueError("endAt is not after startAt")
+        if span > timedelta(minutes=MAX_WORKOUT_MIN):
+            raise ValueError("the workout lasts more than 24 hours")
+        if self.start_at.date() != self.date:
+            raise ValueError(f"date {self.date} is not the local day of startAt {self.start_at.isoformat()}")
+        return self
+
+
+def workout_row(payload: dict[str, Any]) -> dict[str, Any]:
+    body = _validated(WorkoutIn, payload)
+    assert isinstance(body, WorkoutIn)
+    offset = body.start_at.utcoffset()
+    return {
+        "user_id": body.user_id,
+        "vendor": body.vendor,
+        "vendor_id": body.vendor_id,
+        "date": body.date,
+        "start_at": body.start_at,
+        "end_at": body.end_at,
+        "utc_offset_min": (
+            body.utc_offset_min
+            if body.utc_offset_min is not None
+            else (None if offset is None else int(offset.total_seconds() // 60))
+        ),
+        "sport": body.sport,
+        "duration_min": body.duration_min,
+        "strain": body.strain,
+        "intensity": body.intensity,
+        "average_hr": body.average_hr,
+        "energy_kj": body.energy_kj,
+        "distance_m": body.distance_m,
+        "source_device": body.source_device,
         "captured_at": _captured(body.captured_at, payload),
     }
 

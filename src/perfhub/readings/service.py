@@ -1,14 +1,15 @@
 """Readings: land deliveries in the raw log and announce them (in one transaction), and map
-landed deliveries to the canonical ``hrv_daily`` / ``sleep_daily`` rows (normalisation)."""
+landed deliveries to the canonical ``hrv_daily`` / ``sleep_daily`` / ``workout`` rows
+(normalisation); remove the workouts a vendor deleted."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-from sqlalchemy import Row, Table, select
+from sqlalchemy import Row, Table, delete, select
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
@@ -18,13 +19,28 @@ from perfhub.core.metrics import NORMALIZATION_FAILURES
 from perfhub.core.outbox import DeadLetter, PermanentError, dead_letter
 from perfhub.core.upsert import insert_rows, upsert
 from perfhub.pipeline.events import DataNormalized, VendorDataReceived, publish, publish_all
-from perfhub.readings.mapping import Deletion, MappingError, RecordMappers, Refused, hrv_row, sleep_row
-from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
+from perfhub.readings.mapping import (
+    Deletion,
+    MappingError,
+    RecordMappers,
+    Refused,
+    Signal,
+    hrv_row,
+    sleep_row,
+    workout_row,
+)
+from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily, Workout
 from perfhub.readings.schemas import HrvIn, SleepIn
 
 # Who files a refused part in the dead-letter store (the normalize stage's consumer).
 NORMALIZE_CONSUMER = "normalize"
-_MAPPERS = {"hrv": (hrv_row, HrvDaily), "sleep": (sleep_row, SleepDaily)}
+_MAPPERS = {"hrv": (hrv_row, HrvDaily), "sleep": (sleep_row, SleepDaily), "workout": (workout_row, Workout)}
+# The natural key of each canonical table: a day per vendor, or a workout per vendor record.
+_KEYS = {
+    "hrv": ("user_id", "date", "vendor"),
+    "sleep": ("user_id", "date", "vendor"),
+    "workout": ("user_id", "vendor", "vendor_id"),
+}
 
 
 def land(
@@ -160,7 +176,7 @@ def map_raw_parts(
             source = raw.payload.get("sourceId")
             what = f"{vendor} {record_kind} {source}" if source is not None else f"{vendor} {record_kind}"
             reason = f"{what}: the {kind} payload for {payload.get('date')} does not validate ({exc})"
-            signal = cast(Literal["hrv", "sleep"], kind)  # a key of _MAPPERS, looked up above
+            signal = cast(Signal, kind)  # a key of _MAPPERS, looked up above
             refused.append(Refused(signal, vendor, reason, dict(payload), payload.get("date")))
     return rows, refused
 
@@ -255,3 +271,21 @@ def normalize(session: Session, raw_event_ids: Sequence[int], mappers: RecordMap
             for user_id, kinds in touched.items()
         ],
     )
+
+
+def remove_workouts(session: Session, user_id: int, vendor: str, vendor_ids: Sequence[str]) -> set[date]:
+    """Delete the workouts a vendor deleted; returns the days they were on.
+
+    A completed session made from one loses its link with it (``ON DELETE SET NULL``); the
+    training side decides, when the day is announced, whether that session still stands.
+    """
+    if not vendor_ids:
+        return set()
+    doomed = session.execute(
+        select(Workout.id, Workout.date).where(
+            Workout.user_id == user_id, Workout.vendor == vendor, Workout.vendor_id.in_(list(vendor_ids))
+        )
+    ).all()
+    if doomed:
+        session.execute(delete(Workout).where(Workout.id.in_([row.id for row in doomed])))
+    return {row.date for row in doomed}

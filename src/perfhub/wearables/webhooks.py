@@ -21,7 +21,7 @@ from perfhub.pipeline.events import DataNormalized, WebhookReceived
 from perfhub.pipeline.events import publish as publish_event
 from perfhub.readings.mapping import Deletion
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
-from perfhub.readings.service import land, map_raw
+from perfhub.readings.service import land, map_raw, remove_workouts
 from perfhub.settings import Settings
 from perfhub.wearables.models import VendorConnection, WebhookReceipt
 from perfhub.wearables.service import access_token
@@ -61,8 +61,13 @@ def apply_notification(session: Session, settings: Settings, received: WebhookRe
         dedupe_key="",
         event_time=None,
     )
-    removed: set[date] = set()
+    removed: dict[str, set[date]] = {}
     for deletion in ADAPTERS[vendor].deletions_for_event(notice):
+        if deletion.kind == "workout":
+            # A workout is its own row, found by the vendor's id.
+            ids = [deletion.object_id] if deletion.object_id else []
+            removed.setdefault("workout", set()).update(remove_workouts(session, user.id, vendor, ids))
+            continue
         # A deletion that names its day gives it as text; the others are found in the landing log.
         days = (
             {date.fromisoformat(deletion.date)}
@@ -74,14 +79,17 @@ def apply_notification(session: Session, settings: Settings, received: WebhookRe
             session.execute(
                 delete(model).where(model.user_id == user.id, model.vendor == vendor, model.date == day)
             )
-        removed |= days
+        if days:
+            removed.setdefault(deletion.kind, set()).update(days)
     records = _fetch(session, settings, connection, config, notice, event)
     for kind, record in records or ():
         land_record(session, vendor, kind, record, user)
     if records is not None:
         connection.last_sync_at = utcnow()
+    removed = {kind: days for kind, days in removed.items() if days}
     if removed:
-        publish_event(session, DataNormalized(user.id, ("hrv", "sleep"), tuple(sorted(removed))))
+        days = set().union(*removed.values())
+        publish_event(session, DataNormalized(user.id, tuple(sorted(removed)), tuple(sorted(days))))
 
 
 def _fetch(

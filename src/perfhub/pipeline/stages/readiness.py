@@ -1,4 +1,6 @@
-"""The insights stage: new canonical data → readiness snapshots and ``insights.updated``."""
+"""The insights stage: new canonical data → readiness snapshots and ``insights.updated``; new
+workouts (and sessions the athlete logged) → completed sessions first, so their load is in the
+same recompute."""
 
 from __future__ import annotations
 
@@ -12,7 +14,11 @@ from perfhub.core.db import utcnow
 from perfhub.core.metrics import INGEST_LAG
 from perfhub.core.outbox import Event
 from perfhub.pipeline.events import DataNormalized
+from perfhub.plans.matching import match_days
 from perfhub.readiness.service import refresh
+
+# The signals whose days may turn workouts into completed sessions, or change which ones stand.
+MATCHED_SIGNALS = frozenset({"workout", "training"})
 
 
 def handle_normalized(session: Session, events: Sequence[Event]) -> None:
@@ -23,6 +29,14 @@ def handle_normalized(session: Session, events: Sequence[Event]) -> None:
     for item in normalized:
         if item.dates:
             since[item.user_id] = min(since.get(item.user_id, item.dates[0]), *item.dates)
+    matched: dict[int, set[date]] = {}
+    for item in normalized:
+        if MATCHED_SIGNALS.intersection(item.signals):
+            matched.setdefault(item.user_id, set()).update(item.dates)
+    # Before readiness: a completion made (or moved, or removed) here changes the load of its day,
+    # which may be a day the event did not name (a workout moved by its vendor).
+    for user_id, days in match_days(session, {u: sorted(ds) for u, ds in matched.items()}).items():
+        since[user_id] = min(since.get(user_id, min(days)), *days)
     if not since:
         return
     refresh(session, since)

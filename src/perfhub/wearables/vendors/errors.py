@@ -7,6 +7,7 @@
     ├── VendorUnavailable       5xx or transport failures beyond the retry budget
     ├── Unauthorized            the access token was rejected: refresh, then try again
     ├── InvalidGrant            the refresh token or code was rejected: the athlete must relink
+    ├── MissingScope            the link was granted without a scope a call needs: relink to grant it
     └── RecordNotFound          the vendor has no such record (any more)
     SignatureError              a webhook delivery failed verification: answer 401, nothing else
     MappingError (ValueError)   a vendor record cannot become a canonical payload: dead-letter it
@@ -24,6 +25,7 @@ from perfhub.readings.mapping import MappingError
 __all__ = [
     "InvalidGrant",
     "MappingError",
+    "MissingScope",
     "RateLimited",
     "RecordNotFound",
     "SignatureError",
@@ -62,6 +64,15 @@ class Unauthorized(VendorError):
 
 class InvalidGrant(VendorError):
     """The refresh token (or code) was rejected: the link is dead and the athlete must relink."""
+
+
+class MissingScope(VendorError):
+    """The vendor refused a call for a scope the link was not granted (a link made before perfhub
+    asked for it): only linking again grants it. What else the link reads still works."""
+
+    def __init__(self, message: str, *, scope: str, status_code: int | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.scope = scope
 
 
 class RecordNotFound(VendorError):

@@ -1,4 +1,5 @@
-"""Pure helpers for mapping vendor records: typed field reads, instants, offsets, days, the night window.
+"""Pure helpers for mapping vendor records: typed field reads, instants, offsets, days, the night window,
+and the canonical workout payload every vendor's workouts become.
 
 A malformed field raises ``MappingError``; ``signal_part`` confines one to the signal it feeds.
 """
@@ -7,11 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from datetime import time as clock_time
-from typing import Any, Literal
+from typing import Any
 
-from perfhub.readings.mapping import Mapped, Refused
+from perfhub.readings.mapping import MAX_WORKOUT_MIN, Mapped, Refused, Signal
 from perfhub.wearables.vendors.errors import MappingError
 
 
@@ -121,7 +122,7 @@ def fields_of(record: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any
 
 
 def signal_part(
-    signal: Literal["hrv", "sleep"],
+    signal: Signal,
     vendor: str,
     build: Callable[[], list[Mapped]],
     *,
@@ -133,3 +134,46 @@ def signal_part(
         return build()
     except MappingError as exc:
         return [Refused(signal, vendor, str(exc), part, day)]
+
+
+def workout_times(start_raw: Any, end_raw: Any, zone: tzinfo | None, what: str) -> tuple[datetime, datetime]:
+    """A workout's start and end, on the clock it was recorded on (``zone``; None: the start's own
+    offset). Missing or unreadable times, an end not after the start and a workout longer than a
+    day (a watch left recording) raise ``MappingError``."""
+    start = parse_instant(start_raw, f"{what} start")
+    end = parse_instant(end_raw, f"{what} end")
+    zone = zone or start.tzinfo
+    start, end = start.astimezone(zone), end.astimezone(zone)
+    if end <= start:
+        raise MappingError(f"{what}: ends at {iso(end)}, not after it starts at {iso(start)}")
+    if end - start > timedelta(minutes=MAX_WORKOUT_MIN):
+        hours = (end - start).total_seconds() / 3600
+        raise MappingError(f"{what}: lasts {hours:.1f} h, more than 24 h (a recording left running?)")
+    return start, end
+
+
+def workout_payload(
+    vendor: str,
+    vendor_id: str,
+    start: datetime,
+    end: datetime,
+    sport: str,
+    captured: datetime,
+    **measures: float | str | None,
+) -> list[Mapped]:
+    """The canonical workout (the ingest body without ``userId``): dated by the local day of its
+    start in the offset it was recorded in; measures the vendor did not give stay absent."""
+    offset = start.utcoffset()
+    payload: dict[str, Any] = {
+        "vendorId": vendor_id,
+        "date": start.date().isoformat(),
+        "startAt": iso(start),
+        "endAt": iso(end),
+        "utcOffsetMin": None if offset is None else int(offset.total_seconds() // 60),
+        "sport": sport.strip()[:60] or "workout",
+        "durationMin": round((end - start).total_seconds() / 60, 1),
+        **measures,
+        "vendor": vendor,
+        "capturedAt": iso(captured),
+    }
+    return [("workout", drop_none(payload))]

@@ -3,7 +3,7 @@
 Canonical rows come from the ``sleep`` document (one per sleep period): it carries the night's
 rMSSD (``average_hrv``), resting HR (``lowest_heart_rate``), the readiness score and the sleep
 durations. ``daily_readiness`` and ``daily_sleep`` carry scores only; their notifications are
-answered by re-reading that day's main sleep period.
+answered by re-reading that day's main sleep period. ``workout`` documents are workouts.
 
 ``mapping`` is pure (no HTTP, no settings); ``webhooks`` verifies deliveries and manages
 subscriptions; ``client`` reads the data.
@@ -110,7 +110,8 @@ class OuraAdapter(VendorAdapter):
 
     def fetch_range(self, client: ApiClient, start: date, end: date) -> list[Record]:
         assert isinstance(client, OuraClient)
-        return [("sleep", record) for record in client.main_sleeps(start, end)]
+        records: list[Record] = [("sleep", record) for record in client.main_sleeps(start, end)]
+        return records + [("workout", record) for record in client.workouts(start, end)]
 
 
 ADAPTER = OuraAdapter()

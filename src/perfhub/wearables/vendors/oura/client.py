@@ -62,6 +62,10 @@ class OuraClient(ApiClient):
         """The one sleep document per day that canonical rows come from (reconciliation path)."""
         return main_sleeps(self.list_records("sleep", start, end))
 
+    def workouts(self, start: date, end: date) -> list[dict[str, Any]]:
+        """The workouts of the days ``start..end``."""
+        return self.list_records("workout", start, end)
+
     def personal_info(self) -> dict[str, Any]:
         return dict(require_mapping(self._get("/v2/usercollection/personal_info"), "oura personal_info"))
 
@@ -83,6 +87,8 @@ class OuraClient(ApiClient):
         if event.event == "deleted" or event.kind not in KINDS:
             return []
         record = self.get_record(event.kind, event.object_id)
+        if event.kind == "workout":
+            return [("workout", record)]
         day_raw = record.get("day")
         if not isinstance(day_raw, str):
             return [("sleep", record)] if event.kind == "sleep" else []

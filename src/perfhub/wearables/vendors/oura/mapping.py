@@ -2,7 +2,8 @@
 
 Canonical rows come from the ``sleep`` document (one per sleep period): it carries the night's
 rMSSD (``average_hrv``), resting HR (``lowest_heart_rate``), the readiness score and the sleep
-durations. ``daily_readiness`` and ``daily_sleep`` carry scores only.
+durations. ``daily_readiness`` and ``daily_sleep`` carry scores only. A ``workout`` document is one
+workout, with Oura's own word for its intensity.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ from perfhub.wearables.vendors.parsing import (
     parse_instant,
     require_mapping,
     signal_part,
+    text,
+    workout_payload,
+    workout_times,
 )
 
 VENDOR = "oura"
 
-KINDS = ("sleep", "daily_sleep", "daily_readiness")
+KINDS = ("sleep", "daily_sleep", "daily_readiness", "workout")
+WORKOUT_FIELDS = ("id", "activity", "day", "start_datetime", "end_datetime", "intensity", "source")
+INTENSITIES = frozenset({"easy", "moderate", "hard"})
+KJ_PER_KCAL = 4.184
 MAIN_SLEEP_TYPES = frozenset({"long_sleep", "sleep"})
 # A late nap ending after 18:00 is already filed by Oura under the next ``day``; either way naps
 # never create or change a canonical day, so its date needs no special handling here. A short
@@ -121,6 +128,8 @@ def map_records(kind: str, record: Any, tz_fallback: str) -> list[Mapped]:
     if kind in ("daily_readiness", "daily_sleep"):
         require_mapping(record, f"oura {kind}")
         return []
+    if kind == "workout":
+        return _map_workout(record)
     if kind != "sleep":
         raise MappingError(f"unsupported Oura kind {kind!r}")
     doc = require_mapping(record, "oura sleep")
@@ -214,3 +223,39 @@ def _sleep(doc: Mapping[str, Any], common: dict[str, Any], what: str) -> list[Ma
         "inBedMin": minutes(in_bed, 60),
     }
     return [("sleep", drop_none(sleep))]
+
+
+def _map_workout(record: Any) -> list[Mapped]:
+    doc = require_mapping(record, "oura workout")
+    what = f"oura workout {doc.get('id')}"
+    day = doc.get("day") if isinstance(doc.get("day"), str) else None
+    return signal_part(
+        "workout",
+        VENDOR,
+        lambda: _workout(doc, what),
+        part=drop_none(fields_of(doc, WORKOUT_FIELDS)),
+        day=day,
+    )
+
+
+def _workout(doc: Mapping[str, Any], what: str) -> list[Mapped]:
+    """One workout; its times carry the ring's offset, so its day is the local day of its start
+    (Oura's own ``day`` is the same day, but is not what the canonical date is read from)."""
+    vendor_id = text(doc, "id", what)
+    start, end = workout_times(doc.get("start_datetime"), doc.get("end_datetime"), None, what)
+    intensity = doc.get("intensity")
+    if intensity is not None and intensity not in INTENSITIES:
+        raise MappingError(f"{what}: unknown intensity {intensity!r}")
+    calories = number(doc, "calories", what)
+    # Oura has no edit time; a re-read record has the same end, and an equal capture replaces.
+    return workout_payload(
+        VENDOR,
+        vendor_id,
+        start,
+        end,
+        text(doc, "activity", what),
+        end,
+        intensity=intensity,
+        energyKj=None if calories is None else round(calories * KJ_PER_KCAL, 1),
+        distanceM=number(doc, "distance", what),
+    )

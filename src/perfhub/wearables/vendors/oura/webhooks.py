@@ -26,7 +26,7 @@ from perfhub.wearables.vendors.records import WebhookEvent
 from perfhub.wearables.vendors.signing import check_freshness, header
 
 EVENT_TYPES = ("create", "update", "delete")
-WEBHOOK_DATA_TYPES = ("sleep", "daily_readiness")
+WEBHOOK_DATA_TYPES = ("sleep", "daily_readiness", "workout")
 
 
 def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
@@ -97,8 +97,13 @@ def answer_challenge(query: Mapping[str, str], expected_token: str | None) -> di
 
 
 def deletions_for_event(event: WebhookEvent) -> list[Deletion]:
-    """A deleted sleep period takes its HRV and sleep rows with it; scores alone make no rows."""
-    if event.event != "deleted" or event.kind != "sleep":
+    """A deleted sleep period takes its HRV and sleep rows with it, a deleted workout its workout;
+    scores alone make no rows."""
+    if event.event != "deleted":
+        return []
+    if event.kind == "workout":
+        return [Deletion("workout", VENDOR, object_id=event.object_id)]
+    if event.kind != "sleep":
         return []
     return [
         Deletion("hrv", VENDOR, object_id=event.object_id),

@@ -1,6 +1,7 @@
 """WHOOP API v2: the adapter, and the vendor's modules re-exported under one name.
 
-HRV and resting HR come from the recovery, sleep durations from the sleep. WHOOP has no date
+HRV and resting HR come from the recovery, sleep durations from the sleep, workouts (with their
+strain) from the workout. WHOOP has no date
 field: a night belongs to the local date of the sleep's ``end`` in its ``timezone_offset``, and a
 recovery takes the date of the sleep it was scored from (``sleep_id``), so the client attaches that
 sleep to the recovery under the key ``"sleep"`` before mapping.
@@ -11,10 +12,12 @@ data and revokes access.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import ClassVar
 
 from perfhub.wearables.vendors.adapter import Record, VendorAdapter, VendorDefaults
+from perfhub.wearables.vendors.errors import MissingScope
 from perfhub.wearables.vendors.http import ApiClient
 from perfhub.wearables.vendors.records import WebhookEvent
 from perfhub.wearables.vendors.whoop.client import PAGE_LIMIT, WhoopClient
@@ -54,6 +57,8 @@ __all__ = [
     "wake_time",
 ]
 
+log = logging.getLogger(__name__)
+
 
 class WhoopAdapter(VendorAdapter):
     name: ClassVar[str] = VENDOR
@@ -62,7 +67,7 @@ class WhoopAdapter(VendorAdapter):
         authorize_url="https://api.prod.whoop.com/oauth/oauth2/auth",
         token_url="https://api.prod.whoop.com/oauth/oauth2/token",
         api_base="https://api.prod.whoop.com/developer",
-        scopes=("read:recovery", "read:cycles", "read:sleep", "read:profile", "offline"),
+        scopes=("read:recovery", "read:cycles", "read:sleep", "read:workout", "read:profile", "offline"),
         uses_pkce=False,  # not documented for WHOOP
         # WHOOP issues no new refresh token on a refresh without scope=offline.
         refresh_scope="offline",
@@ -93,9 +98,15 @@ class WhoopAdapter(VendorAdapter):
         # WHOOP pages by instant: pad a day each side so nights crossing midnight are included.
         lo = datetime.combine(start - timedelta(days=1), time(), UTC)
         hi = datetime.combine(end + timedelta(days=1), time(), UTC)
-        return [("sleep", s) for s in client.list_sleeps(lo, hi)] + [
-            ("recovery", r) for r in client.list_recoveries(lo, hi)
-        ]
+        records: list[Record] = [("sleep", s) for s in client.list_sleeps(lo, hi)]
+        records += [("recovery", r) for r in client.list_recoveries(lo, hi)]
+        try:
+            records += [("workout", w) for w in client.list_workouts(lo, hi)]
+        except MissingScope as exc:
+            # A link made before perfhub read workouts: its nights still come; the athlete is
+            # told to link again where a workout notification fails (dead-lettered with this).
+            log.warning("%s", exc)
+        return records
 
 
 ADAPTER = WhoopAdapter()

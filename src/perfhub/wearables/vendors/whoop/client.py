@@ -1,8 +1,10 @@
-"""WHOOP API v2 data client: instant ranges with next_token paging, recovery via the sleep's cycle, revoke."""
+"""WHOOP API v2 data client: instant ranges with next_token paging, recovery via the sleep's cycle,
+workouts, revoke."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -10,7 +12,13 @@ from urllib.parse import quote
 import httpx
 
 from perfhub.wearables.vendors.config import VendorConfig
-from perfhub.wearables.vendors.errors import MappingError, RecordNotFound, VendorError
+from perfhub.wearables.vendors.errors import (
+    MappingError,
+    MissingScope,
+    RecordNotFound,
+    Unauthorized,
+    VendorError,
+)
 from perfhub.wearables.vendors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 from perfhub.wearables.vendors.parsing import (
     require_mapping,
@@ -19,6 +27,7 @@ from perfhub.wearables.vendors.parsing import (
 from perfhub.wearables.vendors.records import WebhookEvent
 
 PAGE_LIMIT = 25  # the documented maximum
+WORKOUT_SCOPE = "read:workout"
 
 
 def _instant(value: datetime) -> str:
@@ -88,6 +97,17 @@ class WhoopClient(ApiClient):
         recovery = self.get_cycle_recovery(cycle_id)
         return {**recovery, "sleep": sleep}
 
+    def list_workouts(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Workouts starting in ``start..end`` (end exclusive); :class:`MissingScope` for a link
+        made without ``read:workout``."""
+        with _workout_scope():
+            return list(self._iter("/v2/activity/workout", start, end))
+
+    def get_workout(self, workout_id: str) -> dict[str, Any]:
+        with _workout_scope():
+            body = self._get(f"/v2/activity/workout/{quote(workout_id, safe='')}")
+        return dict(require_mapping(body, f"whoop workout {workout_id}"))
+
     def profile(self) -> dict[str, Any]:
         return dict(require_mapping(self._get("/v2/user/profile/basic"), "whoop profile"))
 
@@ -113,4 +133,24 @@ class WhoopClient(ApiClient):
             return [("sleep", self.get_sleep(event.object_id))]
         if event.kind == "recovery":
             return [("recovery", self.recovery_for_sleep(event.object_id))]
+        if event.kind == "workout":
+            return [("workout", self.get_workout(event.object_id))]
         return []
+
+
+@contextmanager
+def _workout_scope() -> Iterator[None]:
+    """The token is fresh when a call is made (refreshed first), so WHOOP refusing it on a workout
+    path (401, or 403) means the link was granted without ``read:workout``: made before perfhub
+    read workouts. Said so, rather than as an expired token."""
+    try:
+        yield
+    except VendorError as exc:
+        if not (isinstance(exc, Unauthorized) or exc.status_code == 403):
+            raise
+        raise MissingScope(
+            f"WHOOP refused to share workouts (HTTP {exc.status_code}): this link was made before "
+            f"perfhub asked for {WORKOUT_SCOPE}; link WHOOP again to bring workouts in",
+            scope=WORKOUT_SCOPE,
+            status_code=exc.status_code,
+        ) from exc

@@ -1,4 +1,5 @@
-"""WHOOP's pure mapping: HRV and resting HR from the recovery, sleep durations from the sleep.
+"""WHOOP's pure mapping: HRV and resting HR from the recovery, sleep durations from the sleep,
+workouts (with their strain) as they are.
 
 WHOOP has no date field: a night belongs to the local date of the sleep's ``end`` in its
 ``timezone_offset``, and a recovery takes the date of the sleep it was scored from (``sleep_id``),
@@ -24,6 +25,9 @@ from perfhub.wearables.vendors.parsing import (
     parse_offset,
     require_mapping,
     signal_part,
+    text,
+    workout_payload,
+    workout_times,
 )
 
 VENDOR = "whoop"
@@ -31,6 +35,23 @@ VENDOR = "whoop"
 KINDS = ("sleep", "workout", "recovery")
 SCORED = "SCORED"
 NOT_YET_SCORED = frozenset({"PENDING_SCORE", "UNSCORABLE"})
+
+
+# v2 names the sport (``sport_name``); records from before it carry only v1's ``sport_id``. The
+# ids below are the ones WHOOP's sport list gives for the sports perfhub tells apart; any other
+# id keeps its number, so nothing is guessed.
+SPORT_IDS = {
+    -1: "activity",
+    0: "running",
+    1: "cycling",
+    33: "swimming",
+    44: "yoga",
+    45: "weightlifting",
+    63: "walking",
+}
+WORKOUT_FIELDS = ("id", "start", "end", "timezone_offset", "sport_name", "sport_id", "score_state")
+SCORE_FIELDS = ("strain", "average_heart_rate", "kilojoule", "distance_meter")
+MAX_STRAIN = 21.0
 
 
 def source_id(kind: str, record: Mapping[str, Any]) -> str | None:
@@ -228,20 +249,85 @@ def _hrv_payload(score: Mapping[str, Any], measured: datetime, what: str) -> lis
     return [("hrv", drop_none(payload)), *refused]
 
 
+def _map_workout(record: Any, tz_fallback: str) -> list[Mapped]:
+    workout = require_mapping(record, "whoop workout")
+    what = f"whoop workout {workout.get('id')}"
+    part = drop_none(fields_of(workout, WORKOUT_FIELDS))
+    score = workout.get("score")
+    if isinstance(score, Mapping):
+        part["score"] = drop_none(fields_of(score, SCORE_FIELDS))
+    return signal_part(
+        "workout",
+        VENDOR,
+        lambda: _workout_payload(workout, tz_fallback, what),
+        part=part,
+        day=_start_day(workout, tz_fallback),
+    )
+
+
+def _workout_payload(workout: Mapping[str, Any], tz_fallback: str, what: str) -> list[Mapped]:
+    vendor_id = text(workout, "id", what)
+    # Not yet scored: the workout happened and keeps its place; its strain comes with the update.
+    score = _scored(workout, what)
+    offset = workout.get("timezone_offset")
+    zone = _zone(tz_fallback) if offset is None else parse_offset(offset, what)
+    start, end = workout_times(workout.get("start"), workout.get("end"), zone, what)
+    measures: dict[str, float | None] = {}
+    if score is not None:
+        strain = number(score, "strain", f"{what} score")
+        if strain is not None and strain > MAX_STRAIN:
+            raise MappingError(f"{what}: strain {strain:g} is above {MAX_STRAIN:g}")
+        measures = {
+            "strain": strain,
+            "averageHr": number(score, "average_heart_rate", f"{what} score"),
+            "energyKj": number(score, "kilojoule", f"{what} score"),
+            "distanceM": number(score, "distance_meter", f"{what} score"),
+        }
+    updated = workout.get("updated_at")
+    captured = parse_instant(updated, f"{what} updated_at") if updated is not None else end
+    return workout_payload(VENDOR, vendor_id, start, end, _sport(workout, what), captured, **measures)
+
+
+def _sport(workout: Mapping[str, Any], what: str) -> str:
+    name = workout.get("sport_name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    sport_id = workout.get("sport_id")
+    if isinstance(sport_id, int) and not isinstance(sport_id, bool):
+        return SPORT_IDS.get(sport_id, f"whoop sport {sport_id}")
+    raise MappingError(f"{what}: neither sport_name nor sport_id says what the workout was")
+
+
+def _start_day(workout: Mapping[str, Any], tz_fallback: str) -> str | None:
+    """The day a workout would be filed under, for a refusal's dead letter (None when unreadable)."""
+    try:
+        offset = workout.get("timezone_offset")
+        zone = _zone(tz_fallback) if offset is None else parse_offset(offset, "whoop workout")
+        return parse_instant(workout.get("start"), "whoop workout start").astimezone(zone).date().isoformat()
+    except MappingError:
+        return None
+
+
 def map_records(kind: str, record: Any, tz_fallback: str) -> list[Mapped]:
-    """Canonical ("hrv" | "sleep", payload) pairs for one WHOOP record (ingest bodies without ``userId``).
+    """Canonical ("hrv" | "sleep" | "workout", payload) pairs for one WHOOP record (ingest bodies
+    without ``userId``).
 
     ``sleep``: non-nap, scored sleeps → a sleep row. ``recovery`` (ideally with its sleep under
-    ``"sleep"``): scored recoveries → an HRV row. ``workout`` and ``cycle`` make no rows.
+    ``"sleep"``): scored recoveries → an HRV row. ``workout``: a workout row, dated by the local
+    day of its ``start`` in its ``timezone_offset``, with its strain once scored. ``cycle`` makes
+    no rows.
 
     What dates a record (nap flag, score state, wake time) refuses it whole (``MappingError``); a
     payload that cannot be built is ``Refused`` with its reason, and a night's sleep and its recovery
     are separate records, so an impossible sleep never costs the recovery's HRV and resting HR.
+    A workout that cannot be read (its times, its score state, its sport) is ``Refused`` whole.
     """
     if kind == "sleep":
         return _map_sleep(record, tz_fallback)
     if kind == "recovery":
         return _map_recovery(record, tz_fallback)
-    if kind in ("workout", "cycle"):
+    if kind == "workout":
+        return _map_workout(record, tz_fallback)
+    if kind == "cycle":
         return []
     raise MappingError(f"unsupported WHOOP kind {kind!r}")

@@ -78,11 +78,14 @@ def parse_webhook(payload: Any) -> WebhookEvent:
 
 
 def deletions_for_event(event: WebhookEvent) -> list[Deletion]:
-    """``sleep.deleted`` names the sleep; ``recovery.deleted`` names the sleep the recovery came from."""
+    """``sleep.deleted`` names the sleep; ``recovery.deleted`` names the sleep the recovery came from;
+    ``workout.deleted`` the workout."""
     if event.event != "deleted":
         return []
     if event.kind == "sleep":
         return [Deletion("sleep", VENDOR, object_id=event.object_id)]
     if event.kind == "recovery":
         return [Deletion("hrv", VENDOR, object_id=event.object_id)]
+    if event.kind == "workout":
+        return [Deletion("workout", VENDOR, object_id=event.object_id)]
     return []
