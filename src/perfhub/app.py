@@ -30,6 +30,7 @@ from perfhub.core.telemetry import setup_tracing
 from perfhub.pipeline.runtime import Runtime
 from perfhub.pipeline.stages import STAGES
 from perfhub.pipeline.workers import BusRuntime
+from perfhub.plans.adherence_routes import router as adherence_router
 from perfhub.plans.routes import router as plans_router
 from perfhub.privacy.routes import router as audit_router
 from perfhub.profile.routes import router as me_router
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(connections_router)
     api.include_router(teams_router)
     api.include_router(plans_router)
+    api.include_router(adherence_router)
     api.include_router(training_router)
     app.include_router(api)
     app.include_router(web_router)

@@ -126,6 +126,8 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("POST", "/api/v1/training/sessions"): "own",
     ("GET", "/api/v1/training/sessions"): ("training",),
     ("GET", "/api/v1/training/load"): ("training",),
+    ("GET", "/api/v1/plan/adherence"): ("training",),
+    ("GET", "/api/v1/teams/{teamId}/adherence"): ("training",),
 }
 
 
