@@ -34,11 +34,13 @@ from perfhub.auth.models import ApiToken, User, WebSession
 from perfhub.core.db import Base, utcnow
 from perfhub.core.errors import NotFound
 from perfhub.core.outbox import DeadLetter
+from perfhub.plans.models import AdjustmentDecision, PlannedSession, SessionAdjustment
 from perfhub.privacy.queries import audit_trail_of
 from perfhub.privacy.schemas import AuditEntryOut
 from perfhub.readiness.models import ReadinessSnapshotRow
-from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
+from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily, Workout
 from perfhub.teams.models import Team, TeamCoach, TeamInvitation, TeamMembership
+from perfhub.training.models import CompletedSession
 from perfhub.wearables.models import OAuthState, VendorConnection
 
 EXPORT_FORMAT = "perfhub-export"
@@ -130,6 +132,38 @@ def _sections(user: User) -> list[tuple[str, Callable[[Session], Rows]]]:
             ),
         ),
         ("alerts", lambda s: _rows(s, Alert, Alert.user_id == me, Alert.date, Alert.id)),
+        ("workouts", lambda s: _rows(s, Workout, Workout.user_id == me, Workout.start_at, Workout.id)),
+        (
+            "plannedSessions",
+            lambda s: _rows(
+                s, PlannedSession, PlannedSession.athlete_id == me, PlannedSession.date, PlannedSession.id
+            ),
+        ),
+        (
+            "sessionAdjustments",
+            lambda s: _rows(s, SessionAdjustment, SessionAdjustment.athlete_id == me, SessionAdjustment.id),
+        ),
+        (
+            "adjustmentDecisions",
+            lambda s: _rows(
+                s,
+                AdjustmentDecision,
+                AdjustmentDecision.adjustment_id.in_(
+                    select(SessionAdjustment.id).where(SessionAdjustment.athlete_id == me)
+                ),
+                AdjustmentDecision.id,
+            ),
+        ),
+        (
+            "completedSessions",
+            lambda s: _rows(
+                s,
+                CompletedSession,
+                CompletedSession.athlete_id == me,
+                CompletedSession.date,
+                CompletedSession.id,
+            ),
+        ),
         ("rawEvents", lambda s: _rows(s, RawEvent, RawEvent.user_id == me, RawEvent.id)),
         ("deliveries", lambda s: _deliveries(s, me)),
         ("deadLetters", lambda s: _rows(s, DeadLetter, DeadLetter.user_id == me, DeadLetter.id)),
