@@ -100,8 +100,11 @@ def group_of(status: str | None) -> str:
 
 
 def within_duration(done: float, final: float) -> bool:
-    """|done − final| ≤ 20 % of final, in exact arithmetic (a float is exactly a fraction)."""
-    return abs(Fraction(done) - Fraction(final)) <= DURATION_TOLERANCE * Fraction(final)
+    """|done − final| ≤ 20 % of final, in exact decimal arithmetic: minutes are read as the
+    decimals they were given as (``str`` of a float is its shortest form, 8.4 for 8.4), so 8.4
+    of 7 minutes is inside where binary floats would put it a hair outside."""
+    given, planned = Fraction(str(done)), Fraction(str(final))
+    return abs(given - planned) <= DURATION_TOLERANCE * planned
 
 
 def is_kept(session: SessionFacts, logged_that_day: bool) -> bool:
