@@ -31,6 +31,7 @@ from perfhub.pipeline.runtime import Runtime
 from perfhub.pipeline.stages import STAGES
 from perfhub.pipeline.workers import BusRuntime
 from perfhub.plans.adherence_routes import router as adherence_router
+from perfhub.plans.import_routes import router as plan_import_router
 from perfhub.plans.routes import router as plans_router
 from perfhub.privacy.routes import router as audit_router
 from perfhub.profile.routes import router as me_router
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(connections_router)
     api.include_router(teams_router)
     api.include_router(plans_router)
+    api.include_router(plan_import_router)
     api.include_router(adherence_router)
     api.include_router(training_router)
     app.include_router(api)
@@ -140,6 +142,13 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
+
+
+def create_api_app() -> FastAPI:
+    """The API alone, its settings read from the environment: what each process of
+    ``perfhub serve --processes N`` serves. The consumers never run here (they must run once,
+    so elsewhere: ``--processes`` above 1 needs ``--no-workers``)."""
+    return create_app(get_settings(), run_workers=False)
 
 
 def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:

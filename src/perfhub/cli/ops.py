@@ -26,6 +26,15 @@ def serve(
     no_workers: Annotated[
         bool, typer.Option("--no-workers", help="API only; consumers run elsewhere")
     ] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=64,
+            help="API processes sharing the port (more than 1 needs --no-workers)",
+        ),
+    ] = 1,
 ) -> None:
     """Upgrade the schema if needed, then serve the API (and, by default, the consumers)."""
     import uvicorn
@@ -33,6 +42,9 @@ def serve(
     from perfhub.app import create_app
     from perfhub.core.migrate import upgrade as upgrade_schema
 
+    if processes > 1 and not no_workers:
+        # Every process would run the consumers and the reconciler: N of each, racing.
+        fail("--processes above 1 needs --no-workers (run the consumers in one other process)", 2)
     settings = get_settings()
     served = served_url(host, port)
     if "base_url" not in settings.model_fields_set:
@@ -43,8 +55,24 @@ def serve(
         upgrade_schema(settings.database_url)
     except Exception as exc:
         fail(f"cannot prepare the database {redact(settings.database_url)}: {exc}".splitlines()[0])
-    err.print(f"perfhub serving at {served}  (API docs: {served}/docs)", highlight=False)
-    uvicorn.run(create_app(settings, run_workers=not no_workers), host=host, port=port, log_level="info")
+    shown = f" in {processes} processes" if processes > 1 else ""
+    err.print(f"perfhub serving at {served}{shown}  (API docs: {served}/docs)", highlight=False)
+    if processes == 1:
+        uvicorn.run(create_app(settings, run_workers=not no_workers), host=host, port=port, log_level="info")
+        return
+    # Each process is started afresh and builds its app from the environment, so what this
+    # process decided (the address served) goes there too.
+    os.environ["PERFHUB_BASE_URL"] = settings.base_url
+    # A generated key is made here, once: processes racing to make their own would not agree.
+    settings.resolved_secret_key()
+    uvicorn.run(
+        "perfhub.app:create_api_app",
+        factory=True,
+        workers=processes,
+        host=host,
+        port=port,
+        log_level="info",
+    )
 
 
 def served_url(host: str, port: int) -> str:
