@@ -25,6 +25,7 @@ from perfhub.readings.mapping import (
     RecordMappers,
     Refused,
     Signal,
+    WorkoutIn,
     hrv_row,
     sleep_row,
     workout_row,
@@ -68,7 +69,9 @@ def land(
     return raw
 
 
-def accept_batch(session: Session, readings: list[HrvIn | SleepIn], source: str = "api") -> int:
+def accept_batch(
+    session: Session, readings: Sequence[HrvIn | SleepIn | WorkoutIn], source: str = "api"
+) -> int:
     """Accept many readings in one transaction: each is still its own delivery in the landing log."""
     users = cast(Table, User.__table__)
     wanted = {reading.user_id for reading in readings}
@@ -104,11 +107,13 @@ def accept_batch(session: Session, readings: list[HrvIn | SleepIn], source: str 
     return len(rows)
 
 
-def _kind(reading: HrvIn | SleepIn) -> str:
+def _kind(reading: HrvIn | SleepIn | WorkoutIn) -> str:
+    if isinstance(reading, WorkoutIn):
+        return "workout"
     return "hrv" if isinstance(reading, HrvIn) else "sleep"
 
 
-def _payload(reading: HrvIn | SleepIn, received_at: datetime) -> dict[str, Any]:
+def _payload(reading: HrvIn | SleepIn | WorkoutIn, received_at: datetime) -> dict[str, Any]:
     payload = reading.model_dump(mode="json", by_alias=True, exclude_none=True)
     # A reading without its own capture time is versioned by when it reached us.
     payload.setdefault("capturedAt", received_at.isoformat())

@@ -32,7 +32,6 @@ from perfhub.wearables.apple.document import (
 )
 from perfhub.wearables.apple.errors import AppleHealthError, size_text
 from perfhub.wearables.apple.records import (
-    CANDIDATE,
     MAX_METADATA,
     TYPE_BEFORE,
     AppleRecord,
@@ -44,11 +43,31 @@ from perfhub.wearables.apple.records import (
     zone_named,
 )
 from perfhub.wearables.apple.summary import MAX_ERRORS
+from perfhub.wearables.apple.workouts import (
+    AppleWorkout,
+    InvalidWorkout,
+    WorkoutHeartRate,
+    read_heart_rate,
+    read_workout,
+)
+
+# What the scan finds: the used records, and the workouts with their heart-rate statistics.
+Found = AppleRecord | Invalid | AppleWorkout | InvalidWorkout | WorkoutHeartRate
 
 CHUNK_BYTES = 1 << 20
 TAIL_BYTES = 64 << 10
 
 _RECORD_OPEN = re.compile(rb"<Record[\s/>]")
+# A used record's type name or a workout's activity type: one search, with the literal prefix
+# "HK" that lets it skip through the bytes in C, finds both.
+_WANTED = re.compile(
+    rb"HK(?:QuantityTypeIdentifier(?:HeartRateVariabilitySDNN|RestingHeartRate)"
+    rb"|CategoryTypeIdentifierSleepAnalysis|WorkoutActivityType[A-Za-z0-9]*)[\"']"
+)
+_WORKOUT_OPEN = re.compile(rb"<Workout[\s/>]")
+_WORKOUT_TAG = re.compile(rb"<Workout" + ATTRIBUTES + rb"(/?)>")
+_WORKOUT_CHILD = re.compile(rb"<WorkoutStatistics(?=[\s/>])|</Workout\s*>")
+_STATISTICS_TAG = re.compile(rb"<WorkoutStatistics" + ATTRIBUTES + rb"/?>")
 _RECORD_TAG = re.compile(rb"<Record" + ATTRIBUTES + rb"(/?)>")
 # Only to say why a tag is broken (a '<' in a value), for the few reasons a summary keeps.
 _LENIENT_RECORD_TAG = re.compile(rb"<Record((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*/?>")
@@ -101,8 +120,9 @@ class Scanner:
         self._pending_at = -1  # where in the current buf the never-ending comment opened
         self._described = 0  # broken Record tags whose problem was looked into
         self._open: OpenRecord | None = None
+        self._workout_open = False  # inside a Workout element: its statistics are read
 
-    def feed(self, chunk: bytes, *, final: bool = False) -> list[AppleRecord | Invalid]:
+    def feed(self, chunk: bytes, *, final: bool = False) -> list[Found]:
         if self._fed == 0 and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
             raise AppleHealthError("export.xml is UTF-16; Apple Health exports are UTF-8")
         self._fed += len(chunk)
@@ -139,7 +159,7 @@ class Scanner:
         self._base = base + cut
         return found
 
-    def close(self) -> list[AppleRecord | Invalid]:
+    def close(self) -> list[Found]:
         if self._fed == 0:
             raise AppleHealthError("the file is empty; expected an Apple Health export.xml")
         found = self.feed(b"", final=True)
@@ -211,25 +231,35 @@ class Scanner:
             if at < pos:
                 return pos
 
-    def _search(self, buf: bytes, base: int, lo: int, cut: int) -> list[AppleRecord | Invalid]:
-        out: list[AppleRecord | Invalid] = []
+    def _search(self, buf: bytes, base: int, lo: int, cut: int) -> list[Found]:
+        out: list[Found] = []
         pos = lo
         if self._open is not None:
             pos = self._children(buf, base, max(lo, self._open.scan_from - base), cut, out)
             if pos < 0:
+                return out
+        if self._workout_open:
+            pos = self._workout_children(buf, pos, cut, out)
+            if pos >= cut:
                 return out
         # Every step moves ``pos`` forward and every search starts at it, so a chunk costs time in
         # proportion to its length whatever it holds (a run of type names with no '<' between them
         # made the search for each one's tag start go back to the start of the chunk: quadratic).
         floor = pos  # a tag starting before this is read already, or is not ours to read
         last_lt, searched_to = -1, pos  # the last '<' in buf[floor:searched_to]
-        while (match := CANDIDATE.search(buf, pos, cut)) is not None:
+        while (match := _WANTED.search(buf, pos, cut)) is not None:
             at = match.start()
             opaque_end = self._opaque_end(buf, base, at)
             if opaque_end >= len(buf):
                 break
             if opaque_end >= 0:
                 pos = opaque_end
+                continue
+            if buf.startswith(b"HKWorkout", at):
+                step = self._workout(buf, at, cut, floor, searched_to, last_lt, out)
+                if step is None:
+                    break
+                pos, floor, searched_to, last_lt = step
                 continue
             lt = buf.rfind(b"<", searched_to, at)
             if lt >= 0:
@@ -276,13 +306,56 @@ class Scanner:
                 break  # the rest of what is searched is this record's children
         return out
 
+    def _workout(
+        self, buf: bytes, at: int, cut: int, floor: int, searched_to: int, last_lt: int, out: list[Found]
+    ) -> tuple[int, int, int, int] | None:
+        """Read the ``Workout`` start tag whose activity type ``_WANTED`` found at ``at``, and its
+        statistics; the search state after it (``pos, floor, searched_to, last_lt``), None when the
+        rest of what is searched holds no tag to read."""
+        lt = buf.rfind(b"<", searched_to, at)
+        if lt >= 0:
+            last_lt = lt
+        tag_start = last_lt
+        if tag_start >= floor and _WORKOUT_OPEN.match(buf, tag_start):
+            tag = _WORKOUT_TAG.match(buf, tag_start)
+            if tag is not None and tag.end() - tag_start <= MAX_TAG_BYTES:
+                out.append(read_workout(tag.group(1), self._zone, self._line_at(buf, tag_start)))
+                end = tag.end()
+                if tag.group(2) != b"/":
+                    self._workout_open = True
+                    end = self._workout_children(buf, end, cut, out)
+                return (end, end, end, tag_start) if end < cut else None
+            line = self._line_at(buf, tag_start)
+            out.append(InvalidWorkout(f"workout at line {line}: the Workout tag is not well-formed XML"))
+            floor = tag_start + 1
+        # The name stood elsewhere (another element, or text): on to the next tag.
+        pos = buf.find(b"<", at, cut)
+        return None if pos < 0 else (pos, floor, at, last_lt)
+
+    def _workout_children(self, buf: bytes, start: int, cut: int, out: list[Found]) -> int:
+        """Read the open workout's ``WorkoutStatistics`` in ``buf[start:cut]``: where the workout
+        ends, or ``cut`` while it goes on into the next chunk. Its other children (events, route,
+        metadata) hold nothing perfhub uses and are stepped over in C."""
+        pos = start
+        while (mark := _WORKOUT_CHILD.search(buf, pos, cut)) is not None:
+            if buf[mark.start() + 1] == ord("/"):
+                self._workout_open = False
+                return mark.end()
+            tag = _STATISTICS_TAG.match(buf, mark.start())
+            pos = mark.end() if tag is None else tag.end()
+            if tag is not None:
+                found = read_heart_rate(tag.group(1), self._zone, self._line_at(buf, mark.start()))
+                if found is not None:
+                    out.append(found)
+        return cut
+
     def _children(
         self,
         buf: bytes,
         base: int,
         start: int,
         cut: int,
-        out: list[AppleRecord | Invalid],
+        out: list[Found],
     ) -> int:
         """Read the open record's children in ``buf[start:cut]``: where it ends, or -1 if not yet."""
         record = self._open
@@ -358,7 +431,7 @@ def scan(
     zone: ZoneInfo | timezone,
     on_read: Callable[[int], None] | None,
     max_bytes: int | None = None,
-) -> Iterator[AppleRecord | Invalid]:
+) -> Iterator[Found]:
     scanner = Scanner(zone)
     read = 0
     try:

@@ -1,4 +1,4 @@
-"""Apple Health export import: stream the file, map it, land every night like any delivery.
+"""Apple Health export import: stream the file, map it, land every night and workout like any delivery.
 
 Shared by ``perfhub import apple-health`` and the upload endpoint. Reading (:func:`read_apple_health`)
 finishes before anything is written and needs no database session, so a broken or refused file
@@ -10,7 +10,7 @@ export takes; landing (:func:`land_apple_health`) is one transaction. Both repor
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.errors import Unprocessable
+from perfhub.readings.mapping import WorkoutIn
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.readings.service import accept_batch
 from perfhub.settings import Settings, get_settings
-from perfhub.wearables.apple.errors import AppleHealthError
-from perfhub.wearables.apple.importer import import_days
+from perfhub.wearables.apple.errors import MAX_MESSAGE, AppleHealthError, shown
+from perfhub.wearables.apple.importer import import_export
 from perfhub.wearables.apple.limits import ImportLimits
-from perfhub.wearables.apple.summary import ImportSummary
+from perfhub.wearables.apple.summary import MAX_ERRORS, ImportSummary
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ParsedExport:
 
     readings: list[HrvIn | SleepIn]
     summary: ImportSummary
+    workouts: list[WorkoutIn] = field(default_factory=list)
 
 
 def import_limits(settings: Settings | None = None) -> ImportLimits:
@@ -58,27 +60,50 @@ def read_apple_health(
     CPU-bound for as long as the file takes; the HTTP layer runs it off the event loop.
     """
     try:
-        hrv, sleep, summary = import_days(
-            path, default_tz=tz, progress=progress, limits=limits or import_limits()
-        )
+        read = import_export(path, default_tz=tz, progress=progress, limits=limits or import_limits())
     except AppleHealthError as exc:
         # The message quotes the file only cut short and with control characters escaped.
         raise Unprocessable(
             f"not a usable Apple Health export: {exc}", [{"loc": ["file"], "msg": str(exc)}]
         ) from exc
     try:
-        readings: list[HrvIn | SleepIn] = [HrvIn.model_validate({**p, "userId": user_id}) for p in hrv]
-        readings += [SleepIn.model_validate({**p, "userId": user_id}) for p in sleep]
+        readings: list[HrvIn | SleepIn] = [HrvIn.model_validate({**p, "userId": user_id}) for p in read.hrv]
+        readings += [SleepIn.model_validate({**p, "userId": user_id}) for p in read.sleep]
     except ValidationError as exc:
         first = exc.errors()[0]
         raise Unprocessable(f"export produced an invalid night: {first['loc']}: {first['msg']}") from exc
-    return ParsedExport(readings, summary)
+    workouts, summary = _checked_workouts(read.workouts, user_id, read.summary)
+    return ParsedExport(readings, summary, workouts)
+
+
+def _checked_workouts(
+    payloads: list[dict[str, Any]], user_id: int, summary: ImportSummary
+) -> tuple[list[WorkoutIn], ImportSummary]:
+    """The workouts the ingest contract takes; one it refuses is skipped and said, like a broken
+    record, and never costs the rest of the export."""
+    kept: list[WorkoutIn] = []
+    errors = list(summary.errors)
+    skipped = summary.skipped
+    for payload in payloads:
+        try:
+            kept.append(WorkoutIn.model_validate({**payload, "userId": user_id}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            skipped += 1
+            if len(errors) < MAX_ERRORS:
+                where = f"workout on {payload.get('date')} ({payload.get('sport')})"
+                errors.append(
+                    shown(f"{where}: {'.'.join(map(str, first['loc']))}: {first['msg']}", MAX_MESSAGE)
+                )
+    return kept, replace(summary, skipped=skipped, errors=errors, workouts=len(kept))
 
 
 def land_apple_health(session: Session, parsed: ParsedExport) -> ImportSummary:
     """Store what :func:`read_apple_health` read, in the caller's transaction."""
     for start in range(0, len(parsed.readings), 1000):
         accept_batch(session, parsed.readings[start : start + 1000], source="import")
+    for start in range(0, len(parsed.workouts), 1000):
+        accept_batch(session, parsed.workouts[start : start + 1000], source="import")
     return parsed.summary
 
 
@@ -100,6 +125,7 @@ def result_of(summary: ImportSummary) -> dict[str, Any]:
     return {
         "records": summary.records,
         "days": summary.days,
+        "workouts": summary.workouts,
         "skipped": summary.skipped,
         "skippedReasons": list(summary.errors),
         "message": summary.message,

@@ -1,4 +1,5 @@
-"""What an import reports: how many records it read, how many days they made, what it left out and why."""
+"""What an import reports: how many records it read, how many days and workouts they made, what it
+left out and why."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ class ImportSummary:
     skipped: int  # records, nights and days left out
     errors: list[str]  # why, for the first MAX_ERRORS of them
     message: str | None = None  # set when nothing could be imported, saying why
+    workouts: int = 0  # Workout elements that became workouts
 
 
-def summarize(records: int, days: int, skipped: int, errors: list[str]) -> ImportSummary:
+def summarize(
+    records: int, days: int, skipped: int, errors: list[str], *, workouts: int = 0
+) -> ImportSummary:
     """The summary of an import, with the message that says why when nothing could be imported."""
     message = None
-    if records == 0:
+    if workouts > 0 and days == 0:
+        message = None  # the workouts are what this export gives
+    elif records == 0:
         message = (
             "this export holds no HRV (SDNN), resting heart rate or sleep records, so nothing was "
             "imported: are they recorded in the Health app (Apple Watch, or an app that writes them)?"
@@ -29,4 +35,6 @@ def summarize(records: int, days: int, skipped: int, errors: list[str]) -> Impor
             f"none of this export's {records} HRV, resting heart rate and sleep records gave a "
             f"night or day ({skipped} skipped), so nothing was imported"
         )
-    return ImportSummary(records=records, days=days, skipped=skipped, errors=list(errors), message=message)
+    return ImportSummary(
+        records=records, days=days, skipped=skipped, errors=list(errors), message=message, workouts=workouts
+    )
