@@ -82,6 +82,7 @@ NO_ATHLETE_DATA: dict[tuple[str, str], str] = {
     # Plans (#14): the athlete is named in the body, so the route asks the policy itself
     # (authorize_read for training) before it writes or answers anything.
     ("POST", "/api/v1/plan/sessions"): "plans a session for the body's athleteId; the policy decides first",
+    ("POST", "/api/v1/plan/import"): "imports a plan for the query's athleteId; the policy decides first",
 }
 
 # What each athlete-data route declares: the signals it needs, or "own" for the caller's data.

@@ -1,0 +1,140 @@
+"""A parsed plan file landed in an athlete's plan: new sessions created, imported ones updated.
+
+A session read with a key (an iCalendar UID, or a CSV ``uid``) is found again by it when the
+same file is imported again: it is brought in line with the file instead of planned twice. Only
+the file's sessions are touched; nothing else of the plan is changed or removed. Like every
+service this only flushes; the caller commits the whole import at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from perfhub.auth.models import User
+from perfhub.core.db import one_of
+from perfhub.core.errors import Conflict
+from perfhub.plans import service
+from perfhub.plans.importing import ParsedPlan, PlanItem, RowError
+from perfhub.plans.models import PlannedSession
+from perfhub.plans.schemas import SessionFields, SessionUpdate
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImportCount:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def landed(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+def import_sessions(
+    session: Session,
+    actor: User | None,
+    athlete: User,
+    plan: ParsedPlan,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportCount:
+    """Create or update the sessions of ``plan`` for ``athlete`` (the policy has let ``actor``
+    plan for them; None: an operator at the command line). ``dry_run`` counts the same and
+    writes nothing. A session whose adjustment was already accepted or reverted keeps its plan:
+    that row becomes an error, as it does through PATCH."""
+    count = ImportCount(skipped=plan.skipped, errors=list(plan.errors))
+    stored = _stored(session, athlete.id, [item.uid for item in plan.sessions if item.uid])
+    for done, item in enumerate(plan.sessions, start=1):
+        row = stored.get(item.uid) if item.uid else None
+        if row is None:
+            if not dry_run:
+                _create(session, actor, athlete, item, plan.format)
+            count.created += 1
+        elif _same(row, item.fields):
+            count.unchanged += 1
+        elif dry_run:
+            if (adjustment := service.adjustment_of(session, row.id)) and adjustment.status != "proposed":
+                count.errors.append(_kept(item, f"its adjustment was {adjustment.status}"))
+            else:
+                count.updated += 1
+        else:
+            try:
+                service.update_session(session, row, _changes(item.fields))
+            except Conflict as exc:
+                count.errors.append(_kept(item, exc.detail))
+            else:
+                count.updated += 1
+        if progress is not None:
+            progress(done, len(plan.sessions))
+    count.errors.sort(key=lambda e: (e.row is None, e.row or 0))
+    return count
+
+
+def _stored(session: Session, athlete_id: int, uids: list[str]) -> dict[str, PlannedSession]:
+    if not uids:
+        return {}
+    found: dict[str, PlannedSession] = {}
+    dialect = session.get_bind().dialect.name
+    # In slices: SQLite caps the number of parameters of one statement.
+    for start in range(0, len(uids), 500):
+        rows = session.scalars(
+            select(PlannedSession).where(
+                PlannedSession.athlete_id == athlete_id,
+                one_of(PlannedSession.external_uid, uids[start : start + 500], dialect),
+            )
+        )
+        found.update({row.external_uid: row for row in rows if row.external_uid is not None})
+    return found
+
+
+def _create(session: Session, actor: User | None, athlete: User, item: PlanItem, source: str) -> None:
+    row = service.create_session(session, actor or athlete, athlete, item.fields, source=source)
+    row.external_uid = item.uid
+    if actor is None:
+        row.created_by_id = None  # made at the command line, by no person of the app
+    session.flush()
+
+
+def _values(fields: SessionFields) -> dict[str, Any]:
+    return {
+        "date": fields.date,
+        "sport": fields.sport,
+        "title": fields.title,
+        "type": fields.type,
+        "duration_min": fields.duration_min,
+        "intensity": None if fields.intensity is None else fields.intensity.model_dump(),
+        "planned_load": fields.planned_load,
+    }
+
+
+def _same(row: PlannedSession, fields: SessionFields) -> bool:
+    return all(getattr(row, name) == value for name, value in _values(fields).items())
+
+
+def _changes(fields: SessionFields) -> SessionUpdate:
+    # Every field, so that a value the file no longer gives (an intensity, a load) goes too.
+    return SessionUpdate.model_validate(
+        {
+            "date": fields.date,
+            "sport": fields.sport,
+            "title": fields.title,
+            "type": fields.type,
+            "durationMin": fields.duration_min,
+            "intensity": fields.intensity,
+            "plannedLoad": fields.planned_load,
+        }
+    )
+
+
+def _kept(item: PlanItem, why: str) -> RowError:
+    return RowError(item.row, item.uid, None, f"already imported and not changed: {why}")
