@@ -129,6 +129,17 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/api/v1/training/load"): ("training",),
     ("GET", "/api/v1/plan/adherence"): ("training",),
     ("GET", "/api/v1/teams/{teamId}/adherence"): ("training",),
+    # The plan pages (#14): the athlete's own plan and the forms on it (accept, revert and complete
+    # name one planned session, so the policy decides on its owner and only the owner acts there),
+    # and a coach's view of one member's plan through the team, with its own accept and revert.
+    ("GET", "/plan"): "own",
+    ("POST", "/plan/sessions/{sessionId}/accept"): ("training",),
+    ("POST", "/plan/sessions/{sessionId}/revert"): ("training",),
+    ("POST", "/plan/sessions/{sessionId}/complete"): ("training",),
+    ("POST", "/plan/unplanned"): "own",
+    ("GET", "/teams/{teamId}/athletes/{athleteId}/plan"): ("training",),
+    ("POST", "/teams/{teamId}/athletes/{athleteId}/plan/sessions/{sessionId}/accept"): ("training",),
+    ("POST", "/teams/{teamId}/athletes/{athleteId}/plan/sessions/{sessionId}/revert"): ("training",),
 }
 
 

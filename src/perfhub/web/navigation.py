@@ -22,6 +22,7 @@ class NavItem:
 _BY_ROLE: dict[str, tuple[NavItem, ...]] = {
     "athlete": (
         NavItem("Today", "/today"),
+        NavItem("Plan", "/plan"),
         NavItem("Sleep", "/sleep"),
         NavItem("HRV", "/hrv"),
         NavItem("Connections", "/connections"),

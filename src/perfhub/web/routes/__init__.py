@@ -12,6 +12,7 @@ from perfhub.web.routes import (
     connections,
     hrv,
     nudges,
+    plan,
     profile,
     session,
     sharing,
@@ -25,6 +26,7 @@ router = APIRouter(include_in_schema=False)
 AREAS = (
     session,
     today,
+    plan,
     sleep,
     hrv,
     nudges,
