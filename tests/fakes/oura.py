@@ -132,6 +132,34 @@ def sleep_doc(
     }
 
 
+def workout_doc(
+    day: str,
+    *,
+    id: str | None = None,
+    activity: str = "running",
+    start: str | None = None,
+    end: str | None = None,
+    intensity: str | None = "moderate",
+    calories: float | None = 512.0,
+    distance: float | None = 9_870.0,
+    label: str | None = None,
+    source: str = "autodetected",
+) -> dict[str, Any]:
+    """A ``workout`` document with every documented field; by default 07:00–07:50 on ``day`` at +01:00."""
+    return {
+        "id": id or str(uuid.uuid4()),
+        "activity": activity,
+        "calories": calories,
+        "day": day,
+        "distance": distance,
+        "start_datetime": start or f"{day}T07:00:00.000+01:00",
+        "end_datetime": end or f"{day}T07:50:00.000+01:00",
+        "intensity": intensity,
+        "label": label,
+        "source": source,
+    }
+
+
 def readiness_doc(day: str, score: int = 80, *, id: str | None = None) -> dict[str, Any]:
     return {
         "id": id or str(uuid.uuid4()),

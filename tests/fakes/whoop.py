@@ -1,6 +1,7 @@
 """Fake WHOOP API v2 (docs/vendors.md § WHOOP): OAuth (state ≥ 8 characters, ``offline`` for a refresh
-token, rotating refresh tokens that need ``scope=offline``), sleeps / cycles / recoveries with
-``limit ≤ 25`` + ``nextToken`` paging, the basic profile, revoke, and signed webhook deliveries.
+token, rotating refresh tokens that need ``scope=offline``), sleeps / cycles / recoveries / workouts
+with ``limit ≤ 25`` + ``nextToken`` paging (workouts need ``read:workout``), the basic profile,
+revoke, and signed webhook deliveries.
 
 429s carry ``X-RateLimit-*`` headers and no ``Retry-After``, as documented. v1 paths do not exist.
 """
@@ -154,6 +155,64 @@ def recovery_record(
     return record
 
 
+def workout_record(
+    *,
+    user_id: int,
+    start: str,
+    end: str,
+    timezone_offset: str | None = "-05:00",
+    sport_name: str | None = "running",
+    sport_id: int | None = 0,
+    score_state: str = "SCORED",
+    strain: float = 12.6,
+    average_heart_rate: int = 148,
+    max_heart_rate: int = 176,
+    kilojoule: float = 2_410.5,
+    distance_meter: float | None = 10_040.0,
+    id: str | None = None,
+    updated_at: str | None = None,
+) -> dict[str, Any]:
+    """A v2 workout with every documented field; ``start``/``end`` are UTC instants like WHOOP sends."""
+    record: dict[str, Any] = {
+        "id": id or str(uuid.uuid4()),
+        "v1_id": None,
+        "user_id": user_id,
+        "created_at": end,
+        "updated_at": updated_at or end,
+        "start": start,
+        "end": end,
+        "timezone_offset": timezone_offset,
+        "sport_name": sport_name,
+        "sport_id": sport_id,
+        "score_state": score_state,
+    }
+    for key in ("timezone_offset", "sport_name", "sport_id"):
+        if record[key] is None:
+            del record[key]
+    if score_state == "SCORED":
+        record["score"] = {
+            "strain": strain,
+            "average_heart_rate": average_heart_rate,
+            "max_heart_rate": max_heart_rate,
+            "kilojoule": kilojoule,
+            "percent_recorded": 100.0,
+            "distance_meter": distance_meter,
+            "altitude_gain_meter": 46.0,
+            "altitude_change_meter": 0.5,
+            "zone_durations": {
+                "zone_zero_milli": 60_000,
+                "zone_one_milli": 300_000,
+                "zone_two_milli": 900_000,
+                "zone_three_milli": 1_200_000,
+                "zone_four_milli": 600_000,
+                "zone_five_milli": 0,
+            },
+        }
+        if distance_meter is None:
+            del record["score"]["distance_meter"]
+    return record
+
+
 class FakeWhoop(FakeVendor):
     name = "whoop"
     adapter = whoop.ADAPTER
@@ -177,6 +236,7 @@ class FakeWhoop(FakeVendor):
         self.sleeps: dict[str, dict[str, Any]] = {}
         self.cycles: dict[int, dict[str, Any]] = {}
         self.recoveries: dict[int, dict[str, Any]] = {}  # by cycle id
+        self.workouts: dict[str, dict[str, Any]] = {}
         self.revoked: set[int] = set()
         self._next_cycle = 93_845_000
 
@@ -252,6 +312,14 @@ class FakeWhoop(FakeVendor):
     def delete_sleep(self, sleep_id: str) -> None:
         self.sleeps.pop(sleep_id, None)
 
+    def add_workout(self, user_id: int, *, start: str, end: str, **fields: Any) -> dict[str, Any]:
+        workout = workout_record(user_id=user_id, start=start, end=end, **fields)
+        self.workouts[workout["id"]] = workout
+        return workout
+
+    def delete_workout(self, workout_id: str) -> None:
+        self.workouts.pop(workout_id, None)
+
     # -- webhooks -----------------------------------------------------------------------------
 
     def deliver(
@@ -274,6 +342,8 @@ class FakeWhoop(FakeVendor):
             ("/developer/v2/activity/sleep/{sleep_id}", self._sleep, ["GET"]),
             ("/developer/v2/recovery", self._list_recoveries, ["GET"]),
             ("/developer/v2/cycle", self._list_cycles, ["GET"]),
+            ("/developer/v2/activity/workout", self._list_workouts, ["GET"]),
+            ("/developer/v2/activity/workout/{workout_id}", self._workout, ["GET"]),
             ("/developer/v2/cycle/{cycle_id:int}/recovery", self._cycle_recovery, ["GET"]),
             ("/developer/v2/cycle/{cycle_id:int}/sleep", self._cycle_sleep, ["GET"]),
         ]
@@ -304,6 +374,18 @@ class FakeWhoop(FakeVendor):
         if sleep is None or sleep["user_id"] != user:
             return JSONResponse({"error": "Not Found"}, 404)
         return JSONResponse(sleep)
+
+    async def _workout(self, request: Request) -> Response:
+        user = self._user(request, "read:workout")
+        if isinstance(user, Response):
+            return user
+        workout = self.workouts.get(request.path_params["workout_id"])
+        if workout is None or workout["user_id"] != user:
+            return JSONResponse({"error": "Not Found"}, 404)
+        return JSONResponse(workout)
+
+    async def _list_workouts(self, request: Request) -> Response:
+        return self._page(request, "read:workout", "workout", self.workouts.values(), "start")
 
     async def _cycle_recovery(self, request: Request) -> Response:
         user = self._user(request, "read:recovery")

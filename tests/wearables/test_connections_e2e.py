@@ -260,9 +260,10 @@ def test_reconciliation_keeps_oura_subscriptions(oura_harness: Harness, fake: Fa
 
     settings = oura_harness.client.app.state.settings
     fake.callback_http = oura_harness.client  # Oura's handshake reaches our webhook endpoint
-    assert ensure_oura_subscriptions(settings) == 6  # (create, update, delete) × (sleep, daily_readiness)
-    assert ensure_oura_subscriptions(settings) == 6  # idempotent: nothing new
-    assert len(fake.subscriptions) == 6
+    # (create, update, delete) × (sleep, daily_readiness, workout)
+    assert ensure_oura_subscriptions(settings) == 9
+    assert ensure_oura_subscriptions(settings) == 9  # idempotent: nothing new
+    assert len(fake.subscriptions) == 9
     assert {s["callback_url"] for s in fake.subscriptions.values()} == {
         settings.base_url + "/api/v1/webhooks/oura"
     }

@@ -234,7 +234,7 @@ def test_ensure_subscriptions_creates_renews_and_never_duplicates(
     now = datetime.fromtimestamp(fake.clock(), UTC)
     subs = oura.ensure_subscriptions(http, cfg, CALLBACK, VERIFY_TOKEN, now=now)
     assert {(s.event_type, s.data_type) for s in subs} == {
-        (e, d) for e in ("create", "update", "delete") for d in ("sleep", "daily_readiness")
+        (e, d) for e in ("create", "update", "delete") for d in ("sleep", "daily_readiness", "workout")
     }
     created = fake.calls("/v2/webhook/subscription")
     assert all(c.headers["x-client-id"] == fake.client_id for c in created)
@@ -242,18 +242,18 @@ def test_ensure_subscriptions_creates_renews_and_never_duplicates(
     assert "authorization" not in created[0].headers
 
     again = oura.ensure_subscriptions(http, cfg, CALLBACK, VERIFY_TOKEN, now=now)
-    assert [s.id for s in again] == [s.id for s in subs] and len(fake.subscriptions) == 6
+    assert [s.id for s in again] == [s.id for s in subs] and len(fake.subscriptions) == 9
     assert not [c for c in fake.requests if "/renew/" in c.path]
 
     fake.clock.advance(85 * 86_400)
     later = datetime.fromtimestamp(fake.clock(), UTC)
     renewed = oura.ensure_subscriptions(http, cfg, CALLBACK, VERIFY_TOKEN, now=later)
-    assert len([c for c in fake.requests if "/renew/" in c.path]) == 6
+    assert len([c for c in fake.requests if "/renew/" in c.path]) == 9
     assert all(not s.expires_before(later + timedelta(days=30)) for s in renewed)
 
     oura.delete_subscription(http, cfg, subs[0].id)
     oura.delete_subscription(http, cfg, subs[0].id)  # already gone: fine
-    assert len(oura.list_subscriptions(http, cfg)) == 5
+    assert len(oura.list_subscriptions(http, cfg)) == 8
 
 
 def test_subscription_fails_when_the_handshake_fails(http: httpx.Client, fake: FakeOura) -> None:

@@ -189,7 +189,9 @@ KITS: dict[str, Kit] = {
             "https://api.prod.whoop.com/oauth/oauth2/token",
             "https://api.prod.whoop.com/developer",
         ),
-        scopes=frozenset({"read:recovery", "read:cycles", "read:sleep", "read:profile", "offline"}),
+        scopes=frozenset(
+            {"read:recovery", "read:cycles", "read:sleep", "read:workout", "read:profile", "offline"}
+        ),
         pkce=False,
         authorize_params={},
         access_ttl_s=3_600,

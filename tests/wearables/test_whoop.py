@@ -172,10 +172,8 @@ def test_sleep_webhook_and_missing_records(http: httpx.Client, fake: FakeWhoop) 
     night = fake.add_night(USER, start="2026-03-09T03:00:00.000Z", end="2026-03-09T11:00:00.000Z")
     event = whoop.parse_webhook(webhook_payload("sleep.updated", night["sleep"]["id"], USER))
     assert client(http, fake).fetch_for_event(event) == [("sleep", night["sleep"])]
-    assert (
+    with pytest.raises(RecordNotFound):  # a workout WHOOP no longer has: its delete notice follows
         client(http, fake).fetch_for_event(whoop.parse_webhook(webhook_payload("workout.updated", "w", USER)))
-        == []
-    )
     fake.delete_sleep(night["sleep"]["id"])
     with pytest.raises(RecordNotFound):
         client(http, fake).fetch_for_event(event)
@@ -237,7 +235,9 @@ def test_deletions_for_events() -> None:
     assert whoop.deletions_for_event(event("recovery.deleted")) == [
         Deletion("hrv", "whoop", object_id="sleep-uuid")
     ]
-    assert whoop.deletions_for_event(event("workout.deleted")) == []
+    assert whoop.deletions_for_event(event("workout.deleted")) == [
+        Deletion("workout", "whoop", object_id="sleep-uuid")
+    ]
     assert whoop.deletions_for_event(event("sleep.updated")) == []
 
 
@@ -317,7 +317,7 @@ def test_naps_and_unscored_records_make_no_rows() -> None:
         assert whoop.map_records("recovery", {**recovery, "sleep": a_sleep()}, "UTC") == []
     scored = recovery_record(user_id=USER, cycle_id=1, sleep_id="s", created_at="2026-03-10T01:33:00.000Z")
     assert whoop.map_records("recovery", {**scored, "sleep": a_sleep(nap=True)}, "UTC") == []
-    assert whoop.map_records("workout", {"id": "w"}, "UTC") == []
+    assert whoop.map_records("cycle", {"id": 1}, "UTC") == []
 
 
 def test_recovery_without_its_sleep_uses_the_athletes_zone() -> None:
