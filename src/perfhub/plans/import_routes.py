@@ -155,8 +155,9 @@ def _nothing_usable(count: ImportCount) -> Unprocessable:
             "the file holds no session to import (a recurring event is expanded from today on)",
             [{"loc": ["body"], "msg": "no sessions"}],
         )
+    errors = f"{len(count.errors)} error" + ("s" if len(count.errors) > 1 else "")
     return Unprocessable(
-        f"no row of the file could be imported ({len(count.errors)} errors)",
+        f"no row of the file could be imported ({errors})",
         [
             {
                 "loc": ["body", *[part for part in (error.row or error.uid, error.field) if part]],

@@ -574,7 +574,8 @@ def _event_sessions(
     kind = _type_in(texts)
     if kind is None:
         raise _RowProblem("type", "no word says how hard it is: add a category easy, moderate, hard or rest")
-    sport = _sport_in(texts)
+    # A rest day names no sport, and needs none.
+    sport = _sport_in(texts) or ("rest" if kind == "rest" else None)
     if sport is None:
         raise _RowProblem("sport", f"no sport named: add a category such as {', '.join(SPORT_WORDS)}")
     minutes = _length(event, start, [summary, description])
