@@ -13,13 +13,13 @@ from perfhub.core.dates import local_today
 from perfhub.plans.adherence import (
     Completion,
     SessionFacts,
-    facts_of,
     figures,
     group_of,
     is_kept,
     iso_week,
     within_duration,
 )
+from perfhub.plans.adherence_routes import facts_of
 from perfhub.plans.models import PlannedSession, SessionAdjustment
 
 MONDAY = date(2026, 11, 23)  # ISO week 2026-W48

@@ -1,5 +1,8 @@
 """``perfhub demo``: a coach and a dozen athletes with ~120 days of plausible nightly data,
-fed through the same ingest path the API uses."""
+fed through the same ingest path the API uses, and their training plans: four weeks of planned
+sessions done (or not) and two weeks ahead. The pipeline that turns the nights into readiness
+proposes the adjustments of today's sessions (its ``plans`` consumer), as it does for any
+athlete."""
 
 from __future__ import annotations
 
@@ -23,15 +26,20 @@ from perfhub.demo.synthetic import (
     AthleteProfile,
     HrvNight,
     SleepNight,
-    generate_nights,
+    TrainingDay,
     make_profiles,
+    simulate,
     to_ingest_payloads,
 )
+from perfhub.demo.training import DemoPlan, demo_plan
+from perfhub.plans.models import PlannedSession
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.readings.service import accept_reading
 from perfhub.teams.models import Team
 from perfhub.teams.schemas import SIGNALS
 from perfhub.teams.service import create_team, join_team
+from perfhub.training.load import session_load
+from perfhub.training.models import CompletedSession
 
 DEMO_TEAM = "Demo Team"
 DEMO_DOMAIN = "demo.perfhub.local"
@@ -70,9 +78,74 @@ def ended_nights(
     Before an athlete's local morning their night has not ended: ingest would rightly refuse a
     capture time in the future, so the history ends at the last night that is over at ``now``.
     """
+    hrv, sleep, _ = athlete_history(profile, days, now, seed)
+    return hrv, sleep
+
+
+def athlete_history(
+    profile: AthleteProfile, days: int, now: datetime, seed: int
+) -> tuple[list[HrvNight], list[SleepNight], list[TrainingDay]]:
+    """:func:`ended_nights`, and the training days the nights were made with."""
     today = now.astimezone(ZoneInfo(profile.tz)).date()
-    hrv, sleep = generate_nights(profile, days, today, seed=seed)
-    return [n for n in hrv if n.captured_at <= now], [n for n in sleep if n.captured_at <= now]
+    hrv, sleep, training = simulate(profile, days, today, seed=seed)
+    return [n for n in hrv if n.captured_at <= now], [n for n in sleep if n.captured_at <= now], training
+
+
+def seed_training(session: Session, athlete: User, coach: User, plan: DemoPlan) -> None:
+    """The athlete's planned sessions (made by the coach), and what they logged of them.
+
+    Completions are written as rows, without the ``data.normalized`` a logged session announces:
+    the demo's nights announce every day from the first one, so the readiness the pipeline
+    computes for them reads this training load already."""
+    rows = [
+        PlannedSession(
+            athlete_id=athlete.id,
+            date=item.date,
+            sport=item.sport,
+            title=item.title,
+            type=item.type,
+            duration_min=item.duration_min,
+            intensity=item.intensity,
+            planned_load=item.planned_load,
+            source="manual",
+            created_by_id=coach.id,
+        )
+        for item in plan.sessions
+    ]
+    session.add_all(rows)
+    session.flush()
+    done = [
+        CompletedSession(
+            athlete_id=athlete.id,
+            date=item.date,
+            sport=item.sport,
+            duration_min=item.done.duration_min,
+            rpe=item.done.rpe,
+            rpe_estimated=False,
+            load=session_load(item.done.rpe, item.done.duration_min),
+            planned_session_id=row.id,
+            source="manual",
+            entered_by_id=athlete.id,
+        )
+        for item, row in zip(plan.sessions, rows, strict=True)
+        if item.done is not None
+    ]
+    done += [
+        CompletedSession(
+            athlete_id=athlete.id,
+            date=extra.date,
+            sport=extra.sport,
+            duration_min=extra.duration_min,
+            rpe=extra.rpe,
+            rpe_estimated=False,
+            load=session_load(extra.rpe, extra.duration_min),
+            source="manual",
+            entered_by_id=athlete.id,
+        )
+        for extra in plan.unplanned
+    ]
+    session.add_all(done)
+    session.flush()
 
 
 def seed_demo(
@@ -140,10 +213,12 @@ def seed_demo(
                         "password": athlete_password,
                     }
                 )
-                hrv, sleep = ended_nights(profile, days, now, seed + index)
+                hrv, sleep, training = athlete_history(profile, days, now, seed + index)
                 for kind, body in to_ingest_payloads(user.id, hrv, sleep):
                     model = HrvIn if kind == "hrv" else SleepIn
                     accept_reading(session, model.model_validate(body), source="demo")
+                today = now.astimezone(ZoneInfo(profile.tz)).date()
+                seed_training(session, user, coach, demo_plan(profile, today, training, seed + index))
                 if progress:
                     progress(index + 1, len(profiles))
             save_credentials(var_dir, credentials)

@@ -41,8 +41,10 @@ __all__ = [
     "AthleteProfile",
     "HrvNight",
     "SleepNight",
+    "TrainingDay",
     "generate_nights",
     "make_profiles",
+    "simulate",
     "to_ingest_payloads",
 ]
 
@@ -200,6 +202,20 @@ def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float) -> np.ndarray[
     return out
 
 
+@dataclass(frozen=True)
+class TrainingDay:
+    """The training the nights were made with, for one day (the mornings after reflect it).
+
+    ``load`` is relative (1.0 a hard session, 0 nothing); ``kind`` says why it is what it is:
+    ``usual`` (the weekly rhythm), ``skipped``, ``ill`` (no training while ill), ``block`` (the
+    heavy block before overreaching) or ``easing`` (backing off after an episode).
+    """
+
+    date: datetime.date
+    load: float
+    kind: str
+
+
 def generate_nights(
     profile: AthleteProfile, days: int, end: datetime.date, seed: int
 ) -> tuple[list[HrvNight], list[SleepNight]]:
@@ -209,6 +225,15 @@ def generate_nights(
     the seed, so athletes sharing a seed still get different nights.  Missing nights are simply
     absent from the lists; both lists are strictly increasing by date and end at ``end``.
     """
+    hrv, sleep, _ = simulate(profile, days, end, seed)
+    return hrv, sleep
+
+
+def simulate(
+    profile: AthleteProfile, days: int, end: datetime.date, seed: int
+) -> tuple[list[HrvNight], list[SleepNight], list[TrainingDay]]:
+    """:func:`generate_nights` and the training behind them: one :class:`TrainingDay` for each
+    day before a generated morning (the ``days`` days ending the day before ``end``)."""
     if days < 0:
         raise ValueError("days must be >= 0")
     if profile.vendor not in VENDORS:
@@ -315,7 +340,20 @@ def generate_nights(
                     captured_at=captured,
                 )
             )
-    return hrv_out, sleep_out
+    kinds = np.where(
+        np.isnan(episodes.load_override),
+        np.where(skipped, "skipped", "usual"),
+        np.where(
+            episodes.load_override == 0.0,
+            "ill",
+            np.where(episodes.load_override == 1.0, "block", "easing"),
+        ),
+    )
+    training = [
+        TrainingDay(day - datetime.timedelta(days=1), round(float(load[i]), 3), str(kinds[i]))
+        for i, day in enumerate(dates)
+    ]
+    return hrv_out, sleep_out, training
 
 
 # --------------------------------------------------------------------------- payloads

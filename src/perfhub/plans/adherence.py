@@ -25,9 +25,6 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from perfhub.plans.models import PlannedSession, SessionAdjustment
-from perfhub.plans.service import final_plan
-
 __all__ = [
     "DURATION_TOLERANCE",
     "GROUPS",
@@ -36,7 +33,6 @@ __all__ = [
     "Figures",
     "SessionFacts",
     "Tally",
-    "facts_of",
     "figures",
     "group_of",
     "is_kept",
@@ -63,8 +59,9 @@ class Completion:
 
 @dataclass(frozen=True)
 class SessionFacts:
-    """One planned session as adherence sees it: the session as finally decided, where its
-    adjustment stands (None: none was proposed) and the completion linked to it."""
+    """One planned session as adherence sees it: the session as finally decided (made by
+    :func:`perfhub.plans.adherence_routes.facts_of` from the stored rows), where its adjustment
+    stands (None: none was proposed) and the completion linked to it."""
 
     athlete_id: int
     date: date
@@ -72,20 +69,6 @@ class SessionFacts:
     final_duration_min: float
     status: str | None
     completion: Completion | None
-
-
-def facts_of(
-    row: PlannedSession, adjustment: SessionAdjustment | None, completion: Completion | None
-) -> SessionFacts:
-    final = final_plan(row, adjustment)
-    return SessionFacts(
-        athlete_id=row.athlete_id,
-        date=row.date,
-        final_type=str(final["type"]),
-        final_duration_min=float(final["durationMin"]),
-        status=None if adjustment is None else adjustment.status,
-        completion=completion,
-    )
 
 
 def group_of(status: str | None) -> str:

@@ -27,8 +27,9 @@ from perfhub.auth.models import User
 from perfhub.core.dates import date_range, local_today
 from perfhub.core.db import one_of
 from perfhub.core.deps import FromQuery, ToQuery, UowDep
-from perfhub.plans.adherence import Completion, SessionFacts, facts_of, figures
+from perfhub.plans.adherence import Completion, SessionFacts, figures
 from perfhub.plans.models import PlannedSession, SessionAdjustment
+from perfhub.plans.service import final_plan
 from perfhub.privacy.deps import AthleteRead, ReadRequest, TeamRead, TeamReadRequest
 from perfhub.privacy.policy import audit_team_read
 from perfhub.training.models import CompletedSession
@@ -95,6 +96,21 @@ class TeamAdherenceOut(AdherenceOut):
 # --------------------------------------------------------------------------------------------
 # Reading the sessions
 # --------------------------------------------------------------------------------------------
+
+
+def facts_of(
+    row: PlannedSession, adjustment: SessionAdjustment | None, completion: Completion | None
+) -> SessionFacts:
+    """A stored session as adherence sees it: judged by the session as finally decided."""
+    final = final_plan(row, adjustment)
+    return SessionFacts(
+        athlete_id=row.athlete_id,
+        date=row.date,
+        final_type=str(final["type"]),
+        final_duration_min=float(final["durationMin"]),
+        status=None if adjustment is None else adjustment.status,
+        completion=completion,
+    )
 
 
 def read_facts(
