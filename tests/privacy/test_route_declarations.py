@@ -140,6 +140,7 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/teams/{teamId}/athletes/{athleteId}/plan"): ("training",),
     ("POST", "/teams/{teamId}/athletes/{athleteId}/plan/sessions/{sessionId}/accept"): ("training",),
     ("POST", "/teams/{teamId}/athletes/{athleteId}/plan/sessions/{sessionId}/revert"): ("training",),
+    ("GET", "/teams/{teamId}/adherence"): ("training",),
 }
 
 

@@ -427,3 +427,106 @@ def test_the_drill_in_and_the_team_page_link_to_the_plan(harness: Harness, plann
     plan_path = f"/teams/{planned.team_id}/athletes/{ada['id']}/plan"
     assert f'href="{plan_path}"' in coach.get(f"/teams/{planned.team_id}/athletes/{ada['id']}")
     assert f'href="{plan_path}"' in coach.get(f"/teams/{planned.team_id}")
+
+
+# --- the team's adherence ----------------------------------------------------------------------
+
+
+def chart_data(html: str, element_id: str) -> dict[str, Any]:
+    found = re.search(rf'id="{element_id}-data">(.*?)</script>', html, re.S)
+    assert found is not None, f"no data for #{element_id}"
+    return dict(json.loads(found.group(1)))
+
+
+def test_adherence_is_the_apis_per_athlete_and_week_with_the_split_and_hidden_athletes(
+    harness: Harness, planned: Planned
+) -> None:
+    ada, bo, cy = planned.athletes
+    athlete = Browser(harness, ada["email"])
+    assert (
+        athlete.post(f"/plan/sessions/{planned.hard['Ada']}/accept", {}, from_page="/plan").status_code == 303
+    )
+    done = athlete.post(
+        f"/plan/sessions/{planned.past}/complete", {"minutes": "50", "rpe": "5"}, from_page="/plan"
+    )
+    assert done.status_code == 303
+    # Two days on, today's and tomorrow's sessions are over and count.
+    with time_machine.travel(NOW + timedelta(days=2), tick=False):
+        coach = Browser(harness, planned.coach["email"])
+        params = {"from": "2026-03-01", "to": "2026-03-12"}
+        path = f"/teams/{planned.team_id}/adherence"
+        html = coach.get(path, **params)
+        api = harness.client.get(f"{API}{path}", params=params, headers=planned.coach["headers"]).json()
+    # Ada: Tempo kept (W10, unadjusted), today's accepted rest kept, tomorrow's easy run not done;
+    # Cy's undecided hard session not done; Bo does not share training and is not counted.
+    assert api["overall"] == {"planned": 4, "kept": 2, "rate": 0.5}
+    assert api["hidden"] == [bo["id"]]
+    words = text_of(html)
+    assert "2 of 4 (50%) planned sessions kept." in words
+    split = dict(
+        re.findall(r'data-group="(\w+)"><span class="split-name">\w+</span>: <strong>(.*?)</strong>', html)
+    )
+    assert split == {
+        "accepted": "1 of 1 (100%)",
+        "reverted": "none planned",
+        "undecided": "0 of 1 (0%)",
+        "unadjusted": "1 of 2 (50%)",
+    }
+    assert "Not counted: Bo Private does not share training with you." in words
+
+    spec = chart_data(html, "adherence-chart")
+    assert spec["x"] == ["2026-03-02", "2026-03-09"] and spec["xLabel"] == "Week (from its Monday)"
+    overall, accepted, unadjusted = (series["values"] for series in spec["series"])
+    assert overall == [round(week["overall"]["rate"] * 100, 1) for week in api["byWeek"]] == [100.0, 33.3]
+    assert accepted == [None, 100.0] and unadjusted == [100.0, 0.0]
+
+    rows = re.findall(r'<tr data-athlete-id="(\d+)">(.*?)</tr>', html, re.S)
+    assert [int(athlete_id) for athlete_id, _ in rows] == [a["athleteId"] for a in api["athletes"]]
+    cells = {
+        int(athlete_id): [text_of(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        for athlete_id, row in rows
+    }
+    assert cells[ada["id"]] == [
+        "Ada Open",
+        "2 of 3 (67%)",
+        "1 of 1 (100%)",
+        "none planned",
+        "none planned",
+        "1 of 2 (50%)",
+        "100%",
+        "50%",
+    ]
+    assert cells[cy["id"]] == [
+        "Cy Unscored",
+        "0 of 1 (0%)",
+        "none planned",
+        "none planned",
+        "0 of 1 (0%)",
+        "none planned",
+        "—",
+        "0%",
+    ]
+    assert f'href="/teams/{planned.team_id}/athletes/{ada["id"]}/plan"' in html
+    with harness.runtime.sessions() as session:
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.path == path, AuditEntry.actor_id == planned.coach["id"])
+        ).all()
+    # The page's read is audited as the API's: one row per athlete counted, training only.
+    assert sorted((entry.subject_id, tuple(entry.signals)) for entry in audit) == sorted(
+        [(ada["id"], ("training",)), (cy["id"], ("training",))]
+    )
+
+
+def test_adherence_is_for_the_teams_coaches(harness: Harness, planned: Planned) -> None:
+    path = f"/teams/{planned.team_id}/adherence"
+    Browser(harness, planned.athletes[0]["email"]).get(path, status=403)
+    stranger = harness.user("coach")
+    can_sign_in(harness, stranger["id"])
+    Browser(harness, stranger["email"]).get(path, status=404)
+    coach = Browser(harness, planned.coach["email"])
+    assert "There is nothing here" not in coach.get(path)
+    bad = coach.get(path, status=422, **{"from": "2026-03-10", "to": "2026-03-01"})
+    assert "from (2026-03-10) is after to (2026-03-01)" in bad
+    # No session in the range: said in words, no chart.
+    empty = coach.get(path, **{"from": "2026-01-01", "to": "2026-01-31"})
+    assert 'id="no-weeks"' in empty and 'id="adherence-chart"' not in empty

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from perfhub.web.routes import (
     access_log,
     account,
+    adherence,
     admin,
     athlete_trend,
     connections,
@@ -38,6 +39,7 @@ AREAS = (
     teams,
     team_page,
     athlete_trend,
+    adherence,
     admin,
 )
 for area in AREAS:
