@@ -17,13 +17,17 @@ from typer.testing import CliRunner
 
 from perfhub.auth.models import User
 from perfhub.cli import app
+from perfhub.core.dates import local_today
 from perfhub.demo import seed as demo_seed
 from perfhub.demo.seed import credentials_path, demo_exists, ended_nights, seed_demo
 from perfhub.demo.synthetic import DEMO_ZONES, make_profiles, to_ingest_payloads
+from perfhub.demo.training import AHEAD_DAYS, BACK_DAYS
 from perfhub.pipeline.runtime import Runtime
+from perfhub.plans.models import PlannedSession
 from perfhub.readings.models import HrvDaily
 from perfhub.readings.schemas import HrvIn, SleepIn
 from perfhub.settings import Settings, _from_environment, use_settings
+from perfhub.training.models import CompletedSession
 
 # A day with a DST change in Europe (the last Sunday of March) and one in the southern hemisphere's
 # spring (first Sunday of April in Sydney/Auckland), so local mornings shift under the hours.
@@ -77,6 +81,12 @@ def test_demo_seeds_at_every_hour_for_every_zone(sqlite_template: Path, tmp_path
             with runtime.sessions() as session:
                 people = session.scalar(select(func.count()).select_from(User))
                 assert people == len(DEMO_ZONES) + 2  # and the coach and the admin
+                planned = session.scalar(select(func.count()).select_from(PlannedSession))
+                assert planned == len(DEMO_ZONES) * (BACK_DAYS + AHEAD_DAYS)
+                # Whatever the hour, nothing is logged as done on a day not over where the athlete is.
+                zones = dict(session.execute(select(User.id, User.tz)).all())
+                done = session.execute(select(CompletedSession.athlete_id, CompletedSession.date)).all()
+                assert done and all(day < local_today(zones[athlete], now) for athlete, day in done)
             runtime.bus.drain()
             with runtime.sessions() as session:
                 athletes_with_nights = session.scalar(select(func.count(func.distinct(HrvDaily.user_id))))
