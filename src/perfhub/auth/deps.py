@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
-from perfhub.auth.service import Principal, authenticate
+from perfhub.auth.service import Principal, authenticate, authenticate_person
 from perfhub.core.db import session_scope
 from perfhub.core.errors import Forbidden, Unauthorized
 
@@ -36,9 +36,8 @@ def get_principal(
     # The token's expiry and revocation are checked here on every request, and its last use is
     # recorded (throttled) in this same short transaction, so endpoints need not care.
     with session_scope(request.app.state.sessions) as session:
-        principal = authenticate(session, credentials.credentials)
-        # Load the person in the same short transaction; require_user hands it on.
-        request.state.user = session.get(User, principal.user_id) if principal.user_id is not None else None
+        # The person comes in the same statement as the token; require_user hands it on.
+        principal, request.state.user = authenticate_person(session, credentials.credentials)
         return principal
 
 

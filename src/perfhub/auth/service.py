@@ -153,9 +153,20 @@ def token_status(row: ApiToken, now: datetime) -> TokenStatus:
 
 
 def authenticate(session: Session, token: str) -> Principal:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None:
+    return authenticate_person(session, token)[0]
+
+
+def authenticate_person(session: Session, token: str) -> tuple[Principal, User | None]:
+    """:func:`authenticate`, with the token's person (None for a service token), read in the
+    same statement as the token."""
+    found = session.execute(
+        select(ApiToken, User)
+        .outerjoin(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if found is None:
         raise Unauthorized("invalid token")
+    row, user = found
     now = utcnow()
     status = token_status(row, now)
     if status != "active":
@@ -163,7 +174,6 @@ def authenticate(session: Session, token: str) -> Principal:
         raise Unauthorized(f"token {status}")
     role = None
     if row.user_id is not None:
-        user = session.get(User, row.user_id)
         if user is None:
             raise Unauthorized("invalid token")
         role = user.role
@@ -178,7 +188,8 @@ def authenticate(session: Session, token: str) -> Principal:
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
-    return Principal(token_id=row.id, user_id=row.user_id, role=role, scopes=tuple(row.scopes or ()))
+    principal = Principal(token_id=row.id, user_id=row.user_id, role=role, scopes=tuple(row.scopes or ()))
+    return principal, user
 
 
 def get_token(session: Session, token_id: int, *, for_update: bool = False) -> ApiToken:
