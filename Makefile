@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team clean
+.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team bench-plans clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfhub needs Python >= 3.11")'
@@ -68,7 +68,7 @@ lint: dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team
+bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team bench-plans
 
 bench-readiness: dev
 	$(BIN)/python bench/bench_readiness.py
@@ -90,6 +90,9 @@ bench-today: dev
 
 bench-team: dev
 	$(BIN)/python bench/bench_team_table.py
+
+bench-plans: dev
+	$(BIN)/python bench/bench_plans.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
