@@ -260,7 +260,7 @@ def normalize(session: Session, raw_event_ids: Sequence[int], mappers: RecordMap
             session,
             cast(Table, _MAPPERS[kind][1].__table__),
             kind_rows,
-            ("user_id", "date", "vendor"),
+            _KEYS[kind],
             newer_column="captured_at",
         )
     # For the ingest-lag metric, each event carries the oldest delivery it stands for.
