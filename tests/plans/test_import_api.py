@@ -210,7 +210,10 @@ def test_a_file_with_nothing_valid_is_422_listing_every_error_and_writes_nothing
     athlete = harness.user("athlete")
     data = "date,sport,title,type,durationMin\n2026-13-01,run,A,easy,30\n2026-03-11,run,B,wild,30\n"
     body = problem(upload(harness, athlete, data.encode()), 422)
-    assert body["detail"] == "no row of the file could be imported (2 errors)"
+    assert body["detail"] == (
+        "no row of the file could be imported (2 errors; the first: row 2, date: "
+        "'2026-13-01' is not a date as YYYY-MM-DD)"
+    )
     assert [(e["loc"], e["row"], e["field"]) for e in body["errors"]] == [
         (["body", 2, "date"], 2, "date"),
         (["body", 3, "type"], 3, "type"),

@@ -11,6 +11,7 @@ import typer
 from perfhub.cli import ops, vendors
 from perfhub.cli.db import db_app
 from perfhub.cli.ops import dlq_app, keys_app
+from perfhub.cli.plans import plan_app
 from perfhub.cli.users import team_app, token_app, user_app
 from perfhub.cli.vendors import import_app
 
@@ -32,6 +33,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
+app.add_typer(plan_app, name="plan")
 
 __all__ = ["app", "main"]
 

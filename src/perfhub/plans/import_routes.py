@@ -19,9 +19,9 @@ from perfhub.auth.models import User
 from perfhub.core.bounds import MAX_ID
 from perfhub.core.dates import local_today
 from perfhub.core.deps import UnitOfWork, UowDep
-from perfhub.core.errors import BadRequest, PayloadTooLarge, Unprocessable
-from perfhub.plans.importing import MAX_FILE_BYTES, RowError, parse_file
-from perfhub.plans.imports_service import ImportCount, import_sessions
+from perfhub.core.errors import BadRequest, PayloadTooLarge
+from perfhub.plans.importing import MAX_FILE_BYTES, parse_file
+from perfhub.plans.imports_service import import_sessions
 from perfhub.privacy.policy import authorize_read
 
 router = APIRouter(tags=["plans"])
@@ -53,14 +53,10 @@ class ImportErrorOut(BaseModel):
     field: str | None = Field(description="the session field at fault (date, sport, type, durationMin…)")
     message: str
 
-    @classmethod
-    def of(cls, error: RowError) -> ImportErrorOut:
-        return cls(row=error.row, uid=error.uid, field=error.field, message=error.message)
-
 
 class ImportResult(BaseModel):
     format: Literal["csv", "ics"]
-    dry_run: bool = Field(serialization_alias="dryRun", description="true: nothing was written")
+    dry_run: bool = Field(alias="dryRun", description="true: nothing was written")
     created: int = Field(description="new sessions")
     updated: int = Field(description="sessions of an earlier import of the file, changed to match it")
     unchanged: int = Field(description="sessions of an earlier import of the file, already as in it")
@@ -136,36 +132,7 @@ def _import(
             data, tz=athlete.tz, today=local_today(athlete.tz), content_type=content_type, filename=filename
         )
         count = import_sessions(session, user, athlete, plan, dry_run=dry_run)
-        if count.landed == 0 and (count.errors or not count.skipped):
-            raise _nothing_usable(count)
-        return ImportResult(
-            format=plan.format,
-            dry_run=dry_run,
-            created=count.created,
-            updated=count.updated,
-            unchanged=count.unchanged,
-            skipped=count.skipped,
-            errors=[ImportErrorOut.of(error) for error in count.errors],
-        )
-
-
-def _nothing_usable(count: ImportCount) -> Unprocessable:
-    if not count.errors:
-        return Unprocessable(
-            "the file holds no session to import (a recurring event is expanded from today on)",
-            [{"loc": ["body"], "msg": "no sessions"}],
-        )
-    errors = f"{len(count.errors)} error" + ("s" if len(count.errors) > 1 else "")
-    return Unprocessable(
-        f"no row of the file could be imported ({errors})",
-        [
-            {
-                "loc": ["body", *[part for part in (error.row or error.uid, error.field) if part]],
-                "msg": error.message,
-                "row": error.row,
-                "uid": error.uid,
-                "field": error.field,
-            }
-            for error in count.errors
-        ],
-    )
+        refusal = count.refusal()
+        if refusal is not None:
+            raise refusal  # and the transaction rolls back: nothing is written
+        return ImportResult.model_validate(count.to_json(plan.format, dry_run=dry_run))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.db import one_of
-from perfhub.core.errors import Conflict
+from perfhub.core.errors import Conflict, Unprocessable
 from perfhub.plans import service
 from perfhub.plans.importing import ParsedPlan, PlanItem, RowError
 from perfhub.plans.models import PlannedSession
@@ -37,6 +37,54 @@ class ImportCount:
     @property
     def landed(self) -> int:
         return self.created + self.updated + self.unchanged
+
+    def to_json(self, fmt: str, *, dry_run: bool) -> dict[str, Any]:
+        """What the API answers and the CLI prints."""
+        return {
+            "format": fmt,
+            "dryRun": dry_run,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "errors": [
+                {"row": e.row, "uid": e.uid, "field": e.field, "message": e.message} for e in self.errors
+            ],
+        }
+
+    def refusal(self) -> Unprocessable | None:
+        """The 422 of a file of which no session could be imported (None: some could). A file
+        holding only cancelled events is fine: there is simply nothing to plan."""
+        if self.landed or (self.skipped and not self.errors):
+            return None
+        if not self.errors:
+            return Unprocessable(
+                "the file holds no session to import (a recurring event is expanded from today on)",
+                [{"loc": ["body"], "msg": "no sessions"}],
+            )
+        first = self.errors[0]
+        where = ", ".join(part for part in (_where(first), first.field) if part)
+        plural = "s" if len(self.errors) > 1 else ""
+        return Unprocessable(
+            f"no row of the file could be imported ({len(self.errors)} error{plural}; "
+            f"the first: {where}: {first.message})",
+            [
+                {
+                    "loc": ["body", *[part for part in (e.row or e.uid, e.field) if part]],
+                    "msg": e.message,
+                    "row": e.row,
+                    "uid": e.uid,
+                    "field": e.field,
+                }
+                for e in self.errors
+            ],
+        )
+
+
+def _where(error: RowError) -> str:
+    if error.row is not None:
+        return f"row {error.row}"
+    return f"event {error.uid}" if error.uid else "an event"
 
 
 def import_sessions(
