@@ -199,7 +199,7 @@ def test_the_declarations_are_the_expected_ones(app: FastAPI) -> None:
     assert declared == DECLARED
     # Every per-athlete read takes `userId`; own-data routes take no one else's id; team reads
     # name their subjects in the path (`{teamId}`, and `{athleteId}` for one member), never by
-    # `userId`. Pages are not in the OpenAPI document, so the parameters come from each route's
+    # `userId`; a read of one record names the record in the path, its owner being the subject. Pages are not in the OpenAPI document, so the parameters come from each route's
     # dependencies.
     document = app.openapi()
     query_names = {(method, path): query_parameters(dependant) for method, path, dependant in dependants(app)}
@@ -210,6 +210,8 @@ def test_the_declarations_are_the_expected_ones(app: FastAPI) -> None:
         if declaration.team or declaration.in_team:
             assert "userId" not in names and "{teamId}" in path, (method, path)
             assert ("{athleteId}" in path) == declaration.in_team, (method, path)
+        elif declaration.record is not None:
+            assert "userId" not in names and path.count("{") == 1, (method, path)
         else:
             assert ("userId" in names) == (what != "own"), (method, path)
         if path.startswith("/api/"):

@@ -32,6 +32,17 @@ PATH_WORDS: Sequence[tuple[str, str]] = (
     (f"{API}/teams/{{id}}/readiness.csv", "your team's readiness table, downloaded as CSV"),
     (f"{API}/teams/{{id}}/athletes/{{id}}/trend", "your trend"),
     (f"{API}/teams/{{id}}", "your team's member list"),
+    (f"{API}/teams/{{id}}/adherence", "your team's plan adherence"),
+    # The API: plans and training (a coach plans, decides and reads for an athlete of theirs).
+    (f"{API}/plan/sessions", "your planned sessions"),
+    (f"{API}/plan/sessions/{{id}}", "one of your planned sessions"),
+    (f"{API}/plan/sessions/{{id}}/adjustment", "the adjustment of one of your sessions"),
+    (f"{API}/plan/sessions/{{id}}/adjustment/accept", "the adjustment of one of your sessions, accepting it"),
+    (f"{API}/plan/sessions/{{id}}/adjustment/revert", "the adjustment of one of your sessions, reverting it"),
+    (f"{API}/plan/sessions/{{id}}/complete", "one of your sessions, marking it done"),
+    (f"{API}/plan/adherence", "your plan adherence"),
+    (f"{API}/training/sessions", "your completed sessions"),
+    (f"{API}/training/load", "your training load"),
     # The API: the caller's own data (never read by anyone else; listed so every path has words).
     (f"{API}/alerts/preferences", "your nudge settings"),
     (f"{API}/me", "your profile"),
@@ -57,6 +68,15 @@ PATH_WORDS: Sequence[tuple[str, str]] = (
     ("/teams/{id}/readiness.csv", "your team's readiness table, downloaded as CSV"),
     ("/teams/{id}/athletes/{id}", "your trend page"),
     ("/teams/{id}/athletes/{id}/trend", "your trend page"),
+    ("/plan", "your plan page"),
+    ("/plan/sessions/{id}/accept", "your plan page, accepting an adjustment"),
+    ("/plan/sessions/{id}/revert", "your plan page, reverting an adjustment"),
+    ("/plan/sessions/{id}/complete", "your plan page, marking a session done"),
+    ("/plan/unplanned", "your plan page, logging a session"),
+    ("/teams/{id}/athletes/{id}/plan", "your plan page"),
+    ("/teams/{id}/athletes/{id}/plan/sessions/{id}/accept", "your plan page, accepting an adjustment"),
+    ("/teams/{id}/athletes/{id}/plan/sessions/{id}/revert", "your plan page, reverting an adjustment"),
+    ("/teams/{id}/adherence", "your team's adherence page"),
 )
 
 # When no template matches: the most specific of these prefixes that does.
