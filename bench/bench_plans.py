@@ -8,16 +8,20 @@ the same pipeline without the ``plans`` consumer.
 A database of its own is created on the server of ``PERFHUB_TEST_DATABASE_URL``, seeded and
 dropped at the end (a second one, cloned from it, for the run without plans):
 
-- 200 athletes with ``--history-days`` of canonical HRV and sleep before the nights to deliver
-  (``bench_pipeline.seed``), in one team whose coach they share everything with;
+- athletes with ``--history-days`` of canonical HRV and sleep before the nights to deliver
+  (``bench_pipeline.seed``); 200 of them in one team whose coach they share everything with;
 - 12 weeks of planned sessions each, six before today and six from today on (today a hard
   session, so it is adjustable), the past ones mostly completed, so the load is known;
-- the readiness history computed in batch, as ``perfhub recompute`` does.
+- the team's readiness history computed in batch, as ``perfhub recompute`` does.
 
-Then each athlete's last ``--nights`` nights are delivered newest first (a backfill: every older
-night rewrites the readiness of the days after it, today's included, so every delivery asks for
-today's proposal again) to the API and three workers (PostgreSQL + NATS JetStream) at ``--rate``
-events/s. Today's night is a poor one, so most athletes get a proposal that later nights rewrite.
+Then nights are delivered to the API and three workers (PostgreSQL + NATS JetStream) at
+``--rate`` events/s, in the pipeline benchmark's shape: one night per athlete, the team among as
+many other athletes (with no plans) as the rate needs (``bench_pipeline.seed`` and
+``deliveries``). With ``--nights`` N > 1 every athlete delivers their last N nights newest
+first, and fewer athletes fill the rate (the team alone at ``--nights 26``): a backfill, where
+every older night rewrites the readiness of the days after it, today's included, so each
+delivery asks for today's proposal again. Today's night is a poor one, so most of the team's
+hard sessions of today get a proposal.
 
 Per delivery the end-to-end time runs from its landing (the API's own stamp) to the commit of the
 ``plans`` consumer's pass over the first ``insights.updated`` of that athlete after the delivery
@@ -27,7 +31,7 @@ same deliveries without the ``plans`` consumer give the comparison: landing to t
 commit. Last, ``refresh_proposals`` for the whole team in process: writing every proposal (the
 clone, where the pipeline made none; rolled back each time) and again once they are all there.
 
-    python bench/bench_plans.py [--athletes 200] [--rate 520] [--seconds 20] [--history-days 60]
+    python bench/bench_plans.py [--athletes 200] [--rate 520] [--seconds 20] [--nights 1] [--history-days 60]
 
 Exit status 0 when the end-to-end p99 with the plans consumer is within 2 s and nothing was lost.
 """
@@ -282,7 +286,13 @@ WITHOUT_PLANS = (
 
 
 def run_pipeline(
-    url: str, token: str, items: list[tuple[str, dict[str, Any]]], args: argparse.Namespace, *, plans: bool
+    url: str,
+    token: str,
+    items: list[tuple[str, dict[str, Any]]],
+    team: set[int],
+    args: argparse.Namespace,
+    *,
+    plans: bool,
 ) -> dict[str, Any]:
     """API + ingest, normalize and insights workers on ``url``; the deliveries offered at the
     rate; per delivery the readiness and (with ``plans``) the proposals' commit after landing."""
@@ -328,7 +338,7 @@ def run_pipeline(
         )
         with psycopg.connect(url) as conn:
             wait_done(conn, plans)
-            return {"accepted": accepted, **measure(conn, plans)}
+            return {"accepted": accepted, **measure(conn, plans, team)}
     finally:
         for process in processes:
             process.terminate()
@@ -385,7 +395,9 @@ def wait_done(conn: psycopg.Connection[Any], plans: bool, timeout: float = 600) 
     raise SystemExit("the pipeline did not finish")
 
 
-def measure(conn: psycopg.Connection[Any], plans: bool) -> dict[str, Any]:
+def measure(conn: psycopg.Connection[Any], plans: bool, team: set[int]) -> dict[str, Any]:
+    """Per delivery, landing → readiness commit (all, and the team's); with ``plans``, landing →
+    the commit of the plans consumer's pass over that readiness (the team's deliveries)."""
     deliveries = conn.execute(
         "SELECT r.user_id, r.received_at, d.updated_at FROM raw_event r "
         "JOIN outbox o ON o.subject = 'vendor.data.received' AND (o.payload->>'rawEventId')::int = r.id "
@@ -399,13 +411,16 @@ def measure(conn: psycopg.Connection[Any], plans: bool) -> dict[str, Any]:
     planned = dict(
         conn.execute("SELECT outbox_id, min(at) FROM bench_commit WHERE kind = 'plans' GROUP BY 1")
     )
-    readiness, end_to_end, unmatched = [], [], 0
+    readiness, team_readiness, end_to_end, unmatched = [], [], [], 0
     for user_id, received, handled in deliveries:
         found = next(((at, oid) for at, oid in commits.get(user_id, []) if at >= handled), None)
         if found is None:
             unmatched += 1
             continue
         readiness.append((found[0] - received).total_seconds())
+        if user_id not in team:
+            continue
+        team_readiness.append(readiness[-1])
         if plans:
             done = planned.get(found[1])
             if done is None:
@@ -420,6 +435,7 @@ def measure(conn: psycopg.Connection[Any], plans: bool) -> dict[str, Any]:
     raw = conn.execute("SELECT count(*) FROM raw_event").fetchone()
     return {
         "readiness": readiness,
+        "team_readiness": team_readiness,
         "end_to_end": end_to_end,
         "unmatched": unmatched,
         "raw": int(raw[0]) if raw else 0,
@@ -480,67 +496,76 @@ def main() -> int:
         "--history-days", type=int, default=60, help="canonical days before the delivered nights"
     )
     parser.add_argument("--batch", type=int, default=25, help="deliveries per request")
+    parser.add_argument(
+        "--nights",
+        type=int,
+        default=1,
+        help="nights each athlete delivers, newest first. 1: the pipeline benchmark's shape, the team "
+        "among as many other athletes (no plans) as the rate needs; more: the team alone, backfilling",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="in-process refresh_proposals runs")
     args = parser.parse_args()
-    # Each athlete delivers HRV + sleep per night: enough nights for the offered load.
-    nights = max(1, round(args.rate * args.seconds / (2 * args.athletes)))
+    # Each athlete delivers HRV + sleep per night: as many athletes as the offered load needs.
+    total = max(args.athletes, round(args.rate * args.seconds / (2 * args.nights)))
     tag = uuid.uuid4().hex[:8]
     with databases(tag) as (name, clone_name):
         url, clone_url = bench_pipeline.database(name), bench_pipeline.database(clone_name)
         console.print(
-            f"seeding {args.athletes} athletes: {args.history_days} days of history, "
-            f"{PLAN_WEEKS_BACK + PLAN_WEEKS_AHEAD} weeks of plans, {nights} nights each to deliver …"
+            f"seeding {total} athletes with {args.history_days} days of history, {args.athletes} of them "
+            f"a team with {PLAN_WEEKS_BACK + PLAN_WEEKS_AHEAD} weeks of plans; "
+            f"{args.nights} night(s) each to deliver …"
         )
-        ids, token = bench_pipeline.seed(url, args.athletes, args.history_days, nights)
+        ids, token = bench_pipeline.seed(url, total, args.history_days, args.nights)
+        team = ids[: args.athletes]
         today = datetime.now(UTC).date()
         engine = make_engine(url)
-        team_id, planned, completed = seed_team(make_sessionmaker(engine), ids, today)
+        team_id, planned, completed = seed_team(make_sessionmaker(engine), team, today)
         with engine.begin() as connection:
             connection.exec_driver_sql(COMMIT_LOG)
             connection.exec_driver_sql("ANALYZE")
         engine.dispose()
         clone(name, clone_name)
         console.print(f"team {team_id}: {planned:,} planned sessions, {completed:,} completed")
-        items = poor_today(bench_pipeline.deliveries(ids, nights), today.isoformat())
+        items = poor_today(bench_pipeline.deliveries(ids, args.nights), today.isoformat())
 
-        with_plans = run_pipeline(url, token, items, args, plans=True)
-        without = run_pipeline(clone_url, token, items, args, plans=False)
+        with_plans = run_pipeline(url, token, items, set(team), args, plans=True)
+        without = run_pipeline(clone_url, token, items, set(team), args, plans=False)
 
         engine = make_engine(clone_url)
         sessions = make_sessionmaker(engine)
         with sessions() as session:
             if session.scalar(select(SessionAdjustment.id).limit(1)) is not None:
                 raise SystemExit("the run without the plans consumer made proposals")
-        cold, warm, written = time_refresh(sessions, ids, args.repeat)
+        cold, warm, written = time_refresh(sessions, team, args.repeat)
         engine.dispose()
 
-    e2e, ready_with, ready_without = (
-        percentiles(with_plans["end_to_end"]),
-        percentiles(with_plans["readiness"]),
-        percentiles(without["readiness"]),
-    )
+    e2e = percentiles(with_plans["end_to_end"])
+    team_without = percentiles(without["team_readiness"])
     table = Table(
-        title=f"{len(items)} deliveries ({args.athletes} athletes × {nights} nights) at {args.rate:g}/s (ms)"
+        title=f"{len(items)} deliveries ({total} athletes × {args.nights} night(s), the team's "
+        f"{len(with_plans['end_to_end'])}) offered at {args.rate:g}/s, API + 3 workers (ms)"
     )
     for column in ("measurement", "n", "p50", "p95", "p99", "max"):
         table.add_column(column, justify="left" if column == "measurement" else "right")
-    for label, samples, stats in (
-        ("landing → proposals committed (plans consumer)", with_plans["end_to_end"], e2e),
-        ("landing → readiness committed, same run", with_plans["readiness"], ready_with),
-        ("landing → readiness committed, without plans", without["readiness"], ready_without),
+    for label, samples in (
+        ("team: landing → proposals committed", with_plans["end_to_end"]),
+        ("team: landing → readiness committed, same run", with_plans["team_readiness"]),
+        ("team: landing → readiness committed, without plans", without["team_readiness"]),
+        ("all: landing → readiness committed, with plans", with_plans["readiness"]),
+        ("all: landing → readiness committed, without plans", without["readiness"]),
     ):
+        stats = percentiles(samples)
         table.add_row(
             label, str(len(samples)), *(f"{stats[k] * 1000:.0f}" for k in ("p50", "p95", "p99", "max"))
         )
     console.print(table)
-    ratio = e2e["p99"] / ready_without["p99"] if ready_without["p99"] else float("nan")
     console.print(
-        f"p99 end to end with plans / p99 without: ×{ratio:.2f}   "
-        f"(p50 ×{e2e['p50'] / ready_without['p50']:.2f})"
+        f"team, end to end with the plans consumer / readiness without it: "
+        f"p99 ×{e2e['p99'] / team_without['p99']:.2f}, p50 ×{e2e['p50'] / team_without['p50']:.2f}"
     )
     console.print(
-        f"proposals: {with_plans['proposals']} of {args.athletes} athletes' sessions of today adjusted; "
-        f"{with_plans['writes']:,} proposal writes over {len(with_plans['end_to_end']):,} deliveries"
+        f"proposals: {with_plans['proposals']} of the team's {args.athletes} sessions of today adjusted; "
+        f"{with_plans['writes']:,} proposal writes over {len(with_plans['end_to_end']):,} team deliveries"
     )
     console.print(
         f"refresh_proposals in process, the whole team's today: writing {written} proposals "
