@@ -101,7 +101,8 @@ class WhoopAdapter(VendorAdapter):
         records: list[Record] = [("sleep", s) for s in client.list_sleeps(lo, hi)]
         records += [("recovery", r) for r in client.list_recoveries(lo, hi)]
         try:
-            records += [("workout", w) for w in client.list_workouts(lo, hi)]
+            # Listed by start: a workout of the last day's evening starts on the next UTC day.
+            records += [("workout", w) for w in client.list_workouts(lo, hi + timedelta(days=1))]
         except MissingScope as exc:
             # A link made before perfhub read workouts: its nights still come; the athlete is
             # told to link again where a workout notification fails (dead-lettered with this).
