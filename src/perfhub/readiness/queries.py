@@ -20,7 +20,7 @@ from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.engine.series import HRV_COLUMNS, SLEEP_COLUMNS, AthleteSeries, as_columns
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, SleepDaily
-from perfhub.readings.queries import as_date, driver_rows, source_priority
+from perfhub.readings.queries import dated_rows, driver_rows, source_priority
 from perfhub.training.queries import daily_loads
 
 
@@ -83,10 +83,12 @@ def snapshot_days(
         {"ids": one_of_value(user_ids, dialect), "start": start, "end": end},
     )
     # tuple.__new__ straight from C: a named tuple's own constructor is Python, and a team's
-    # year is 73,000 of them.
+    # year is 73,000 of them. Dates come as dates from psycopg, as ISO text from sqlite3.
     new = tuple.__new__
+    if rows and isinstance(rows[0][1], str):
+        rows = dated_rows(rows)
     return {
-        (user_id, as_date(day)): new(
+        (user_id, day): new(
             SnapshotDay, (score, band, status, bool(stale), _codes(flags), ln7, low, high, debt)
         )
         for user_id, day, score, band, status, stale, flags, ln7, low, high, debt in rows

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -55,16 +55,6 @@ def csv_cell(value: Any) -> str | int | float | None:
     return _text(str(value))
 
 
-# What csv_cell does, by the value's type, for the types a row holds (None and numbers have no
-# entry: they are written as they are). A year of a team is 73,000 rows.
-_CONVERT: dict[type, Callable[[Any], Any]] = {
-    bool: lambda value: "true" if value else "false",
-    str: _text,
-    list: lambda value: _joined(tuple(value)),
-    tuple: _joined,
-}
-
-
 def csv_chunks(
     columns: Sequence[str],
     rows: Iterable[Mapping[str, Any] | Sequence[Any]],
@@ -80,14 +70,25 @@ def csv_chunks(
     writer = csv.writer(buffer)
     writer.writerow(columns)
     pending = 0
-    known = _CONVERT.get
     inspected = [index for index, column in enumerate(columns) if column not in numeric]
+    # csv_cell, unrolled for the types a row holds (a year of a team is 73,000 rows): text and
+    # lists are cached by value; anything else goes through csv_cell itself.
+    text, joined = _text, _joined
     for row in rows:
-        values = [row[column] for column in columns] if isinstance(row, Mapping) else list(row)
+        values = list(row) if type(row) is list or not isinstance(row, Mapping) else [row[c] for c in columns]
         for index in inspected:
             value = values[index]
-            if value is not None:
-                values[index] = known(type(value), csv_cell)(value)
+            kind = type(value)
+            if kind is str:
+                values[index] = text(value)
+            elif value is None:
+                continue
+            elif kind is list:
+                values[index] = joined(tuple(value))
+            elif kind is bool:
+                values[index] = "true" if value else "false"
+            else:
+                values[index] = csv_cell(value)
         writer.writerow(values)
         pending += 1
         if pending >= ROWS_PER_CHUNK:

@@ -354,23 +354,26 @@ def build_row(member: Member, day: date, iso_day: str, data: TeamData) -> Values
     readiness = band = status = stale = flags = None
     debt_hours = debt_category = sleep_min = efficiency = None
     ln_rmssd = low = high = position = None
-    if snap is not None and "readiness" in granted:
-        readiness = None if snap.score is None else int(snap.score)
-        band, status, stale = snap.band, snap.status, snap.stale
-        flags = _shown_flags(granted, snap.flags)
+    if snap is not None:
+        # A year of a team is 73,000 rows: the snapshot's fields are unpacked once.
+        score, band_, status_, stale_, codes, ln7, normal_low, normal_high, debt = snap
+        if "readiness" in granted:
+            readiness = None if score is None else int(score)
+            band, status, stale = band_, status_, stale_
+            flags = _shown_flags(granted, codes)
+        if debt is not None and "sleep" in granted:
+            debt_hours, debt_category = round(debt, 2), category_for(debt)
+        if normal_low is not None and normal_high is not None and "hrv" in granted:
+            low, high = round(normal_low, 4), round(normal_high, 4)
+            position = hrv_vs_normal(ln7, normal_low, normal_high)
     if "sleep" in granted:
-        if snap is not None and snap.debt_hours is not None:
-            debt_hours, debt_category = round(snap.debt_hours, 2), category_for(snap.debt_hours)
         sleep = data.sleep.get(key)
         if sleep is not None:
             sleep_min, efficiency = sleep
     if "hrv" in granted:
         hrv = data.hrv.get(key)
-        if hrv is not None and hrv.ln_rmssd is not None:
-            ln_rmssd = round(hrv.ln_rmssd, 4)
-        if snap is not None and snap.normal_low is not None and snap.normal_high is not None:
-            low, high = round(snap.normal_low, 4), round(snap.normal_high, 4)
-            position = hrv_vs_normal(snap.ln7, snap.normal_low, snap.normal_high)
+        if hrv is not None and hrv[0] is not None:
+            ln_rmssd = round(hrv[0], 4)
     return [
         iso_day,
         member.id,

@@ -8,7 +8,7 @@ the whole team at once), with the same choice of source.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar, cast
@@ -126,20 +126,30 @@ Night = TypeVar("Night", NightHrv, NightSleep)
 
 
 def _winners(
-    rows: Iterable[Sequence[Any]], priorities: Mapping[int, Sequence[str]], night: type[Night]
+    rows: Sequence[Sequence[Any]], priorities: Mapping[int, Sequence[str]], night: type[Night]
 ) -> dict[tuple[int, date], Night]:
     """(user, date) → the best-ranked vendor's night; rows are (user, date, vendor, a, b).
 
-    Most athletes wear one device, so a day's first row is usually its only one: ranks are
-    compared only when a second vendor turns up for the same day."""
+    Most athletes wear one device, so most days have one row: every row is taken in one pass,
+    and ranks are compared only when that pass found a day with a second vendor."""
+    if rows and isinstance(rows[0][1], str):  # sqlite3 gives dates as ISO text
+        rows = dated_rows(rows)
+    new = tuple.__new__  # straight from C: a named tuple's own constructor is Python
+    nights = {(row[0], row[1]): new(night, row[3:5]) for row in rows}
+    if len(nights) == len(rows):
+        return nights
     best: dict[tuple[int, date], Sequence[Any]] = {}
     for row in rows:
-        key = (row[0], as_date(row[1]))
+        key = (row[0], row[1])
         held = best.get(key)
         if held is not None:
             priority = tuple(priorities[row[0]])
             if source_rank(priority, held[2]) <= source_rank(priority, row[2]):
                 continue
         best[key] = row
-    new = tuple.__new__  # straight from C: a named tuple's own constructor is Python
     return {key: new(night, row[3:5]) for key, row in best.items()}
+
+
+def dated_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Rows whose second value, a date as ISO text, is made a date."""
+    return [(row[0], as_date(row[1]), *row[2:]) for row in rows]
