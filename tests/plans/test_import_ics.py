@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfhub.core.errors import Unprocessable
 from perfhub.plans.importing import MAX_SESSIONS, ParsedPlan, parse_file
@@ -245,3 +247,35 @@ def test_a_file_that_is_not_a_calendar_is_refused_whole(data: bytes, words: str)
     with pytest.raises(Unprocessable) as caught:
         parse(data)
     assert words in caught.value.detail
+
+
+# Property lines, good and broken, that calendars in the wild combine in every way.
+LINES = [
+    "UID:x", "UID:y", "DTSTART:20260311T070000Z", "DTSTART;VALUE=DATE:20260311",
+    "DTSTART:99991231T235900Z", "DTSTART:00010101T000000Z", "DTSTART;TZID=Nowhere/Zone:20260311T070000",
+    "DTSTART:garbage", "DTEND:20260311T080000", "DTEND;VALUE=DATE:20260312", "DURATION:PT45M",
+    "DURATION:garbage", "DURATION:-PT5M", "DURATION:P400D", "SUMMARY:Easy run 30 min", "SUMMARY:Tempo ride",
+    "SUMMARY:" + "x" * 300, "RRULE:FREQ=DAILY", "RRULE:FREQ=WEEKLY;COUNT=x",
+    "RRULE:FREQ=WEEKLY;UNTIL=20260401", "RRULE:FREQ=WEEKLY;UNTIL=garbage", "RRULE:garbage",
+    "RRULE:FREQ=WEEKLY;INTERVAL=0",
+    "RRULE:FREQ=WEEKLY;BYDAY=XX", "RRULE:FREQ=DAILY;WKST=ZZ", "EXDATE:garbage", "EXDATE:20260318T070000Z",
+    "RDATE:20260320T070000Z", "RDATE;VALUE=PERIOD:20260320T070000Z/PT1H", "RECURRENCE-ID:20260318T070000Z",
+    "RECURRENCE-ID:garbage", "STATUS:CANCELLED", "CATEGORIES:Run,Easy", "CATEGORIES:", "DESCRIPTION:RPE 99",
+    "DESCRIPTION:Z9", "BEGIN:VALARM", "END:VALARM",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    events=st.lists(st.lists(st.sampled_from(LINES), min_size=1, max_size=8), min_size=1, max_size=3),
+    tz=st.sampled_from(["UTC", "Pacific/Kiritimati", "Etc/GMT+12"]),
+)
+def test_any_mix_of_good_and_broken_properties_is_sessions_errors_or_a_refusal(
+    events: list[list[str]], tz: str
+) -> None:
+    try:
+        plan = parse(calendar(*("\n".join(lines) for lines in events)), tz)
+    except Unprocessable:
+        return
+    assert len(plan.sessions) + len(plan.errors) + plan.skipped >= 1
+    assert all(item.uid and len(item.uid) <= 255 for item in plan.sessions)

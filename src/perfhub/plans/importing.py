@@ -442,7 +442,10 @@ def _value(event: Any, name: str, field: str) -> When | timedelta | None:
     prop = event.get(name)
     if prop is None:
         return None
-    value = getattr(prop, "dt", None)
+    try:
+        value = getattr(prop, "dt", None)
+    except Exception:  # the library's own error for a value it could not parse (a "broken" property)
+        value = None
     if not isinstance(value, date | timedelta):
         raise _RowProblem(
             field, f"{name} is not readable: {str(getattr(prop, 'to_ical', lambda: prop)())[:60]}"
@@ -526,6 +529,12 @@ def parse_ics(text: str, *, tz: str, today: date) -> ParsedPlan:
             items = _event_sessions(event, uid, zone, today, overridden)
         except _RowProblem as problem:
             plan.errors.append(RowError(None, uid, problem.field, _named(event, uid, problem.message)))
+            continue
+        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            # Values each fine alone but not together (a start in year 9999 and a 26-week window,
+            # a zoned start and a floating end): the event is left out, the file still read.
+            message = _named(event, uid, f"could not be read: {str(exc)[:120] or type(exc).__name__}")
+            plan.errors.append(RowError(None, uid, None, message))
             continue
         for item in items:
             if len(plan.sessions) >= MAX_SESSIONS:
