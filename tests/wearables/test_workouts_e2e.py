@@ -16,13 +16,16 @@ from tests.fakes.oura import FakeOura, workout_doc
 from tests.fakes.oura import signed_delivery as oura_signed
 from tests.fakes.oura import webhook_payload as oura_payload
 from tests.fakes.whoop import FakeWhoop, signed_delivery, webhook_payload
+from tests.wearables.apple_export import export_document
 from tests.wearables.conftest import VendorApp, link_athlete, running_vendor_app
 
+from perfhub.auth.models import User
 from perfhub.core.db import session_scope
 from perfhub.core.outbox import DeadLetter
 from perfhub.plans.models import PlannedSession
 from perfhub.readings.models import Workout
 from perfhub.training.models import CompletedSession
+from perfhub.wearables.apple.service import import_apple_health
 from perfhub.wearables.backfill import backfill
 from perfhub.wearables.models import VendorConnection
 
@@ -188,3 +191,32 @@ def test_three_weeks_of_workouts_bring_the_training_load_into_readiness(vendor_a
         # From the 21st day after the first logged one.
         assert with_load and min(with_load) == (first + timedelta(days=5 + 20)).isoformat()
         assert days[-1]["date"] == YESTERDAY.isoformat() and YESTERDAY.isoformat() in with_load
+
+
+def test_an_apple_export_with_workouts_completes_the_plan(harness: Harness, tmp_path: Any) -> None:
+    athlete = harness.user(tz="America/Los_Angeles")
+    hard = plan(harness, athlete["id"], "run", "hard")
+    stamp = YESTERDAY.isoformat()
+    workout = (
+        f' <Workout workoutActivityType="HKWorkoutActivityTypeRunning" duration="41.5" durationUnit="min" '
+        f'sourceName="Watch" startDate="{stamp} 07:00:00 -0800" endDate="{stamp} 07:44:00 -0800">\n'
+        f'  <WorkoutStatistics type="HKQuantityTypeIdentifierHeartRate" startDate="{stamp} 07:00:00 -0800" '
+        f'endDate="{stamp} 07:44:00 -0800" average="151" unit="count/min"/>\n'
+        " </Workout>\n"
+        f' <Workout workoutActivityType="HKWorkoutActivityTypeYoga" duration="20" durationUnit="min" '
+        f'sourceName="Watch" startDate="{stamp} 19:00:00 -0800" endDate="{stamp} 19:20:00 -0800"/>\n'
+    )
+    path = tmp_path / "export.xml"
+    path.write_text(export_document([workout]), encoding="utf-8")
+    for _ in range(2):  # the same export twice: the same rows
+        with session_scope(harness.runtime.sessions) as session:
+            user = session.get(User, athlete["id"])
+            assert user is not None
+            summary = import_apple_health(session, user, path)
+        harness.drain()
+    assert (summary.workouts, summary.message) == (2, None)
+    # Apple gives no effort measure: the hard plan's RPE, and 4 for the unplanned yoga.
+    assert completions(harness) == [
+        (hard, "apple", 7.0, True, 41.5, YESTERDAY),
+        (None, "apple", 4.0, True, 20.0, YESTERDAY),
+    ]
