@@ -96,7 +96,7 @@ TARGET_CSV_S = 1.0
 GOAL_RATIO = 2.0
 SEED = 13
 SECRET = "bench-team-table-" + "x" * 24
-CSV_WINDOW_DAYS = 62  # perfhub.readiness.team_table.WINDOW_DAYS
+CSV_WINDOW_DAYS = 62  # two of perfhub.readiness.team_table.WINDOW_DAYS: the most alive at once
 WARM_ROUNDS, WARM_AT_ONCE = 5, 8  # requests before the paced load, several at a time
 # What the athletes share with the team: of every 20, how many share what.
 SHARING: tuple[tuple[frozenset[str], int], ...] = (

@@ -5,15 +5,28 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 from tests.conftest import Harness
 from tests.readiness.teamdata import API, Shape, Team, audit_of, make_team, share
 
+from perfhub.auth.models import User
+from perfhub.core.db import session_scope
+from perfhub.privacy.policy import authorize_team_read
 from perfhub.readiness.team_csv import csv_cell, csv_chunks
-from perfhub.readiness.team_table import COLUMNS, SIGNAL_COLUMNS
+from perfhub.readiness.team_table import (
+    COLUMNS,
+    SIGNAL_COLUMNS,
+    WINDOW_DAYS,
+    TableFilters,
+    range_rows,
+    team_members,
+)
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -201,7 +214,7 @@ def test_a_revocation_is_obeyed_by_the_next_download(harness: Harness, team: Tea
 
 def test_a_range_is_the_table_of_each_day_in_turn(harness: Harness, team: Team) -> None:
     end = utc_today()
-    start = end - timedelta(days=70)  # more than one window of days
+    start = end - timedelta(days=70)  # more than two windows of days
     params = {"sort": "-readiness,name", "q": "a"}
     response = get_csv(harness, team, **{"from": start.isoformat(), "to": end.isoformat()}, **params)
     assert response.status_code == 200, response.text
@@ -209,7 +222,9 @@ def test_a_range_is_the_table_of_each_day_in_turn(harness: Harness, team: Team) 
         f'attachment; filename="team-{team.id}-{start.isoformat()}--{end.isoformat()}.csv"'
     )
     _, rows = parse(response.text)
-    for day in (start, start + timedelta(days=61), start + timedelta(days=62), end - timedelta(days=2), end):
+    # Either side of each window's edge, whatever the window's length.
+    edges = [start + timedelta(days=n) for n in (WINDOW_DAYS - 1, WINDOW_DAYS, 2 * WINDOW_DAYS)]
+    for day in (start, *edges, end - timedelta(days=2), end):
         expected = get_table(harness, team, date=day.isoformat(), **params)
         got = [row for row in rows if row["date"] == day.isoformat()]
         assert len(got) == len(expected), day
@@ -232,3 +247,33 @@ def test_a_range_is_audited_before_it_is_sent_and_checked(harness: Harness, team
     assert get_csv(harness, team, **too_long).status_code == 422
     both = {"date": today.isoformat(), "from": today.isoformat()}
     assert get_csv(harness, team, **both).status_code == 422
+
+
+def test_a_range_reads_the_next_window_while_sending_one_and_never_two_ahead(
+    harness: Harness, team: Team
+) -> None:
+    end = utc_today()
+    start = end - timedelta(days=3 * WINDOW_DAYS - 1)  # three windows
+    with session_scope(harness.runtime.sessions) as session:
+        coach = session.get(User, team.coach["id"])
+        assert coach is not None
+        members = team_members(session, authorize_team_read(session, coach, team.id, "/test"))
+    reads: list[int] = []
+
+    @contextmanager
+    def open_session() -> Iterator[Session]:
+        reads.append(len(reads))
+        with session_scope(harness.runtime.sessions) as session:
+            yield session
+
+    rows = range_rows(open_session, members, start, end, TableFilters())
+    first_window = [next(rows) for _ in range(WINDOW_DAYS * len(members))]
+    # The first window is all sent: the second may be read (ahead), the third not yet.
+    assert 1 <= len(reads) <= 2
+    assert {row[0] for row in first_window} == {
+        (start + timedelta(days=n)).isoformat() for n in range(WINDOW_DAYS)
+    }
+    rest = list(rows)
+    assert len(reads) == 3
+    assert len(first_window) + len(rest) == 3 * WINDOW_DAYS * len(members)
+    assert [row[0] for row in rest] == sorted(row[0] for row in rest)

@@ -16,6 +16,7 @@ for the audit (:attr:`TeamTable.disclosed`).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -467,8 +468,9 @@ def read_team_table(
 # --------------------------------------------------------------------------------------------
 
 # Days read per round of statements: bounds the memory of a long range (a window of a 200-athlete
-# team is a few thousand rows) while keeping the statements of a year to a handful.
-WINDOW_DAYS = 62
+# team is a few thousand rows) while keeping the statements of a year to a few dozen. Two windows
+# are alive at a time: the one whose rows are being sent and the next, being read meanwhile.
+WINDOW_DAYS = 31
 
 
 def range_candidates(members: Sequence[Member], filters: TableFilters) -> list[Member]:
@@ -501,21 +503,35 @@ def range_rows(
 
     Each window of :data:`WINDOW_DAYS` days is read in a transaction of its own
     (``open_session``), closed before its rows are handed on: a long read holds no transaction
-    open while the rows are sent. Athletes the viewer may see nothing of are listed, as in the
-    one-day table."""
+    open while the rows are sent. The next window is read (in a thread of its own) while this
+    one's rows are made and sent, so the database and the rows overlap. Athletes the viewer
+    may see nothing of are listed, as in the one-day table."""
     candidates = [m for m in members if filters.matches_name(m.name)]
     readable = range_candidates(candidates, filters)
+    windows = []
     window_start = start
     while window_start <= end:
         window_end = min(end, window_start + timedelta(days=WINDOW_DAYS - 1))
-        with open_session() as session:
-            data = read_team_data(session, readable, window_start, window_end)
-        day = window_start
-        while day <= window_end:
-            iso_day = day.isoformat()
-            rows = [build_row(member, day, iso_day, data) for member in candidates]
-            yield from sort_rows([row for row in rows if filters.matches(row)], sort)
-            day += timedelta(days=1)
-        # Let the window go before the next is read: two alive at once would double the peak.
-        del data
+        windows.append((window_start, window_end))
         window_start = window_end + timedelta(days=1)
+
+    def read(window: tuple[date, date]) -> TeamData:
+        with open_session() as session:
+            return read_team_data(session, readable, *window)
+
+    if not windows:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="team-range") as reader:
+        ahead: Future[TeamData] = reader.submit(read, windows[0])
+        for index, (window_start, window_end) in enumerate(windows):
+            data = ahead.result()
+            if index + 1 < len(windows):
+                ahead = reader.submit(read, windows[index + 1])
+            day = window_start
+            while day <= window_end:
+                iso_day = day.isoformat()
+                rows = [build_row(member, day, iso_day, data) for member in candidates]
+                yield from sort_rows([row for row in rows if filters.matches(row)], sort)
+                day += timedelta(days=1)
+            # Let the window go before the one after next is read: no third is ever alive.
+            del data
