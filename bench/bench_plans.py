@@ -526,7 +526,15 @@ def main() -> int:
         engine.dispose()
         clone(name, clone_name)
         console.print(f"team {team_id}: {planned:,} planned sessions, {completed:,} completed")
-        items = poor_today(bench_pipeline.deliveries(ids, args.nights), today.isoformat())
+        # The team's deliveries spread evenly through the run, not all at its quiet start.
+        others = ids[args.athletes :]
+        step = max(1, len(others) // args.athletes)
+        order = [
+            athlete
+            for index, member in enumerate(team)
+            for athlete in (member, *others[index * step : (index + 1) * step])
+        ] + others[len(team) * step :]
+        items = poor_today(bench_pipeline.deliveries(order, args.nights), today.isoformat())
 
         with_plans = run_pipeline(url, token, items, set(team), args, plans=True)
         without = run_pipeline(clone_url, token, items, set(team), args, plans=False)
