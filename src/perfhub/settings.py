@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     apple_health_max_zip_ratio: float = Field(default=100.0, gt=1)
     apple_health_max_records: int = Field(default=1_000_000, gt=0)
 
+    # A training plan uploaded as CSV or iCalendar (the parser's own cap is the same 2 MiB).
+    plan_import_max_upload_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+
     log_level: str = "INFO"
     source_priority: tuple[str, ...] = Field(default=DEFAULT_SOURCE_PRIORITY)
 

@@ -238,7 +238,7 @@ LATIN_1 = "date,sport,title,type,durationMin\n2026-03-11,run,Café,easy,30\n".en
         (b"date,title\n2026-03-11,A\n", "text/csv", 422, "missing: sport, type, durationMin"),
         (b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "text/calendar", 422, "no events"),
         (b"not a calendar", "text/calendar", 422, "iCalendar"),
-        (b"x" * (65 * 1024), "text/csv", 413, "larger"),
+        (b"x" * (2 * 1024 * 1024 + 1), "text/csv", 413, "larger"),
     ],
 )  # fmt: skip
 def test_files_that_cannot_be_read_are_refused_with_a_clear_problem(
@@ -248,6 +248,15 @@ def test_files_that_cannot_be_read_are_refused_with_a_clear_problem(
     body = problem(post_raw(harness, athlete, data, media), status)
     assert words in body["detail"]
     assert stored(harness, athlete["id"]) == []
+
+
+def test_a_plan_past_the_json_limit_is_still_read(harness: Harness) -> None:
+    # A season's calendar is bigger than an ordinary body (64 KiB): the import has its own limit.
+    athlete = harness.user("athlete")
+    rows = [f"2026-04-{1 + i % 28:02d},run,{'Long steady run ' * 8}{i},easy,30" for i in range(900)]
+    data = ("date,sport,title,type,durationMin\n" + "\n".join(rows)).encode()
+    assert len(data) > 64 * 1024
+    assert ok(post_raw(harness, athlete, data, "text/csv"))["created"] == 900
 
 
 def test_the_format_is_recognised_without_a_declared_type_and_a_form_needs_its_file_part(

@@ -199,7 +199,8 @@ def test_the_declarations_are_the_expected_ones(app: FastAPI) -> None:
     assert declared == DECLARED
     # Every per-athlete read takes `userId`; own-data routes take no one else's id; team reads
     # name their subjects in the path (`{teamId}`, and `{athleteId}` for one member), never by
-    # `userId`; a read of one record names the record in the path, its owner being the subject. Pages are not in the OpenAPI document, so the parameters come from each route's
+    # `userId`; a read of one record names the record in the path, its owner being the subject.
+    # Pages are not in the OpenAPI document, so the parameters come from each route's
     # dependencies.
     document = app.openapi()
     query_names = {(method, path): query_parameters(dependant) for method, path, dependant in dependants(app)}

@@ -97,6 +97,12 @@ def route_limits(api_prefix: str) -> list[RouteLimit]:
             authenticate=True,
             strict_json=False,
         ),
+        RouteLimit(
+            rf"{api}/plan/import",
+            lambda s: s.plan_import_max_upload_bytes,
+            authenticate=True,
+            strict_json=False,
+        ),
         RouteLimit(rf"{api}/ingest/batch", lambda s: s.max_batch_body_bytes, authenticate=True),
         RouteLimit(
             rf"{api}/webhooks/[^/]+",

@@ -102,11 +102,13 @@ def import_sessions(
     that row becomes an error, as it does through PATCH."""
     count = ImportCount(skipped=plan.skipped, errors=list(plan.errors))
     stored = _stored(session, athlete.id, [item.uid for item in plan.sessions if item.uid])
+    created_days = set()
     for done, item in enumerate(plan.sessions, start=1):
         row = stored.get(item.uid) if item.uid else None
         if row is None:
             if not dry_run:
                 _create(session, actor, athlete, item, plan.format)
+                created_days.add(item.fields.date)
             count.created += 1
         elif _same(row, item.fields):
             count.unchanged += 1
@@ -124,6 +126,8 @@ def import_sessions(
                 count.updated += 1
         if progress is not None:
             progress(done, len(plan.sessions))
+    # The new sessions' proposals in one pass rather than one per row.
+    service.refresh_proposals(session, {athlete.id: created_days})
     count.errors.sort(key=lambda e: (e.row is None, e.row or 0))
     return count
 
@@ -146,8 +150,15 @@ def _stored(session: Session, athlete_id: int, uids: list[str]) -> dict[str, Pla
 
 
 def _create(session: Session, actor: User | None, athlete: User, item: PlanItem, source: str) -> None:
-    row = service.create_session(session, actor or athlete, athlete, item.fields, source=source)
-    row.external_uid = item.uid
+    row = service.create_session(
+        session,
+        actor or athlete,
+        athlete,
+        item.fields,
+        source=source,
+        external_uid=item.uid,
+        propose_now=False,
+    )
     if actor is None:
         row.created_by_id = None  # made at the command line, by no person of the app
     session.flush()

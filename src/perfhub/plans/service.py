@@ -49,10 +49,18 @@ def plan_of(row: PlannedSession) -> Plan:
 
 
 def create_session(
-    session: Session, actor: User, athlete: User, fields: SessionFields, *, source: str = "manual"
+    session: Session,
+    actor: User,
+    athlete: User,
+    fields: SessionFields,
+    *,
+    source: str = "manual",
+    external_uid: str | None = None,
+    propose_now: bool = True,
 ) -> PlannedSession:
     """Plan a session for ``athlete`` (the policy has let ``actor`` do so), and propose its
-    adjustment at once when its day already has a readiness snapshot."""
+    adjustment at once when its day already has a readiness snapshot (``propose_now``; an import
+    of many sessions proposes once for all of them with :func:`refresh_proposals`)."""
     row = PlannedSession(
         athlete_id=athlete.id,
         date=fields.date,
@@ -63,11 +71,13 @@ def create_session(
         intensity=None if fields.intensity is None else fields.intensity.model_dump(),
         planned_load=fields.planned_load,
         source=source,
+        external_uid=external_uid,
         created_by_id=actor.id,
     )
     session.add(row)
     session.flush()
-    refresh_proposals(session, {athlete.id: [row.date]})
+    if propose_now:
+        refresh_proposals(session, {athlete.id: [row.date]})
     return row
 
 
