@@ -177,21 +177,11 @@ def refresh_proposals(session: Session, days: Mapping[int, Iterable[date]]) -> R
     if not wanted:
         return RefreshCount()
     dialect = session.get_bind().dialect.name
-    zones = dict(
-        session.execute(select(User.id, User.tz).where(one_of(User.id, list(wanted), dialect))).all()
-    )
-    todays = {athlete: local_today(tz) for athlete, tz in zones.items()}
-    wanted = {
-        athlete: {d for d in dates if d >= todays[athlete]}
-        for athlete, dates in wanted.items()
-        if athlete in todays
-    }
-    wanted = {athlete: dates for athlete, dates in wanted.items() if dates}
-    if not wanted:
-        return RefreshCount()
+    # The sessions first: most athletes have none on a day whose readiness changed, and then
+    # this one statement is all the work.
     low = min(min(dates) for dates in wanted.values())
     high = max(max(dates) for dates in wanted.values())
-    sessions = [
+    candidates = [
         row
         for row in session.scalars(
             select(PlannedSession).where(
@@ -202,8 +192,20 @@ def refresh_proposals(session: Session, days: Mapping[int, Iterable[date]]) -> R
         )
         if row.date in wanted[row.athlete_id]
     ]
+    if not candidates:
+        return RefreshCount()
+    owners = {row.athlete_id for row in candidates}
+    zones = dict(
+        session.execute(select(User.id, User.tz).where(one_of(User.id, list(owners), dialect))).all()
+    )
+    todays = {athlete: local_today(tz) for athlete, tz in zones.items()}
+    sessions = [row for row in candidates if row.athlete_id in todays and row.date >= todays[row.athlete_id]]
     if not sessions:
         return RefreshCount()
+    wanted = {athlete: {row.date for row in sessions if row.athlete_id == athlete} for athlete in owners}
+    wanted = {athlete: dates for athlete, dates in wanted.items() if dates}
+    low = min(row.date for row in sessions)
+    high = max(row.date for row in sessions)
     ids = [row.id for row in sessions]
     adjustments = {
         a.session_id: a
