@@ -421,12 +421,18 @@ def test_another_teams_coach_and_mismatched_paths_are_404(harness: Harness, plan
     Browser(harness, bo["email"]).get(base, status=404)
 
 
-def test_the_drill_in_and_the_team_page_link_to_the_plan(harness: Harness, planned: Planned) -> None:
+def test_the_drill_in_and_the_team_page_lead_to_the_plan(harness: Harness, planned: Planned) -> None:
     coach = Browser(harness, planned.coach["email"])
     ada = planned.athletes[0]
     plan_path = f"/teams/{planned.team_id}/athletes/{ada['id']}/plan"
     assert f'href="{plan_path}"' in coach.get(f"/teams/{planned.team_id}/athletes/{ada['id']}")
-    assert f'href="{plan_path}"' in coach.get(f"/teams/{planned.team_id}")
+    adherence = f"/teams/{planned.team_id}/adherence"
+    assert f'href="{adherence}"' in coach.get(f"/teams/{planned.team_id}")
+    assert f'href="{plan_path}"' in coach.get(adherence)
+    # The athlete's own drill-in leads to their own plan page.
+    assert 'id="plan-link" href="/plan"' in Browser(harness, ada["email"]).get(
+        f"/teams/{planned.team_id}/athletes/{ada['id']}"
+    )
 
 
 # --- the team's adherence ----------------------------------------------------------------------

@@ -42,6 +42,7 @@ from perfhub.training.models import CompletedSession
 from perfhub.training.queries import completed_between, daily_loads
 from perfhub.training.schemas import MAX_DURATION_MIN, CompletedSessionIn, CompletionIn, CompletionOut
 from perfhub.training.service import record_planned, record_unplanned
+from perfhub.wearables.vendors.registry import DISPLAY_NAMES
 from perfhub.web.deps import CsrfChecked, PageRead, session_user
 from perfhub.web.routes._charts import Chart, ChartSeries, long_day, require_athlete, short_day
 from perfhub.web.security import finish_page
@@ -80,7 +81,8 @@ FIELD_WORDS = {
 }
 STATUS_WORDS = {"proposed": "Proposed", "accepted": "Accepted", "reverted": "Reverted"}
 DECISION_WORDS = {"accepted": "Accepted", "reverted": "Reverted"}
-SOURCE_WORDS = {"manual": "entered by hand", "apple": "Apple Health", "oura": "Oura", "whoop": "WHOOP"}
+# Where a completion came from, as the athlete knows it.
+SOURCE_WORDS = {**DISPLAY_NAMES, "apple": "Apple Health", "manual": "entered by hand"}
 
 
 def duration_words(minutes: float) -> str:
@@ -202,7 +204,7 @@ def actor_words(
     return f"{role} {name}" if role in ("coach", "admin") else name
 
 
-def status_meaning(status: str, is_self: bool) -> str:
+def status_meaning(status: str) -> str:
     if status == "proposed":
         return "Waiting for a decision. Until someone accepts it, the session stands as planned."
     if status == "accepted":
@@ -229,7 +231,7 @@ def adjustment_view(
     return AdjustmentView(
         status=adjustment.status,
         status_word=STATUS_WORDS.get(adjustment.status, adjustment.status),
-        status_meaning=status_meaning(adjustment.status, viewer.id == subject.id),
+        status_meaning=status_meaning(adjustment.status),
         rows=rows,
         rationale=adjustment.rationale,
         history=history,
