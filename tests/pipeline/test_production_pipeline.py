@@ -160,7 +160,12 @@ def assert_exactly_once(runtime: Runtime, athletes: list[int], days: int, posted
         )
     by = {(c, s): n for c, s, n in statuses}
     assert normalized and updated
-    expected = {("normalize", "done"): posted, ("insights", "done"): normalized, ("alerts", "done"): updated}
+    expected = {
+        ("normalize", "done"): posted,
+        ("insights", "done"): normalized,
+        ("alerts", "done"): updated,
+        ("plans", "done"): updated,
+    }
     assert by == expected, by
     assert count(runtime, DeadLetter) == 0
     # Everyone has today's readiness snapshot.
