@@ -128,6 +128,7 @@ def import_sessions(
             progress(done, len(plan.sessions))
     # The new sessions' proposals in one pass rather than one per row.
     service.refresh_proposals(session, {athlete.id: created_days})
+    service.rematch_workouts(session, athlete.id, created_days)
     count.errors.sort(key=lambda e: (e.row is None, e.row or 0))
     return count
 

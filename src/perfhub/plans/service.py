@@ -24,9 +24,11 @@ from perfhub.plans.models import AdjustmentDecision, PlannedSession, SessionAdju
 from perfhub.plans.schemas import SessionFields, SessionUpdate
 from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.models import ReadinessSnapshotRow
+from perfhub.readings.models import Workout
 from perfhub.training.load import load_series
 from perfhub.training.models import CompletedSession
 from perfhub.training.queries import daily_loads
+from perfhub.training.service import announce_load_change
 
 __all__ = [
     "create_session",
@@ -34,6 +36,7 @@ __all__ = [
     "delete_session",
     "plan_of",
     "refresh_proposals",
+    "rematch_workouts",
     "session_owner",
     "update_session",
 ]
@@ -78,7 +81,24 @@ def create_session(
     session.flush()
     if propose_now:
         refresh_proposals(session, {athlete.id: [row.date]})
+        rematch_workouts(session, athlete.id, [row.date])
     return row
+
+
+def rematch_workouts(session: Session, athlete_id: int, days: Collection[date]) -> None:
+    """A plan made or moved onto days a wearable recorded workouts on: have the pipeline match
+    them again (a workout that came before its plan was kept as an unplanned session)."""
+    if not days:
+        return
+    recorded = session.scalars(
+        select(Workout.date)
+        .where(
+            Workout.user_id == athlete_id,
+            one_of(Workout.date, sorted(set(days)), session.get_bind().dialect.name),
+        )
+        .distinct()
+    ).all()
+    announce_load_change(session, athlete_id, list(recorded))
 
 
 def update_session(session: Session, row: PlannedSession, changes: SessionUpdate) -> PlannedSession:
@@ -114,6 +134,8 @@ def update_session(session: Session, row: PlannedSession, changes: SessionUpdate
         session.delete(adjustment)
     session.flush()
     refresh_proposals(session, {row.athlete_id: [row.date, before]})
+    if row.date != before:
+        rematch_workouts(session, row.athlete_id, [row.date, before])
     return row
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perfhub.core.db import Base, JsonType, UTCDateTime, utcnow
@@ -74,10 +74,14 @@ class Workout(Base):
     """
 
     __tablename__ = "workout"
-    __table_args__ = (UniqueConstraint("user_id", "vendor", "vendor_id"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "vendor", "vendor_id"),
+        # The matcher reads an athlete's workouts of some days.
+        Index("ix_workout_user_id_date", "user_id", "date"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     vendor: Mapped[str] = mapped_column(String(32))
     vendor_id: Mapped[str] = mapped_column(String(128))
     date: Mapped[date] = mapped_column(Date)

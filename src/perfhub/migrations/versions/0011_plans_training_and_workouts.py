@@ -87,7 +87,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("workout", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_workout_user_id"), ["user_id"], unique=False)
+        batch_op.create_index("ix_workout_user_id_date", ["user_id", "date"], unique=False)
 
     op.create_table(
         "completed_session",
@@ -222,7 +222,7 @@ def downgrade() -> None:
 
     op.drop_table("completed_session")
     with op.batch_alter_table("workout", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_workout_user_id"))
+        batch_op.drop_index("ix_workout_user_id_date")
 
     op.drop_table("workout")
     with op.batch_alter_table("planned_session", schema=None) as batch_op:
