@@ -228,6 +228,9 @@ def _proposal(rule: str, plan: Plan, adjusted: Plan, readiness: ReadinessFacts, 
         {"code": "readiness", "values": {"score": round(float(readiness.score or 0)), "band": readiness.band}}
     ]
     cited = PROGRESSING_DRIVERS if rule == "elevated" else EASING_DRIVERS
+    if rule == "illness":
+        # The illness driver states both: HRV below range and resting HR up.
+        cited = cited - {"hrv_below_range", "rhr_elevated"}
     reasons.extend(
         {"code": d["code"], "values": dict(d.get("values") or {})}
         for d in readiness.drivers

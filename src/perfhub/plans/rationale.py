@@ -21,7 +21,7 @@ HRV, SLEEP, READINESS, TRAINING = SIGNALS
 
 # What each rule concludes, with the readiness named (a reader granted readiness) or not.
 _CONCLUSIONS: Mapping[str, tuple[str, str]] = {
-    "illness": ("Possible illness or accumulated strain: rest today", "Adjusted for readiness: rest today"),
+    "illness": ("Rest today", "Adjusted for readiness: rest today"),
     "low": ("Readiness is low: keep it easy and short", "Adjusted for readiness: keep it easy and short"),
     "reduced": ("Readiness is reduced: take the hard session down a notch", "Adjusted for readiness"),
     "hrv_below_range": (
