@@ -51,6 +51,8 @@ class Chart:
     band_label: str = ""
     y_floor: float | None = None  # the y axis starts here (sleep debt at 0 h)
     y_ceiling: float | None = None  # the y axis reaches at least this (to show every threshold)
+    x_label: str = "Night (date woken up)"  # under the x axis
+    x_name: str = "Night"  # what the legend calls the x value of the point under the cursor
 
     def points(self) -> int:
         """How many of the athlete's values the chart shows."""
@@ -59,7 +61,8 @@ class Chart:
     def as_json(self) -> dict[str, Any]:
         return {
             "x": [day.isoformat() for day in self.days],
-            "xLabel": "Night (date woken up)",
+            "xLabel": self.x_label,
+            "xName": self.x_name,
             "yLabel": self.y_label,
             "unit": self.unit,
             "decimals": self.decimals,

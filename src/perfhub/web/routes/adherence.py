@@ -109,6 +109,7 @@ def weekly_chart(answer: TeamAdherenceOut) -> DayChart | None:
         y_floor=0.0,
         y_ceiling=100.0,
         x_label="Week (from its Monday)",
+        x_name="Week of",
     )
 
 

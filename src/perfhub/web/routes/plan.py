@@ -340,9 +340,7 @@ class DayChart(Chart):
     """A chart of calendar days that are not nights."""
 
     x_label: str = "Day"
-
-    def as_json(self) -> dict[str, Any]:
-        return {**super().as_json(), "xLabel": self.x_label}
+    x_name: str = "Day"
 
 
 def plan_context(

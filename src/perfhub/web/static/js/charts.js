@@ -127,7 +127,7 @@
   function options(spec, xs, width) {
     var withYear = xs.length > 1 && (xs[xs.length - 1] - xs[0]) / DAY_S > 180;
     var series = [{
-      label: "Night",
+      label: spec.xName || "Night",
       value: function (u, v) { return v == null ? "—" : formatDay(v, true); }
     }];
     var dense = xs.length * 6 > width;
