@@ -44,7 +44,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_user(request: Request, principal: PrincipalDep) -> User:
+async def require_user(request: Request, principal: PrincipalDep) -> User:
     """A person (athlete, coach or admin); service tokens are refused."""
     if principal.user_id is None:
         raise Forbidden("this endpoint needs a user token, not a service token")

@@ -36,7 +36,9 @@ class UnitOfWork:
         return session_scope(self._sessions)
 
 
-def get_uow(request: Request) -> UnitOfWork:
+# Dependencies that do no I/O are async: FastAPI runs a sync one on a worker thread, a hop per
+# dependency per request for nothing.
+async def get_uow(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.sessions)
 
 

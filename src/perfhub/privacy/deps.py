@@ -31,7 +31,7 @@ the app and find the ones that read athlete data without declaring it (:func:`de
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -127,7 +127,8 @@ class TeamReadRequest:
         return authorize_team_read(session, self.viewer, self.team_id, self.path)
 
 
-Reader = Callable[..., User]
+# The dependency that says who reads: sync (the web session) or async (the bearer token's person).
+Reader = Callable[..., User | Awaitable[User]]
 # Who a record belongs to: the owner's id, or None when there is no such record.
 Owner = Callable[[Session, int], "int | None"]
 
@@ -201,7 +202,9 @@ def TeamRead(signals: Collection[str] = SIGNALS, *, reader: Reader = require_use
     """
     declaration = ReadDeclaration(_checked_signals(signals), team=True)
 
-    def team_read(request: Request, user: User = Depends(reader), team_id: int = TeamPath) -> TeamReadRequest:
+    async def team_read(
+        request: Request, user: User = Depends(reader), team_id: int = TeamPath
+    ) -> TeamReadRequest:
         return TeamReadRequest(declaration, user, team_id, request.url.path)
 
     setattr(team_read, _MARK, declaration)
@@ -216,7 +219,7 @@ def RecordRead(
     declaration = ReadDeclaration(_checked_signals(signals), record=kind)
     record_path = Path(alias=param, gt=0, le=MAX_ID, description=f"a {kind}'s id")
 
-    def record_read(
+    async def record_read(
         request: Request, user: User = Depends(reader), record_id: int = record_path
     ) -> RecordReadRequest:
         return RecordReadRequest(declaration, user, record_id, owner, request.url.path)
@@ -228,15 +231,15 @@ def RecordRead(
 # The reader is a default (``= Depends(reader)``), not ``Annotated`` metadata: annotations are
 # strings here (postponed evaluation), and FastAPI resolves them in the module's namespace, where
 # the closure's ``reader`` does not exist.
-def _own_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
-    def own_read(request: Request, user: User = Depends(reader)) -> ReadRequest:
+def _own_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., Awaitable[ReadRequest]]:
+    async def own_read(request: Request, user: User = Depends(reader)) -> ReadRequest:
         return ReadRequest(declaration, user, user.id, request.url.path)
 
     return own_read
 
 
-def _athlete_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
-    def athlete_read(
+def _athlete_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., Awaitable[ReadRequest]]:
+    async def athlete_read(
         request: Request, user: User = Depends(reader), user_id: int | None = UserQuery
     ) -> ReadRequest:
         return ReadRequest(declaration, user, user_id or user.id, request.url.path)
@@ -244,9 +247,9 @@ def _athlete_read(declaration: ReadDeclaration, reader: Reader) -> Callable[...,
     return athlete_read
 
 
-def _dated_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
+def _dated_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., Awaitable[ReadRequest]]:
     # from/to before userId: the order the query parameters have always had in the API document.
-    def dated_read(
+    async def dated_read(
         request: Request,
         user: User = Depends(reader),
         from_: str | None = FromQuery,
@@ -258,11 +261,11 @@ def _dated_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., R
     return dated_read
 
 
-def _team_member_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., ReadRequest]:
+def _team_member_read(declaration: ReadDeclaration, reader: Reader) -> Callable[..., Awaitable[ReadRequest]]:
     # No userId here: the subject is the path's athleteId, read through the path's team.
     if declaration.dated:
 
-        def dated_member_read(
+        async def dated_member_read(
             request: Request,
             user: User = Depends(reader),
             team_id: int = TeamPath,
@@ -275,7 +278,7 @@ def _team_member_read(declaration: ReadDeclaration, reader: Reader) -> Callable[
 
         return dated_member_read
 
-    def member_read(
+    async def member_read(
         request: Request, user: User = Depends(reader), team_id: int = TeamPath, athlete_id: int = AthletePath
     ) -> ReadRequest:
         return ReadRequest(declaration, user, athlete_id, request.url.path, team_id=team_id)
