@@ -20,6 +20,10 @@ from perfhub.core.outbox import INSIGHTS_UPDATED, OutboxRow
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readiness.service import recompute
 
+# What is scored and shown is the same code on every deployment: these run in process only; the
+# production deployment's transport is what the tests left on all three backends check.
+IN_PROCESS = pytest.mark.backends("sqlite", "postgres")
+
 
 def utc_today() -> date:
     """Read per use, not at import: a run that crosses midnight must not test yesterday's today."""
@@ -112,6 +116,9 @@ def test_hrv_drop_with_raised_resting_hr_scores_low_and_names_both(harness: Harn
     assert "hrv" in text and "resting hr" in text
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is scored and shown; the deployment's transport: the nats tests here
 def test_two_days_is_calibrating(harness: Harness) -> None:
     athlete = harness.user()
     post_nights(harness, athlete["id"], 2)
@@ -121,6 +128,9 @@ def test_two_days_is_calibrating(harness: Harness) -> None:
     assert response.json()["reason"] == "calibrating"
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is scored and shown; the deployment's transport: the nats tests here
 def test_no_data_and_no_recent_data(harness: Harness) -> None:
     fresh, lapsed = harness.user(), harness.user()
     assert today_of(harness, fresh).json()["reason"] == "no_data"
@@ -129,6 +139,9 @@ def test_no_data_and_no_recent_data(harness: Harness) -> None:
     assert response.status_code == 404 and response.json()["reason"] == "no_recent_data"
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is scored and shown; the deployment's transport: the nats tests here
 def test_missing_recent_nights_fall_back_and_flag_stale(harness: Harness) -> None:
     athlete = harness.user()
     post_nights(harness, athlete["id"], 60, end=utc_today() - timedelta(days=3))
@@ -137,6 +150,9 @@ def test_missing_recent_nights_fall_back_and_flag_stale(harness: Harness) -> Non
     assert any("day" in d.lower() and ("ago" in d.lower() or "old" in d.lower()) for d in body["drivers"])
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is scored and shown; the deployment's transport: the nats tests here
 def test_history_endpoint_lists_scored_days_by_date(harness: Harness) -> None:
     athlete = harness.user()
     post_nights(harness, athlete["id"], 30)
@@ -153,6 +169,9 @@ def test_history_endpoint_lists_scored_days_by_date(harness: Harness) -> None:
     assert bad.status_code == 422
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is scored and shown; the deployment's transport: the nats tests here
 def test_sleep_debt_high_gives_one_nudge(harness: Harness) -> None:
     athlete = harness.user()
     post_nights(harness, athlete["id"], 14, sleep_min=360)
@@ -174,6 +193,9 @@ def test_sleep_debt_high_gives_one_nudge(harness: Harness) -> None:
     assert len(harness.client.get("/api/v1/alerts", headers=athlete["headers"]).json()) == 1
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is scored and shown; the deployment's transport: the nats tests here
 def test_no_nudge_when_turned_off(harness: Harness) -> None:
     athlete = harness.user()
     assert harness.client.get("/api/v1/alerts/preferences", headers=athlete["headers"]).json() == {
@@ -270,6 +292,9 @@ def test_batch_and_live_paths_give_identical_snapshots(harness: Harness) -> None
     assert not differing, next(iter(differing.items()))
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is scored and shown; the deployment's transport: the nats tests here
 def test_coach_needs_readiness_consent(harness: Harness) -> None:
     from perfhub.teams.service import create_team, join_team
 
@@ -300,6 +325,9 @@ def test_insights_endpoints_need_a_person(harness: Harness, path: str) -> None:
     assert harness.client.get(path, headers=harness.service_token()).status_code == 403
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is scored and shown; the deployment's transport: the nats tests here
 def test_sleep_need_setting_changes_debt(harness: Harness) -> None:
     athlete = harness.user()
     post_nights(harness, athlete["id"], 14, sleep_min=420)

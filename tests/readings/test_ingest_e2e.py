@@ -18,6 +18,10 @@ from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
 
 DAY = date.today() - timedelta(days=3)
 
+# What is stored and read back is the same code on every deployment: these run in process only;
+# the production deployment's transport is what the tests left on all three backends check.
+IN_PROCESS = pytest.mark.backends("sqlite", "postgres")
+
 
 def hrv(user_id: int, day: date = DAY, **extra: Any) -> dict[str, Any]:
     body = {"userId": user_id, "date": day.isoformat(), "rMSSD": 62.0, "restingHr": 48, "vendor": "oura"}
@@ -57,6 +61,9 @@ def test_hrv_flows_to_canonical_row(harness: Harness) -> None:
     assert row["capturedAt"].endswith("Z") or "+00:00" in row["capturedAt"]
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is stored and read; the deployment's transport: the nats tests here
 def test_ln_rmssd_only_is_converted(harness: Harness) -> None:
     athlete, ingest = harness.user(), harness.service_token()
     body = {"userId": athlete["id"], "date": DAY.isoformat(), "lnRMSSD": 4.0, "vendor": "whoop"}
@@ -66,6 +73,9 @@ def test_ln_rmssd_only_is_converted(harness: Harness) -> None:
     assert row["rMSSD"] == pytest.approx(math.exp(4.0)) and row["lnRMSSD"] == pytest.approx(4.0)
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is stored and read; the deployment's transport: the nats tests here
 def test_sleep_flows_to_summary(harness: Harness) -> None:
     athlete, ingest = harness.user(), harness.service_token()
     assert (
@@ -244,6 +254,9 @@ def test_wrong_token_kinds(harness: Harness) -> None:
     assert harness.count(RawEvent) == 0
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is stored and read; the deployment's transport: the nats tests here
 def test_another_athletes_data_is_never_returned(harness: Harness) -> None:
     alice, bob, ingest = harness.user(), harness.user(), harness.service_token()
     harness.client.post("/api/v1/ingest/hrv", json=hrv(bob["id"]), headers=ingest)
@@ -259,6 +272,9 @@ def test_another_athletes_data_is_never_returned(harness: Harness) -> None:
     assert own == []
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is stored and read; the deployment's transport: the nats tests here
 def test_coach_reads_only_what_is_shared_and_is_audited(harness: Harness) -> None:
     from perfhub.auth.models import User
     from perfhub.core.db import session_scope
@@ -299,6 +315,9 @@ def test_range_validation(harness: Harness, params: dict[str, str], status: int)
             assert response.json()["errors"]
 
 
+@pytest.mark.backends(
+    "sqlite", "postgres"
+)  # what is stored and read; the deployment's transport: the nats tests here
 def test_operations_endpoints(harness: Harness) -> None:
     assert harness.client.get("/healthz").json() == {"status": "ok"}
     ready = harness.client.get("/readyz")
