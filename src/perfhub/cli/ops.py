@@ -39,7 +39,7 @@ def serve(
     """Upgrade the schema if needed, then serve the API (and, by default, the consumers)."""
     import uvicorn
 
-    from perfhub.app import create_app
+    from perfhub.app import create_app, settle_heap
     from perfhub.core.migrate import upgrade as upgrade_schema
 
     if processes > 1 and not no_workers:
@@ -58,7 +58,8 @@ def serve(
     shown = f" in {processes} processes" if processes > 1 else ""
     err.print(f"perfhub serving at {served}{shown}  (API docs: {served}/docs)", highlight=False)
     if processes == 1:
-        uvicorn.run(create_app(settings, run_workers=not no_workers), host=host, port=port, log_level="info")
+        app = settle_heap(create_app(settings, run_workers=not no_workers))
+        uvicorn.run(app, host=host, port=port, log_level="info")
         return
     # Each process is started afresh and builds its app from the environment, so what this
     # process decided (the address served) goes there too.
