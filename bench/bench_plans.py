@@ -33,7 +33,7 @@ clone, where the pipeline made none; rolled back each time) and again once they 
 
     python bench/bench_plans.py [--athletes 200] [--rate 520] [--seconds 20] [--nights 1] [--history-days 60]
 
-Exit status 0 when the end-to-end p99 with the plans consumer is within 2 s and nothing was lost.
+Exit status 0 when the end-to-end p99 with the proposals is within 2 s and nothing was lost.
 """
 
 from __future__ import annotations
@@ -275,10 +275,12 @@ def poor_today(items: list[tuple[str, dict[str, Any]]], today: str) -> list[tupl
 # A run through the real pipeline
 # --------------------------------------------------------------------------------------------
 
+# The insights worker with its consumer of insights.updated nudging only: the proposals it
+# makes in the same transaction are left out (the comparison's pipeline, as before plans).
 WITHOUT_PLANS = (
     "import sys\n"
-    "from perfhub.pipeline.stages import PLANS, STAGES\n"
-    "STAGES['insights'][:] = [spec for spec in STAGES['insights'] if spec.name != PLANS]\n"
+    "import perfhub.pipeline.stages.alerts as followups\n"
+    "followups.refresh_proposals = lambda session, days: None\n"
     "from perfhub.cli import main\n"
     "sys.argv = ['perfhub', 'worker', 'insights']\n"
     "main()\n"
@@ -332,7 +334,7 @@ def run_pipeline(
             raise SystemExit(f"the API did not become ready; see {workdir / 'processes.log'}")
         time.sleep(2)  # the workers' subscriptions
         label = "with" if plans else "without"
-        console.print(f"offering {len(items)} deliveries at {args.rate:g}/s, {label} the plans consumer …")
+        console.print(f"offering {len(items)} deliveries at {args.rate:g}/s, {label} the proposals …")
         accepted, _ = asyncio.run(
             bench_pipeline.offer(f"http://127.0.0.1:{port}", token, items, args.rate, args.batch)
         )
@@ -397,7 +399,7 @@ def wait_done(conn: psycopg.Connection[Any], plans: bool, timeout: float = 600) 
 
 def measure(conn: psycopg.Connection[Any], plans: bool, team: set[int]) -> dict[str, Any]:
     """Per delivery, landing → readiness commit (all, and the team's); with ``plans``, landing →
-    the commit of the plans consumer's pass over that readiness (the team's deliveries)."""
+    the commit of the proposals' pass over that readiness (the team's deliveries)."""
     deliveries = conn.execute(
         "SELECT r.user_id, r.received_at, d.updated_at FROM raw_event r "
         "JOIN outbox o ON o.subject = 'vendor.data.received' AND (o.payload->>'rawEventId')::int = r.id "
@@ -543,7 +545,7 @@ def main() -> int:
         sessions = make_sessionmaker(engine)
         with sessions() as session:
             if session.scalar(select(SessionAdjustment.id).limit(1)) is not None:
-                raise SystemExit("the run without the plans consumer made proposals")
+                raise SystemExit("the run without the proposals made proposals")
         cold, warm, written = time_refresh(sessions, team, args.repeat)
         engine.dispose()
 
@@ -568,7 +570,7 @@ def main() -> int:
         )
     console.print(table)
     console.print(
-        f"team, end to end with the plans consumer / readiness without it: "
+        f"team, end to end with the proposals / readiness without them: "
         f"p99 ×{e2e['p99'] / team_without['p99']:.2f}, p50 ×{e2e['p50'] / team_without['p50']:.2f}"
     )
     console.print(

@@ -164,7 +164,6 @@ def assert_exactly_once(runtime: Runtime, athletes: list[int], days: int, posted
         ("normalize", "done"): posted,
         ("insights", "done"): normalized,
         ("alerts", "done"): updated,
-        ("plans", "done"): updated,
     }
     assert by == expected, by
     assert count(runtime, DeadLetter) == 0

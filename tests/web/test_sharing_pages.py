@@ -352,7 +352,17 @@ def test_the_deleted_page_names_only_known_vendors_and_sends_the_signed_in_home(
 
 def test_each_role_finds_the_new_pages_in_the_navigation(harness: Harness) -> None:
     expected = {
-        "athlete": ["Today", "Plan", "Sleep", "HRV", "Nudges", "Connections", "Sharing", "Profile", "Account"],
+        "athlete": [
+            "Today",
+            "Plan",
+            "Sleep",
+            "HRV",
+            "Nudges",
+            "Connections",
+            "Sharing",
+            "Profile",
+            "Account",
+        ],
         "coach": ["Teams", "Profile", "Account"],
         "admin": ["Overview", "Teams", "Profile", "Account"],
     }

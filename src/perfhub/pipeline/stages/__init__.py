@@ -18,7 +18,6 @@ from perfhub.core.outbox import (
 from perfhub.pipeline.stages.alerts import handle_insights_updated
 from perfhub.pipeline.stages.ingest import handle_backfill_requested, handle_webhook
 from perfhub.pipeline.stages.normalize import handle_received
-from perfhub.pipeline.stages.plans import handle_insights_updated as propose_adjustments
 from perfhub.pipeline.stages.readiness import handle_normalized
 from perfhub.readings.service import NORMALIZE_CONSUMER as NORMALIZE
 from perfhub.wearables.backfill import CONSUMER as BACKFILL
@@ -26,7 +25,6 @@ from perfhub.wearables.webhooks import CONSUMER as INGEST
 
 INSIGHTS = "insights"
 ALERTS = "alerts"
-PLANS = "plans"
 
 # Every process relays the outbox rows it commits; the ingest stage also fetches from vendors:
 # the records webhooks point at, and a new link's history, chunk by chunk. Alerts ride with
@@ -40,13 +38,12 @@ STAGES: dict[str, list[ConsumerSpec]] = {
     "insights": [
         ConsumerSpec(INSIGHTS, DATA_NORMALIZED, handle_normalized),
         ConsumerSpec(ALERTS, INSIGHTS_UPDATED, handle_insights_updated),
-        ConsumerSpec(PLANS, INSIGHTS_UPDATED, propose_adjustments),
     ],
 }
 # Readiness over a whole history is cheap per athlete; a larger batch means fewer recomputes.
 # One backfill chunk per transaction: a chunk holds SQLite's write lock while it fetches, and
 # normalize and insights get their turn on each chunk before the next.
-EMBEDDED_BATCH = {INSIGHTS: 500, ALERTS: 500, PLANS: 500, BACKFILL: 1}
+EMBEDDED_BATCH = {INSIGHTS: 500, ALERTS: 500, BACKFILL: 1}
 
 
 def consumers(stages: list[str] | None = None) -> list[ConsumerSpec]:
