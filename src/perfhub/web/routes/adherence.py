@@ -28,7 +28,7 @@ from perfhub.privacy.deps import TeamRead, TeamReadRequest
 from perfhub.teams import queries
 from perfhub.web.deps import session_user
 from perfhub.web.routes._charts import ChartSeries, day_span, short_day
-from perfhub.web.routes.plan import DayChart
+from perfhub.web.routes._plan_view import DayChart
 from perfhub.web.templating import render
 
 router = APIRouter()
