@@ -114,7 +114,7 @@ END $$;
 CREATE CONSTRAINT TRIGGER bench_insights AFTER INSERT ON outbox DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW WHEN (NEW.subject = 'insights.updated') EXECUTE FUNCTION bench_stamp();
 CREATE CONSTRAINT TRIGGER bench_plans AFTER INSERT OR UPDATE ON outbox_delivery
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.consumer = 'plans' AND NEW.status = 'done')
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.consumer = 'alerts' AND NEW.status = 'done')
   EXECUTE FUNCTION bench_stamp();
 CREATE CONSTRAINT TRIGGER bench_proposal AFTER INSERT OR UPDATE ON session_adjustment
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bench_stamp();
@@ -379,7 +379,7 @@ def wait_done(conn: psycopg.Connection[Any], plans: bool, timeout: float = 600) 
     if plans:
         queries.append(
             f"SELECT count(*) FROM outbox o WHERE o.subject = 'insights.updated' AND NOT {settled} "
-            "AND d.consumer = 'plans')"
+            "AND d.consumer = 'alerts')"
         )
     deadline = time.monotonic() + timeout
     with progress_bar() as progress:
