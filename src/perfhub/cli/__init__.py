@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from perfhub.cli import ops, vendors
+from perfhub.cli import backtest, ops, vendors
 from perfhub.cli.db import db_app
 from perfhub.cli.ops import dlq_app, keys_app
 from perfhub.cli.plans import plan_app
@@ -26,6 +26,7 @@ app.command()(ops.worker)
 app.command("backfill")(vendors.backfill_command)
 app.command()(ops.demo)
 app.command()(ops.recompute)
+app.command()(backtest.backtest)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(team_app, name="team")
