@@ -127,8 +127,8 @@ def read_record(
     source = (text.get(b"sourceName") or "unknown source")[:MAX_SOURCE_CHARS]
     start_text, end_text = text.get(b"startDate"), text.get(b"endDate")
     try:
-        start = _parse_when(start_text, zone)
-        end = _parse_when(end_text, zone)
+        start = parse_when(start_text, zone)
+        end = parse_when(end_text, zone)
     except ValueError:
         dates = f"{quoted(start_text)}/{quoted(end_text)}"
         return Invalid(f"{where} from {shown(source)}: unreadable date {dates}")
@@ -137,7 +137,8 @@ def read_record(
     return AppleRecord(type_, source, start, end, text.get(b"value"), text.get(b"unit"), entered)
 
 
-def _parse_when(text: str | None, zone: ZoneInfo | timezone) -> datetime:
+def parse_when(text: str | None, zone: ZoneInfo | timezone) -> datetime:
+    """An export's date attribute (zone: for one without an offset); ValueError when unreadable."""
     if not text:
         raise ValueError("missing")
     text = text.strip()

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from perfhub.wearables.apple.attributes import Broken, attribute_value, split_attributes
 from perfhub.wearables.apple.errors import quoted, shown
+from perfhub.wearables.apple.records import parse_when
 
 WORKOUT_TYPE_PREFIX = "HKWorkoutActivityType"
 HEART_RATE_TYPE = b"HKQuantityTypeIdentifierHeartRate"
@@ -86,17 +87,6 @@ def _text(raw: bytes) -> dict[bytes, str]:
     return {key: attribute_value(value) for key, value in split_attributes(raw).items()}
 
 
-def _when(text: str | None, zone: ZoneInfo | timezone) -> datetime:
-    if not text:
-        raise ValueError("missing")
-    text = text.strip()
-    # "2024-01-01 23:00:00 -0800" → "2024-01-01 23:00:00-0800", which fromisoformat reads.
-    if len(text) == 25 and text[19] == " ":
-        text = text[:19] + text[20:]
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
-
-
 def _amount(value: str | None, unit: str | None, per: dict[str, float], what: str) -> float | None:
     """A total in the canonical unit; None when absent. Raises ValueError for an unreadable one."""
     if value is None or value.strip() == "":
@@ -122,7 +112,7 @@ def read_workout(raw: bytes, zone: ZoneInfo | timezone, line: int) -> AppleWorko
     where = f"{where} ({sport_name(activity)}) from {shown(source)}"
     start_text, end_text = text.get(b"startDate"), text.get(b"endDate")
     try:
-        start, end = _when(start_text, zone), _when(end_text, zone)
+        start, end = parse_when(start_text, zone), parse_when(end_text, zone)
     except ValueError:
         return InvalidWorkout(f"{where}: unreadable date {quoted(start_text)}/{quoted(end_text)}")
     try:
@@ -147,7 +137,7 @@ def read_heart_rate(raw: bytes, zone: ZoneInfo | timezone, line: int) -> Workout
             return None
         text = {key: attribute_value(value) for key, value in attributes.items()}
         average = float(text[b"average"]) if text.get(b"average") else None
-        start = _when(text.get(b"startDate"), zone) if text.get(b"startDate") else None
+        start = parse_when(text.get(b"startDate"), zone) if text.get(b"startDate") else None
     except (Broken, ValueError):
         return WorkoutHeartRate(None, None, line)
     if text.get(b"unit", "count/min") != "count/min":
