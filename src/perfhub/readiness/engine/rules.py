@@ -46,7 +46,9 @@ __all__ = [
     "ALGORITHM_VERSION",
     "BAND_NAMES",
     "CONTRIBUTORS",
+    "HISTORY_DAYS",
     "LOOKBACK_DAYS",
+    "MEMORY_DAYS",
     "REASON_NAMES",
     "STATUS_NAMES",
     "WEIGHTS",
@@ -106,6 +108,15 @@ ACUTE_DAYS, CHRONIC_DAYS, CTL_DAYS, LOAD_MIN_HISTORY_DAYS = (
 
 # The furthest any rule looks back: the previous-60-day baseline plus the day itself.
 LOOKBACK_DAYS = BASELINE_WINDOW + 1
+# Status counts valid HRV days over this many days, not since the beginning of time, so that
+# nothing the engine computes depends on more than ``MEMORY_DAYS`` of history.
+HISTORY_DAYS = 120
+# The engine's memory: a day's result depends only on the inputs of its last ``MEMORY_DAYS``
+# days (the status window plus the 14 days that choose its primary source, with room to spare).
+# A recompute of days ≥ s therefore only needs the readings from s − MEMORY_DAYS on, and its
+# results equal those of a batch over the whole history; the cost of a new night does not grow
+# with the length of the history.
+MEMORY_DAYS = HISTORY_DAYS + 2 * 14 + 2
 
 
 def round_score(score: float) -> int:
