@@ -26,6 +26,7 @@ FLAG_CODES: tuple[str, ...] = (
     "illness",
     "hrv_below_range",
     "hrv_unusually_high",
+    "overreaching",
     "sleep_debt",
     "load_spike",
     "stale",

@@ -112,11 +112,11 @@ LOOKBACK_DAYS = BASELINE_WINDOW + 1
 # nothing the engine computes depends on more than ``MEMORY_DAYS`` of history.
 HISTORY_DAYS = 120
 # The engine's memory: a day's result depends only on the inputs of its last ``MEMORY_DAYS``
-# days (the status window plus the 14 days that choose its primary source, with room to spare).
+# days (the status window, plus up to 75 days over which the primary HRV source is chosen).
 # A recompute of days ≥ s therefore only needs the readings from s − MEMORY_DAYS on, and its
 # results equal those of a batch over the whole history; the cost of a new night does not grow
 # with the length of the history.
-MEMORY_DAYS = HISTORY_DAYS + 2 * 14 + 2
+MEMORY_DAYS = 200
 
 
 def round_score(score: float) -> int:
