@@ -11,7 +11,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from perfhub.readiness.engine.rules import CONTRIBUTORS
-from perfhub.readiness.engine.sleep_debt import DEFAULT_SLEEP_NEED_MIN
 
 __all__ = ["FLOAT_INPUTS", "ReadinessArrays", "SeriesBatch"]
 
@@ -47,6 +46,9 @@ class SeriesBatch:
     load: NDArray[np.float64]
     segment: NDArray[np.int64]
     sleep_need_min: NDArray[np.float64]
+    # Per athlete: readings exist before ``start`` (a batch cut from a longer history), so a
+    # day with none inside the batch is silence (no_recent_data), not an athlete without data.
+    earlier_data: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         shape = np.shape(self.ln_hrv)
@@ -58,10 +60,12 @@ class SeriesBatch:
         object.__setattr__(self, "segment", _as(self.segment, np.int64, shape, "segment"))
         need = _as(self.sleep_need_min, np.float64, (shape[0],), "sleep_need_min")
         object.__setattr__(self, "sleep_need_min", need)
+        earlier = np.zeros(shape[0], dtype=np.bool_) if self.earlier_data is None else self.earlier_data
+        object.__setattr__(self, "earlier_data", _as(earlier, np.bool_, (shape[0],), "earlier_data"))
 
     @classmethod
     def empty(cls, athletes: int, days: int, start: datetime.date) -> SeriesBatch:
-        """All-NaN inputs, segment 0 everywhere, sleep need 480 min."""
+        """All-NaN inputs, segment 0 everywhere, sleep need estimated (0), no earlier data."""
 
         def nan() -> NDArray[np.float64]:
             return np.full((athletes, days), np.nan)
@@ -77,7 +81,7 @@ class SeriesBatch:
             wake_count=nan(),
             load=nan(),
             segment=np.zeros((athletes, days), dtype=np.int64),
-            sleep_need_min=np.full(athletes, DEFAULT_SLEEP_NEED_MIN),
+            sleep_need_min=np.zeros(athletes),
         )
 
     @property
@@ -132,22 +136,29 @@ class ReadinessArrays:
     ln7: NDArray[np.float64]
     normal_low: NDArray[np.float64]
     normal_high: NDArray[np.float64]
-    hrv_value: NDArray[np.float64]
+    hrv_value: NDArray[np.float64]  # last night's ln HRV, NaN when the night is missing
+    hrv_night_z: NDArray[np.float64]  # last night against the 60-day mean, in SD
     hrv_stale: NDArray[np.bool_]
     hrv_age_days: NDArray[np.int32]
-    hrv_days: NDArray[np.int32]  # valid HRV days in the segment up to the day
+    hrv_days: NDArray[np.int32]  # valid HRV days in the segment within the last HISTORY_DAYS
+    history_days: NDArray[np.int32]  # valid HRV days of any segment within the last HISTORY_DAYS
     segment_start: NDArray[np.int32]  # first day (column) of the day's effective segment
     rhr_value: NDArray[np.float64]
     rhr_baseline: NDArray[np.float64]
     rhr_stale: NDArray[np.bool_]
     rhr_age_days: NDArray[np.int32]
+    sleep_need: NDArray[np.float64]  # minutes: set by the athlete or estimated from their nights
     debt_hours: NDArray[np.float64]
     debt_category: NDArray[np.int8]  # → DEBT_CATEGORIES, −1 when no debt
     acwr: NDArray[np.float64]
     load_acute: NDArray[np.float64]  # 7-day mean load
     load_chronic: NDArray[np.float64]  # 42-day mean load
     load_days: NDArray[np.int32]  # days since the first logged load, inclusive (0 = none yet)
-    illness: NDArray[np.bool_]  # override applied
+    trend_sd: NDArray[np.float64]  # the HRV trend's windowed CUSUM, in SD
+    trend_nights: NDArray[np.int32]  # nights with a reading behind it
+    illness: NDArray[np.bool_]  # illness cap applied
+    overreaching: NDArray[np.bool_]  # overreaching cap applied
+    saturation: NDArray[np.bool_]  # HRV far above range with resting HR normal
 
     @classmethod
     def allocate(cls, athletes: int, days: int) -> ReadinessArrays:
@@ -175,6 +186,10 @@ _DTYPES: dict[str, Any] = {
     "hrv_stale": np.bool_,
     "rhr_stale": np.bool_,
     "illness": np.bool_,
+    "overreaching": np.bool_,
+    "saturation": np.bool_,
+    "history_days": np.int32,
+    "trend_nights": np.int32,
     "hrv_age_days": np.int32,
     "hrv_days": np.int32,
     "segment_start": np.int32,

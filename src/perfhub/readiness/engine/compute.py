@@ -40,25 +40,38 @@ from perfhub.readiness.engine.rules import (
     CONTRIBUTORS,
     CTL_DAYS,
     FULL_HRV_DAYS,
+    HISTORY_DAYS,
     HRV_MIN_READINGS,
     HRV_WINDOW,
     ILLNESS_CAP,
+    ILLNESS_NIGHT_SD,
     ILLNESS_RHR_DELTA,
+    ILLNESS_RHR_SOFT_DELTA,
+    ILLNESS_STRONG_NIGHT_SD,
     LOAD_MIN_HISTORY_DAYS,
     MIN_HRV_DAYS,
     NO_RECENT_AFTER_DAYS,
+    OVERREACHING_CAP,
     PROVISIONAL_HRV_DAYS,
     RANGE_HALF_WIDTH_SD,
     REASON_CALIBRATING,
     REASON_NO_DATA,
     REASON_NO_RECENT,
     REASON_NONE,
+    RHR_FRESH_DAYS,
+    SATURATION_NIGHT_SD,
+    SATURATION_RHR_DELTA,
+    SATURATION_WEEK_SD,
     SD_FLOOR,
     STALE_AFTER_DAYS,
+    TREND_ALARM_SD,
+    TREND_MIN_NIGHTS,
+    TREND_SLACK_SD,
+    TREND_WINDOW,
     WEIGHTS,
     band_codes,
 )
-from perfhub.readiness.engine.sleep_debt import DEFAULT_SLEEP_NEED_MIN, compute_debt
+from perfhub.readiness.engine.sleep_debt import compute_debt, daily_need
 from perfhub.readiness.engine.windows import csum, flat_index, last_index, mean_where, take_at, weighted
 
 __all__ = ["DEFAULT_BLOCK_ATHLETES", "compute_batch"]
@@ -103,16 +116,36 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     rhr = _rhr_baseline(b.resting_hr[rows], grid)
     sleep = _sleep(b, rows, grid.shape)
     load = _training_load(b.load[rows], grid.day, grid.shape)
+    trend = _trend(hrv, grid)
 
-    hrv_balance = HRV_BALANCE_CURVE((hrv.ln7 - hrv.mean60) / hrv.sd60)
+    week_z = (hrv.ln7 - hrv.mean60) / hrv.sd60
+    with np.errstate(invalid="ignore"):
+        # Far above the range with resting HR normal: parasympathetic saturation, flagged from
+        # the first night and never worth more than a typical day.
+        saturation = (np.abs(rhr.delta) < SATURATION_RHR_DELTA) & (
+            (hrv.night_z >= SATURATION_NIGHT_SD) | (week_z >= SATURATION_WEEK_SD)
+        )
+        # Illness: resting HR +5 bpm with HRV low — the week below its range, or last night
+        # alone well below the baseline (the onset night, before the weekly mean has moved).
+        latest_z = _latest_night(hrv)
+        illness = (
+            (rhr.delta >= ILLNESS_RHR_DELTA) & ((hrv.ln7 < hrv.normal_low) | (latest_z <= -ILLNESS_NIGHT_SD))
+        ) | ((rhr.delta >= ILLNESS_RHR_SOFT_DELTA) & (latest_z <= -ILLNESS_STRONG_NIGHT_SD))
+    hrv_balance = HRV_BALANCE_CURVE(week_z)
     last_night = LAST_NIGHT_CURVE((hrv.value - hrv.ln7) / hrv.sd60)
-    resting = RHR_CURVE(rhr.delta)
-    contributions = (hrv_balance, last_night, resting, sleep.score, sleep.debt_score, load.score)
-    score, illness = _score(contributions, rhr.delta, hrv.ln7, hrv.normal_low, grid.shape)
+    np.minimum(hrv_balance, HRV_BALANCE_CURVE.at(0.0), out=hrv_balance, where=saturation)
+    np.minimum(last_night, LAST_NIGHT_CURVE.at(0.0), out=last_night, where=saturation)
+    contributions = (hrv_balance, last_night, RHR_CURVE(rhr.delta), sleep.score, sleep.debt_score, load.score)
+    score = weighted(
+        [(c, WEIGHTS[name]) for c, name in zip(contributions, CONTRIBUTORS, strict=True)], grid.shape
+    )
+    np.minimum(score, OVERREACHING_CAP, out=score, where=trend.alarm)
+    np.minimum(score, ILLNESS_CAP, out=score, where=illness)
 
     last_any = last_index(grid.hrv_valid | rhr.valid | sleep.valid, grid.day, -1)
-    reason, status = _reason_and_status(contributions, hrv.days, last_any, grid.day, grid.shape)
-    scored = reason == REASON_NONE
+    earlier = np.asarray(b.earlier_data, dtype=np.bool_)[rows][:, None]
+    reason, status = _reason_and_status(contributions, hrv, last_any, earlier, grid.day, grid.shape)
+    scored = (reason == REASON_NONE) & ~np.isnan(score)
     score[~scored] = np.nan
     status[~scored] = -1
 
@@ -130,21 +163,28 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     out.normal_low[rows] = hrv.normal_low
     out.normal_high[rows] = hrv.normal_high
     out.hrv_value[rows] = hrv.value
+    out.hrv_night_z[rows] = hrv.night_z
     out.hrv_stale[rows] = hrv.stale
     out.hrv_age_days[rows] = hrv.age
     out.hrv_days[rows] = hrv.days
+    out.history_days[rows] = hrv.history
     out.segment_start[rows] = grid.seg_start
     out.rhr_value[rows] = rhr.value
     out.rhr_baseline[rows] = rhr.baseline
     out.rhr_stale[rows] = rhr.stale
     out.rhr_age_days[rows] = rhr.age
+    out.sleep_need[rows] = sleep.need
     out.debt_hours[rows] = sleep.debt
     out.debt_category[rows] = sleep.debt_category
     out.acwr[rows] = load.acwr
     out.load_acute[rows] = load.acute
     out.load_chronic[rows] = load.chronic
     out.load_days[rows] = np.maximum(load.history, 0)
+    out.trend_sd[rows] = trend.strength
+    out.trend_nights[rows] = trend.nights
     out.illness[rows] = illness & scored
+    out.overreaching[rows] = trend.alarm & scored
+    out.saturation[rows] = saturation & scored
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,7 +203,8 @@ class _Grid:
     seg_start: I32
     lo7: NDArray[np.intp]  # d−6, clipped to the segment start
     lo60: NDArray[np.intp]  # d−60, clipped to the segment start
-    at_start: NDArray[np.intp]
+    lo_seg_history: NDArray[np.intp]  # d−HISTORY_DAYS+1, clipped to the segment start
+    lo_history: NDArray[np.intp]  # d−HISTORY_DAYS+1 (any segment)
 
 
 def _segments(b: SeriesBatch, rows: slice) -> _Grid:
@@ -197,7 +238,8 @@ def _segments(b: SeriesBatch, rows: slice) -> _Grid:
         seg_start=seg_start,
         lo7=flat_index(np.maximum(day - (HRV_WINDOW - 1), seg_start), days + 1),
         lo60=flat_index(np.maximum(day - BASELINE_WINDOW, seg_start), days + 1),
-        at_start=flat_index(seg_start, days + 1),
+        lo_seg_history=flat_index(np.maximum(day - (HISTORY_DAYS - 1), seg_start), days + 1),
+        lo_history=flat_index(np.maximum(day - (HISTORY_DAYS - 1), 0), days + 1),
     )
 
 
@@ -213,8 +255,10 @@ class _Hrv:
     sd60: F64  # its SD, floored
     normal_low: F64
     normal_high: F64
-    days: I32  # valid HRV days in the segment up to the day
-    value: F64  # last night's value, or the 7-day mean when stale
+    days: I32  # valid HRV days in the segment within the last HISTORY_DAYS days
+    history: I32  # valid HRV days of any segment within the last HISTORY_DAYS days
+    value: F64  # last night's reading; NaN when the night is missing (weighted as missing)
+    night_z: F64  # each night against its own 60-day mean, in SD (NaN when missing)
     stale: Mask
     age: I32
 
@@ -247,23 +291,31 @@ def _hrv_baseline(x: F64, g: _Grid) -> _Hrv:
     var60 /= np.maximum(n60 - 1, 1)
     np.maximum(var60, SD_FLOOR * SD_FLOOR, out=var60)
     sd60 = np.sqrt(var60)
-    hrv_days = c_n[:, 1:] - take_at(c_n, g.at_start)
-    value, stale, age = _latest(x, g.last_hrv, g.day, g.seg_start, ln7)
+    age, in_segment = _age(g.last_hrv, g.day, g.seg_start)
+    # Past a gap the 7-day window may hold fewer than 3 readings; the 7-day mean as of the
+    # latest reading then stands in, for at most NO_RECENT_AFTER_DAYS days.
+    carried = take_at(ln7, flat_index(np.maximum(g.last_hrv, 0), ln7.shape[1]))
+    carry = np.isnan(ln7) & in_segment & (age <= NO_RECENT_AFTER_DAYS)
+    ln7[carry] = carried[carry]
+    value = np.where(v, x, np.nan)
     return _Hrv(
         ln7=ln7,
         mean60=mean60,
         sd60=sd60,
         normal_low=mean60 - RANGE_HALF_WIDTH_SD * sd60,
         normal_high=mean60 + RANGE_HALF_WIDTH_SD * sd60,
-        days=hrv_days,
+        days=c_n[:, 1:] - take_at(c_n, g.lo_seg_history),
+        history=c_n[:, 1:] - take_at(c_n, g.lo_history),
         value=value,
-        stale=stale,
+        night_z=(value - mean60) / sd60,
+        stale=in_segment & (age >= STALE_AFTER_DAYS),
         age=age,
     )
 
 
 def _rhr_baseline(r: F64, g: _Grid) -> _Rhr:
-    """Resting HR over the same windows as HRV: 7-day mean (for staleness) and 60-day baseline."""
+    """Resting HR over the same windows as HRV: the 60-day baseline, and last night's value —
+    else yesterday's (under 36 h old), else the 7-day mean as of the latest reading."""
     rv = ~np.isnan(r)
     c_r = csum(np.where(rv, r, 0.0))
     c_rn = csum(rv, np.int32)
@@ -271,20 +323,66 @@ def _rhr_baseline(r: F64, g: _Grid) -> _Rhr:
     rhr7 = mean_where(c_r[:, 1:] - take_at(c_r, g.lo7), nr7, nr7 >= HRV_MIN_READINGS)
     nr60 = c_rn[:, :-1] - take_at(c_rn, g.lo60)
     base = mean_where(c_r[:, :-1] - take_at(c_r, g.lo60), nr60, nr60 >= BASELINE_MIN_READINGS)
-    value, stale, age = _latest(r, last_index(rv, g.day, -1), g.day, g.seg_start, rhr7)
+    last = last_index(rv, g.day, -1)
+    age, in_segment = _age(last, g.day, g.seg_start)
+    at_last = flat_index(np.maximum(last, 0), r.shape[1])
+    value = np.where(age <= RHR_FRESH_DAYS, take_at(r, at_last), take_at(rhr7, at_last))
+    value[~in_segment | (age > NO_RECENT_AFTER_DAYS)] = np.nan
+    stale = in_segment & (age >= STALE_AFTER_DAYS)
     return _Rhr(valid=rv, baseline=base, value=value, delta=value - base, stale=stale, age=age)
 
 
-def _latest(values: F64, last: I32, day: I32, seg_start: I32, mean7: F64) -> tuple[F64, Mask, I32]:
-    """Value to score, stale flag and age in days for one signal (see the staleness rule)."""
-    age = np.where(last >= 0, day - last, np.int32(-1)).astype(np.int32)
-    in_segment = last >= seg_start
-    stale = in_segment & (age >= STALE_AFTER_DAYS)
-    fresh = in_segment & ~stale
-    value = take_at(values, flat_index(np.maximum(last, 0), values.shape[1]))
-    value[~fresh] = np.nan
-    value[stale] = mean7[stale]
-    return value, stale, age
+def _latest_night(hrv: _Hrv) -> F64:
+    """The newest night's HRV against its baseline (in SD) while under 36 h old: last night's,
+    else the night before — resting HR is read the same way."""
+    yesterday = np.full(hrv.night_z.shape, np.nan)
+    yesterday[:, 1:] = hrv.night_z[:, :-1]
+    return np.where(np.isnan(hrv.night_z), yesterday, hrv.night_z)
+
+
+def _age(last: I32, day: I32, seg_start: I32) -> tuple[I32, Mask]:
+    """Days since the latest reading and whether it lies in the day's segment; a reading older
+    than ``HISTORY_DAYS`` counts as none (age −1), which keeps the engine's memory bounded."""
+    recent = (last >= 0) & (day - last < HISTORY_DAYS)
+    age = np.where(recent, day - last, np.int32(-1)).astype(np.int32)
+    return age, recent & (last >= seg_start)
+
+
+# --------------------------------------------------------------------------------------------
+# HRV trend (overreaching)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Trend:
+    strength: F64  # the windowed CUSUM, in SD (0 when HRV is not below baseline)
+    nights: I32  # nights with a reading in the run behind it
+    alarm: Mask
+
+
+def _trend(hrv: _Hrv, g: _Grid) -> _Trend:
+    """A gradual decline of HRV below its baseline: a one-sided CUSUM over the last
+    ``TREND_WINDOW`` days of the segment, each night's shortfall in SD less a slack.
+
+    CUSUM adds up small, consistent shortfalls that no single night, nor yet the weekly mean,
+    shows; the window keeps it to what the athlete can act on (and the engine's memory bounded).
+    A missing night adds nothing either way.
+    """
+    shortfall = np.where(np.isnan(hrv.night_z), 0.0, -hrv.night_z - TREND_SLACK_SD)
+    c = csum(shortfall)
+    c_n = csum(g.hrv_valid, np.int32)
+    n, days = g.shape
+    strength = np.zeros((n, days))
+    nights = np.zeros((n, days), dtype=np.int32)
+    for span in range(1, TREND_WINDOW + 1):
+        first = g.day - (span - 1)
+        lo = flat_index(np.maximum(first, 0), days + 1)
+        run = c[:, 1:] - take_at(c, lo)
+        better = (first >= g.seg_start) & (run > strength)
+        strength[better] = run[better]
+        nights[better] = (c_n[:, 1:] - take_at(c_n, lo))[better]
+    alarm = (strength >= TREND_ALARM_SD) & (nights >= TREND_MIN_NIGHTS)
+    return _Trend(strength=strength, nights=nights, alarm=alarm)
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,6 +393,7 @@ def _latest(values: F64, last: I32, day: I32, seg_start: I32, mean7: F64) -> tup
 @dataclass(frozen=True, eq=False)
 class _Sleep:
     valid: Mask
+    need: F64  # minutes, per day: the athlete's own setting or the estimate from their nights
     score: F64
     debt: F64
     debt_category: NDArray[np.int8]
@@ -313,9 +412,8 @@ class _Load:
 def _sleep(b: SeriesBatch, rows: slice, shape: tuple[int, int]) -> _Sleep:
     sleep = b.sleep_min[rows]
     sv = ~np.isnan(sleep)
-    need = b.sleep_need_min[rows]
-    need = np.where(need > 0, need, DEFAULT_SLEEP_NEED_MIN)
-    duration = SLEEP_DURATION_CURVE(sleep / need[:, None])
+    need = daily_need(sleep, b.sleep_need_min[rows])
+    duration = SLEEP_DURATION_CURVE(sleep / need)
     score = weighted(
         [
             (duration, SLEEP_PART_WEIGHTS["duration"]),
@@ -327,16 +425,22 @@ def _sleep(b: SeriesBatch, rows: slice, shape: tuple[int, int]) -> _Sleep:
     )
     score[~sv] = np.nan  # efficiency etc. alone do not make a night
     debt, debt_cat = compute_debt(sleep, need)
-    return _Sleep(valid=sv, score=score, debt=debt, debt_category=debt_cat, debt_score=DEBT_CURVE(debt))
+    return _Sleep(
+        valid=sv, need=need, score=score, debt=debt, debt_category=debt_cat, debt_score=DEBT_CURVE(debt)
+    )
 
 
 def _training_load(load: F64, day: I32, shape: tuple[int, int]) -> _Load:
-    """ACWR and TSB: windows start at the first logged day; later unlogged days are rest (0)."""
+    """ACWR and TSB: windows start at the first logged day of the last ``HISTORY_DAYS``; later
+    unlogged days are rest (0). An athlete who logged nothing for that long logs no training."""
     days = shape[1]
     lv = ~np.isnan(load)
-    logged = lv.any(axis=1)
-    first = np.where(logged, lv.argmax(axis=1), days).astype(np.int32)
-    history = day - first[:, None] + 1
+    # The first logged day at or after each column (``days`` if none): read at d − HISTORY + 1.
+    next_logged = np.where(lv, day, np.int32(days))
+    next_logged = np.minimum.accumulate(next_logged[:, ::-1], axis=1)[:, ::-1]
+    window_start = np.maximum(day - (HISTORY_DAYS - 1), 0)
+    first = take_at(next_logged, flat_index(window_start, days))
+    history = np.where(first <= day, day - first + 1, 0).astype(np.int32)
     c_l = csum(np.where(lv, load, 0.0))
 
     def load_mean(window: int) -> F64:
@@ -366,18 +470,8 @@ def _training_load(load: F64, day: I32, shape: tuple[int, int]) -> _Load:
 # --------------------------------------------------------------------------------------------
 
 
-def _score(
-    contributions: tuple[F64, ...], rhr_delta: F64, ln7: F64, normal_low: F64, shape: tuple[int, int]
-) -> tuple[F64, Mask]:
-    """Weighted mean of the contributors present, capped by the illness override."""
-    score = weighted([(c, WEIGHTS[name]) for c, name in zip(contributions, CONTRIBUTORS, strict=True)], shape)
-    illness = (rhr_delta >= ILLNESS_RHR_DELTA) & (ln7 < normal_low) & ~np.isnan(score)
-    np.minimum(score, ILLNESS_CAP, out=score, where=illness)
-    return score, illness
-
-
 def _reason_and_status(
-    contributions: tuple[F64, ...], hrv_days: I32, last_any: I32, day: I32, shape: tuple[int, int]
+    contributions: tuple[F64, ...], hrv: _Hrv, last_any: I32, earlier: Mask, day: I32, shape: tuple[int, int]
 ) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
     """Why a day has no score (0 = scored) and the status by valid HRV days."""
     hrv_balance, last_night, resting, sleep_score = contributions[:4]
@@ -386,14 +480,16 @@ def _reason_and_status(
     physiological = ~(
         np.isnan(hrv_balance) & np.isnan(last_night) & np.isnan(resting) & np.isnan(sleep_score)
     )
-
     # Later assignments win: no_data > no_recent_data (silence) > calibrating > nothing scoreable.
+    # Calibrating is about the athlete, not the device: a new source after months of HRV starts
+    # a new baseline, and meanwhile the athlete is scored on what else there is.
     reason = np.zeros(shape, dtype=np.int8)
     reason[~physiological] = REASON_NO_RECENT
-    reason[hrv_days < MIN_HRV_DAYS] = REASON_CALIBRATING
+    reason[hrv.history < MIN_HRV_DAYS] = REASON_CALIBRATING
     reason[day - last_any > NO_RECENT_AFTER_DAYS] = REASON_NO_RECENT
-    reason[last_any < 0] = REASON_NO_DATA
+    reason[(last_any < 0) & ~earlier] = REASON_NO_DATA
 
-    status = (hrv_days >= PROVISIONAL_HRV_DAYS).astype(np.int8)
-    status += hrv_days >= FULL_HRV_DAYS
+    status = (hrv.days >= PROVISIONAL_HRV_DAYS).astype(np.int8)
+    status += hrv.days >= FULL_HRV_DAYS
+    np.maximum(status, (hrv.history >= PROVISIONAL_HRV_DAYS).astype(np.int8), out=status)
     return reason, status

@@ -92,13 +92,32 @@ def _bpm(x: float) -> str:
 
 def _days_ago(days: float) -> str:
     d = round(days)
-    return "yesterday" if d == 1 else f"{d} days ago"
+    # Ages past a week are stored as 8: the engine does not look further back for them.
+    return "yesterday" if d == 1 else "more than a week ago" if d > 7 else f"{d} days ago"
+
+
+def _since(days: float) -> str:
+    d = round(days)
+    return "since today" if d == 0 else "since yesterday" if d == 1 else f"for {d} days"
 
 
 def _r_illness(v: Mapping[str, DriverValue]) -> str:
+    delta = _bpm(_num(v, "rhr_delta"))
+    head = f"Possible illness or accumulated strain: resting HR {delta} bpm above baseline"
+    if "night_sd" in v:
+        # The onset: the newest night is already low while the weekly mean has not moved yet.
+        return (
+            f"{head} with last night's HRV {abs(_num(v, 'night_sd')):.1f} SD below your baseline "
+            f"({_ln(v)} {_num(v, 'value'):.2f}, {_range(v)})"
+        )
+    return f"{head} with HRV below your normal range (7-day {_ln(v)} {_num(v, 'ln7'):.2f}, {_range(v)})"
+
+
+def _r_overreaching(v: Mapping[str, DriverValue]) -> str:
     return (
-        f"Possible illness or accumulated strain: resting HR {_bpm(_num(v, 'rhr_delta'))} bpm above "
-        f"baseline with HRV below your normal range (7-day {_ln(v)} {_num(v, 'ln7'):.2f}, {_range(v)})"
+        f"HRV trending below your baseline over the last {_num(v, 'nights'):.0f} nights "
+        f"(7-day {_ln(v)} {_num(v, 'ln7'):.2f}, {_range(v)}): possible overreaching, "
+        "an easier day or two helps"
     )
 
 
@@ -107,8 +126,9 @@ def _r_hrv_below(v: Mapping[str, DriverValue]) -> str:
 
 
 def _r_hrv_high(v: Mapping[str, DriverValue]) -> str:
+    night = f"last night {_ln(v)} {_num(v, 'value'):.2f}, " if "value" in v else ""
     return (
-        f"HRV unusually high (7-day {_ln(v)} {_num(v, 'ln7'):.2f}, {_range(v)}); "
+        f"HRV unusually high with resting HR normal ({night}7-day {_num(v, 'ln7'):.2f}, {_range(v)}); "
         "not counted as extra readiness"
     )
 
@@ -188,11 +208,29 @@ def _r_load_ok(v: Mapping[str, DriverValue]) -> str:
     return f"Training load balanced: acute:chronic ratio {_num(v, 'acwr'):.2f} (fine 0.8–1.3)"
 
 
-def _r_stale(signal: str) -> Callable[[Mapping[str, DriverValue]], str]:
-    def fmt(v: Mapping[str, DriverValue]) -> str:
-        return f"Using {signal} data from {_days_ago(_num(v, 'age_days'))}; 7-day average used"
+def _r_stale_hrv(v: Mapping[str, DriverValue]) -> str:
+    return (
+        f"No HRV reading for last night (latest {_days_ago(_num(v, 'age_days'))}); "
+        "scored without it, on your 7-day average"
+    )
 
-    return fmt
+
+def _r_stale_rhr(v: Mapping[str, DriverValue]) -> str:
+    used = "that value used" if round(_num(v, "age_days")) <= 1 else "7-day average used"
+    return f"No resting HR for last night (latest {_days_ago(_num(v, 'age_days'))}); {used}"
+
+
+def _r_source_changed(v: Mapping[str, DriverValue]) -> str:
+    nights = round(_num(v, "nights"))
+    if nights < round(_num(v, "needed")):
+        needed = f"{_num(v, 'needed'):.0f}th"
+        basis = f"HRV counts again from its {needed} night; until then resting HR and sleep decide"
+    else:
+        basis = "its normal range is still settling"
+    return (
+        f"HRV comes from a new device {_since(_num(v, 'days'))} ({nights} nights): "
+        f"it reads differently, so its baseline starts afresh; {basis}"
+    )
 
 
 def _r_calibrating(v: Mapping[str, DriverValue]) -> str:
@@ -204,6 +242,7 @@ def _r_calibrating(v: Mapping[str, DriverValue]) -> str:
 
 _RENDERERS: dict[str, Callable[[Mapping[str, DriverValue]], str]] = {
     "illness": _r_illness,
+    "overreaching": _r_overreaching,
     "hrv_below_range": _r_hrv_below,
     "hrv_unusually_high": _r_hrv_high,
     "hrv_above_range": _r_hrv_above,
@@ -221,8 +260,9 @@ _RENDERERS: dict[str, Callable[[Mapping[str, DriverValue]], str]] = {
     "load_spike": _r_load_spike,
     "load_fatigue": _r_load_fatigue,
     "load_balanced": _r_load_ok,
-    "stale_hrv": _r_stale("HRV"),
-    "stale_rhr": _r_stale("resting HR"),
+    "stale_hrv": _r_stale_hrv,
+    "stale_rhr": _r_stale_rhr,
+    "source_changed": _r_source_changed,
     "calibrating": _r_calibrating,
 }
 
@@ -251,8 +291,9 @@ _PLAIN: dict[str, str] = {
         "Possible illness or accumulated strain: resting HR well above baseline "
         "with HRV below your normal range"
     ),
+    "overreaching": "HRV trending below your baseline: possible overreaching",
     "hrv_below_range": "HRV below your normal range",
-    "hrv_unusually_high": "HRV unusually high; not counted as extra readiness",
+    "hrv_unusually_high": "HRV unusually high with resting HR normal; not counted as extra readiness",
     "hrv_above_range": "HRV slightly above your normal range",
     "hrv_in_range": "HRV within your normal range",
     "hrv_drop": "Last night's HRV well below your weekly average",

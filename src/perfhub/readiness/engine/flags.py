@@ -45,25 +45,25 @@ _CALIBRATING_STATUS = STATUS_NAMES.index("calibrating")
 def flag_bits(result: ReadinessArrays, athletes: Any, days: Any) -> NDArray[np.int16]:
     """The flag mask of every selected athlete-day (``result.x[athletes, days]`` indexing).
 
-    Score flags (illness, HRV against its range, sleep debt, load, staleness, calibration status)
-    are set only on scored days; a day without a score carries the reason it has none
-    (``calibrating`` or ``no_recent_data``). Comparisons are written so that NaN never meets them.
+    Score flags (illness, HRV below its range or saturated, overreaching, sleep debt, load,
+    staleness, calibration status) are set only on scored days; a day without a score carries
+    the reason it has none (``calibrating`` or ``no_recent_data``). Comparisons are written so
+    that NaN never meets them.
     """
 
     def pick(array: NDArray[Any]) -> NDArray[Any]:
         return np.asarray(array[athletes, days])
 
     scored = ~np.isnan(pick(result.score))
-    ln7, low, high = pick(result.ln7), pick(result.normal_low), pick(result.normal_high)
     with np.errstate(invalid="ignore"):
-        below = ln7 < low
-        unusually_high = ln7 > high + 0.5 * (high - low)
+        below = pick(result.ln7) < pick(result.normal_low)
         spike = pick(result.acwr) >= LOAD_SPIKE_ACWR
     reason = pick(result.reason)
     score_flags = (
         (pick(result.illness), "illness"),
         (below, "hrv_below_range"),
-        (unusually_high, "hrv_unusually_high"),
+        (pick(result.saturation), "hrv_unusually_high"),
+        (pick(result.overreaching), "overreaching"),
         (pick(result.debt_category) >= SLEEP_DEBT_FLAG_FROM, "sleep_debt"),
         (spike, "load_spike"),
         (pick(result.stale), "stale"),

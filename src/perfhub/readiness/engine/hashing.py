@@ -8,7 +8,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from perfhub.readiness.engine.batch import FLOAT_INPUTS, ReadinessArrays, SeriesBatch
-from perfhub.readiness.engine.rules import ALGORITHM_VERSION, CTL_DAYS, FULL_HRV_DAYS, LOOKBACK_DAYS
+from perfhub.readiness.engine.rules import (
+    ALGORITHM_VERSION,
+    CTL_DAYS,
+    FULL_HRV_DAYS,
+    HISTORY_DAYS,
+    LOOKBACK_DAYS,
+    NO_RECENT_AFTER_DAYS,
+)
 
 __all__ = ["inputs_hash", "inputs_hashes"]
 
@@ -19,8 +26,9 @@ def inputs_hashes(
     """Stable SHA-256, per day in ``days``, of everything that athlete-day's result depends on.
 
     That is the inputs of the last ``LOOKBACK_DAYS`` days (segment ids relative to the day's)
-    plus the few facts that reach further back (HRV days in the segment, capped where the status
-    stops changing; segment start, ages and load history, capped at the longest window). Windows
+    plus the few facts that reach further back (HRV days in the segment and in the history,
+    capped where the status stops changing; segment start, ages and load history, capped at the
+    longest window they matter for). Windows
     never reach before ``first_day``, the athlete's first data, so an athlete hashes the same in
     a batch of one or of thousands, whatever the batch's first column. Equal hashes mean an
     unchanged result, so a recompute can skip the write.
@@ -42,9 +50,10 @@ def inputs_hashes(
         [
             day - lo,
             np.minimum(result.hrv_days[a, day], FULL_HRV_DAYS),
-            np.minimum(day - np.maximum(result.segment_start[a, day], first_day), LOOKBACK_DAYS),
-            result.hrv_age_days[a, day],
-            result.rhr_age_days[a, day],
+            np.minimum(result.history_days[a, day], FULL_HRV_DAYS),
+            np.minimum(day - np.maximum(result.segment_start[a, day], first_day), HISTORY_DAYS),
+            _capped_age(result.hrv_age_days[a, day]),
+            _capped_age(result.rhr_age_days[a, day]),
             np.minimum(result.load_days[a, day], CTL_DAYS),
             result.reason[a, day],
         ]
@@ -59,6 +68,11 @@ def inputs_hashes(
         h.update((segment[start : d + 1] - segment[d]).tobytes())
         digests.append(h.hexdigest())
     return digests
+
+
+def _capped_age(age: np.ndarray) -> np.ndarray:
+    # Beyond the no-recent-data limit an age changes nothing but its own number in a driver.
+    return np.where(age > NO_RECENT_AFTER_DAYS, NO_RECENT_AFTER_DAYS + 1, age)
 
 
 def inputs_hash(

@@ -57,7 +57,7 @@ __all__ = [
     "round_score",
 ]
 
-ALGORITHM_VERSION = "1.0.0"
+ALGORITHM_VERSION = "1.1.0"
 
 CONTRIBUTORS: tuple[str, ...] = (
     "hrv_balance",
@@ -89,13 +89,36 @@ BASELINE_WINDOW = 60
 BASELINE_MIN_READINGS = 4
 SD_FLOOR = 0.05
 RANGE_HALF_WIDTH_SD = 0.5
-STALE_AFTER_DAYS = 2
+# Last night's reading is the one dated the day itself: a missing night is stale from day 1.
+STALE_AFTER_DAYS = 1
+# A reading dated the day before is at most ~36 h old: resting HR still uses it as it is.
+RHR_FRESH_DAYS = 1
 NO_RECENT_AFTER_DAYS = 7
 MIN_HRV_DAYS = 4
 PROVISIONAL_HRV_DAYS = 21
 FULL_HRV_DAYS = 60
 ILLNESS_RHR_DELTA = 5.0
+# Illness (the cap at 39) is resting HR +5 bpm with HRV below its normal range — this week's
+# mean, or the newest night's alone (the onset night, before the weekly mean moves) — or the
+# newest night a full SD below the baseline with resting HR up by 3.5 bpm or more.
+ILLNESS_NIGHT_SD = 0.5
+ILLNESS_STRONG_NIGHT_SD = 1.0
+ILLNESS_RHR_SOFT_DELTA = 3.5
 ILLNESS_CAP = 39.0
+# Overreaching: a windowed CUSUM of nightly HRV below the 60-day mean (in SD, each night
+# discounted by TREND_SLACK_SD) over the last TREND_WINDOW nights reaching TREND_ALARM_SD.
+TREND_WINDOW = 7
+TREND_SLACK_SD = 0.5
+TREND_ALARM_SD = 3.5
+TREND_MIN_NIGHTS = 3
+OVERREACHING_CAP = 64.0
+# Saturation: a night this many SD above the 60-day mean, or a 7-day mean 1 SD above it, with
+# resting HR within SATURATION_RHR_DELTA bpm of baseline.
+SATURATION_NIGHT_SD = 2.0
+SATURATION_WEEK_SD = 1.0
+SATURATION_RHR_DELTA = 3.0
+# A new HRV source is described as such for this many days after it took over.
+SOURCE_CHANGE_DAYS = 28
 # The load windows are the training domain's (ACWR needs a chronic window; three weeks of
 # logging is the least that makes 7:28 meaningful).
 ACUTE_DAYS, CHRONIC_DAYS, CTL_DAYS, LOAD_MIN_HISTORY_DAYS = (
@@ -106,8 +129,9 @@ ACUTE_DAYS, CHRONIC_DAYS, CTL_DAYS, LOAD_MIN_HISTORY_DAYS = (
 )
 
 
-# The furthest any rule looks back: the previous-60-day baseline plus the day itself.
-LOOKBACK_DAYS = BASELINE_WINDOW + 1
+# The furthest any rule reads raw inputs back: the 14 nights of sleep debt, each against the
+# need estimated from the 60 nights before it (the HRV trend reaches 7 + 60 days).
+LOOKBACK_DAYS = 14 + BASELINE_WINDOW
 # Status counts valid HRV days over this many days, not since the beginning of time, so that
 # nothing the engine computes depends on more than ``MEMORY_DAYS`` of history.
 HISTORY_DAYS = 120

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from perfhub.readiness.engine.drivers import Driver, make_driver
+from perfhub.readiness.engine.rules import BASELINE_MIN_READINGS, NO_RECENT_AFTER_DAYS
 
 __all__ = ["BUILDERS", "DayFacts", "select_drivers"]
 
@@ -31,6 +32,7 @@ class DayFacts:
     normal_low: float | None = None
     normal_high: float | None = None
     hrv_value: float | None = None
+    night_z: float | None = None  # the newest night (under 36 h old) against the 60-day mean, SD
     hrv_stale: bool = False
     hrv_age_days: int | None = None
     rhr_value: float | None = None
@@ -48,8 +50,13 @@ class DayFacts:
     load_acute: float | None = None
     load_chronic: float | None = None
     illness: bool = False
+    overreaching: bool = False
+    saturation: bool = False
+    trend_nights: int = 0
     status: str | None = None
     hrv_days: int = 0
+    # Days since the HRV source in use took over, when it replaced another one recently.
+    new_source_days: int | None = None
 
 
 # Tiers order facts before their severity does: the illness override, then facts that cost at
@@ -98,18 +105,36 @@ def _illness(facts: DayFacts) -> _Candidate | None:
         return None
     if facts.ln7 is None or facts.normal_low is None or facts.normal_high is None:
         return None
-    return _Candidate(
-        _T_ILLNESS,
-        math.inf,
-        make_driver(
-            "illness",
-            rhr_delta=float(facts.rhr_value - facts.rhr_baseline),
-            ln7=float(facts.ln7),
-            normal_low=float(facts.normal_low),
-            normal_high=float(facts.normal_high),
-            metric=facts.metric,
-        ),
+    values: dict[str, float | str] = {
+        "rhr_delta": float(facts.rhr_value - facts.rhr_baseline),
+        "ln7": float(facts.ln7),
+        "normal_low": float(facts.normal_low),
+        "normal_high": float(facts.normal_high),
+        "metric": facts.metric,
+    }
+    if not facts.ln7 < facts.normal_low and facts.night_z is not None:
+        # Caught by the newest night before the weekly mean left the range: say that night.
+        sd = facts.normal_high - facts.normal_low
+        values["night_sd"] = float(facts.night_z)
+        values["value"] = float((facts.normal_low + facts.normal_high) / 2 + facts.night_z * sd)
+    return _Candidate(_T_ILLNESS, math.inf, make_driver("illness", **values))
+
+
+def _overreaching(facts: DayFacts) -> _Candidate | None:
+    known = _hrv_range(facts)
+    if not facts.overreaching or known is None:
+        return None
+    ln7, low, high = known
+    driver = make_driver(
+        "overreaching",
+        nights=facts.trend_nights,
+        ln7=ln7,
+        normal_low=low,
+        normal_high=high,
+        metric=facts.metric,
     )
+    # It caps the score, as illness does, so it is told before any cost of a single signal.
+    return _Candidate(_T_ILLNESS, 1e9, driver)
 
 
 def _hrv_balance(facts: DayFacts) -> _Candidate | None:
@@ -117,17 +142,23 @@ def _hrv_balance(facts: DayFacts) -> _Candidate | None:
     if known is None:
         return None
     ln7, low, high = known
-    sd = high - low  # the range is mean ± 0.5 SD
-    if ln7 < low:
-        tier, severity, code = _T_NEG, _lost(facts, "hrv_balance"), "hrv_below_range"
-    elif ln7 > high + 0.5 * sd:
+    values: dict[str, float | str] = {
+        "ln7": ln7,
+        "normal_low": low,
+        "normal_high": high,
+        "metric": facts.metric,
+    }
+    if facts.saturation:
         tier, severity, code = _T_FLAG, 0.0, "hrv_unusually_high"
+        if facts.hrv_value is not None:
+            values["value"] = float(facts.hrv_value)
+    elif ln7 < low:
+        tier, severity, code = _T_NEG, _lost(facts, "hrv_balance"), "hrv_below_range"
     elif ln7 > high:
         tier, severity, code = _T_OK, 0.3, "hrv_above_range"
     else:
         tier, severity, code = _T_OK, 0.3, "hrv_in_range"
-    driver = make_driver(code, ln7=ln7, normal_low=low, normal_high=high, metric=facts.metric)
-    return _Candidate(tier, severity, driver)
+    return _Candidate(tier, severity, make_driver(code, **values))
 
 
 def _hrv_drop(facts: DayFacts) -> _Candidate | None:
@@ -246,15 +277,24 @@ def _training_load(facts: DayFacts) -> _Candidate | None:
 def _stale_hrv(facts: DayFacts) -> _Candidate | None:
     if not facts.hrv_stale or facts.hrv_age_days is None:
         return None
-    age = facts.hrv_age_days
+    age = min(facts.hrv_age_days, NO_RECENT_AFTER_DAYS + 1)
     return _Candidate(_T_STALE, float(age), make_driver("stale_hrv", age_days=age))
 
 
 def _stale_rhr(facts: DayFacts) -> _Candidate | None:
     if not facts.rhr_stale or facts.rhr_age_days is None:
         return None
-    age = facts.rhr_age_days
+    age = min(facts.rhr_age_days, NO_RECENT_AFTER_DAYS + 1)
     return _Candidate(_T_STALE, float(age), make_driver("stale_rhr", age_days=age))
+
+
+def _source_changed(facts: DayFacts) -> _Candidate | None:
+    if facts.new_source_days is None:
+        return None
+    driver = make_driver(
+        "source_changed", days=facts.new_source_days, nights=facts.hrv_days, needed=BASELINE_MIN_READINGS
+    )
+    return _Candidate(_T_STALE, 0.5, driver)
 
 
 def _calibrating(facts: DayFacts) -> _Candidate | None:
@@ -268,6 +308,7 @@ def _calibrating(facts: DayFacts) -> _Candidate | None:
 # The order is the tie-break between candidates of equal tier and severity (the sort is stable).
 BUILDERS: tuple[Callable[[DayFacts], _Candidate | None], ...] = (
     _illness,
+    _overreaching,
     _hrv_balance,
     _hrv_drop,
     _resting_hr,
@@ -280,6 +321,7 @@ BUILDERS: tuple[Callable[[DayFacts], _Candidate | None], ...] = (
     _training_load,
     _stale_hrv,
     _stale_rhr,
+    _source_changed,
     _calibrating,
 )
 

@@ -16,6 +16,7 @@ from perfhub.readiness.engine.rules import (
     CONTRIBUTORS,
     REASON_NAMES,
     REASON_NO_RECENT,
+    SOURCE_CHANGE_DAYS,
     STATUS_NAMES,
     WEIGHTS,
     band_for,
@@ -159,9 +160,7 @@ def _baselines(batch: SeriesBatch, result: ReadinessArrays, a: int, d: int) -> d
         "restingHr": _opt(result.rhr_value[a, d]),
         "restingHrBaseline": _opt(result.rhr_baseline[a, d]),
         "sleepMin": _opt(batch.sleep_min[a, d]),
-        "sleepNeedMin": float(batch.sleep_need_min[a])
-        if batch.sleep_need_min[a] > 0
-        else DEFAULT_SLEEP_NEED_MIN,
+        "sleepNeedMin": _opt(result.sleep_need[a, d]),
         "debtHours": _opt(result.debt_hours[a, d]),
         "acwr": _opt(result.acwr[a, d]),
         "loadAcute": acute,
@@ -189,6 +188,7 @@ def _day_facts(
         normal_low=baselines["normalLow"],
         normal_high=baselines["normalHigh"],
         hrv_value=baselines["lastNightLnHrv"],
+        night_z=_latest_night_z(result, a, d),
         hrv_stale=bool(result.hrv_stale[a, d]),
         hrv_age_days=_age(result.hrv_age_days[a, d]),
         rhr_value=baselines["restingHr"],
@@ -206,6 +206,26 @@ def _day_facts(
         load_acute=baselines["loadAcute"],
         load_chronic=baselines["loadChronic"],
         illness=bool(result.illness[a, d]),
+        overreaching=bool(result.overreaching[a, d]),
+        saturation=bool(result.saturation[a, d]),
+        trend_nights=int(result.trend_nights[a, d]),
         status=status,
         hrv_days=int(result.hrv_days[a, d]),
+        new_source_days=_new_source_days(result, a, d),
     )
+
+
+def _latest_night_z(result: ReadinessArrays, a: int, d: int) -> float | None:
+    """Last night's HRV against its baseline in SD, else the night before's (under 36 h old)."""
+    for day in (d, d - 1):
+        if day >= 0 and (z := _opt(result.hrv_night_z[a, day])) is not None:
+            return z
+    return None
+
+
+def _new_source_days(result: ReadinessArrays, a: int, d: int) -> int | None:
+    """Days since the current HRV source took over, if it replaced another within the last
+    ``SOURCE_CHANGE_DAYS`` days (HRV days from before its segment are still in the history)."""
+    since = d - int(result.segment_start[a, d])
+    replaced = int(result.history_days[a, d]) > int(result.hrv_days[a, d])
+    return since if replaced and since < SOURCE_CHANGE_DAYS else None
