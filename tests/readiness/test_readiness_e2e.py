@@ -332,7 +332,7 @@ def test_sleep_need_setting_changes_debt(harness: Harness) -> None:
     athlete = harness.user()
     post_nights(harness, athlete["id"], 14, sleep_min=420)
     me = harness.client.get("/api/v1/me", headers=athlete["headers"]).json()
-    assert me["sleepNeedMin"] == 480 and me["sourcePriority"][0] == "oura"
+    assert me["sleepNeedMin"] is None and me["sourcePriority"][0] == "oura"  # estimated from the nights
     params = {"from": utc_today().isoformat(), "to": utc_today().isoformat()}
     before = harness.client.get("/api/v1/sleep/debt", params=params, headers=athlete["headers"]).json()[0]
     patched = harness.client.patch("/api/v1/me", json={"sleepNeedMin": 420}, headers=athlete["headers"])

@@ -23,7 +23,9 @@ class User(Base):
     tz: Mapped[str] = mapped_column(String(64), default="UTC")
     # Per-signal vendor priority (DESIGN §2); null means the installation default.
     source_priority: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
-    sleep_need_min: Mapped[int] = mapped_column(Integer, default=480)
+    # Minutes the athlete set (PATCH /me); null: estimated from their own nights
+    # (readiness.engine.sleep_debt.daily_need).
+    sleep_need_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # An argon2id hash (auth.passwords); null: the person has no password and cannot sign in
     # to the web pages (API tokens still work).

@@ -30,13 +30,15 @@ def me_out(user: User) -> MeOut:
 
 @router.get("", response_model=MeOut, response_model_by_alias=True)
 def get_me(me: OwnRead) -> MeOut:
-    """Your profile and the settings readiness uses (time zone, sleep need, source priority)."""
+    """Your profile and the settings readiness uses (time zone, sleep need, source priority).
+    ``sleepNeedMin`` is null while your need is estimated from your own nights."""
     return me_out(me.viewer)
 
 
 @router.patch("", response_model=MeOut, response_model_by_alias=True)
 def patch_me(body: MePatch, uow: UowDep, me: OwnRead) -> MeOut:
-    """Change settings. A new sleep need or source priority recomputes your readiness history."""
+    """Change settings. ``sleepNeedMin: null`` goes back to the need estimated from your nights.
+    A new sleep need or source priority recomputes your readiness history."""
     with uow() as session:
         return me_out(update_profile(session, me.subject_id, body))
 

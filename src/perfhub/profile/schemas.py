@@ -15,11 +15,15 @@ class MeOut(BaseModel):
     name: str
     role: str
     tz: str
-    sleep_need_min: int = Field(serialization_alias="sleepNeedMin")
+    # Null: the need is estimated from the athlete's own nights (docs/readiness.md, "Sleep debt").
+    sleep_need_min: int | None = Field(serialization_alias="sleepNeedMin")
     source_priority: list[str] = Field(serialization_alias="sourcePriority")
 
 
 class MePatch(BaseModel):
+    """Fields left out, or null, stay as they are, except ``sleepNeedMin``: null there is a change,
+    back to the need estimated from your own nights."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)

@@ -12,6 +12,9 @@ from perfhub.readiness.service import recompute
 from perfhub.readings.queries import source_priority
 
 _SETTINGS = ("name", "tz", "sleep_need_min", "source_priority")
+# Settings where null is a value of its own (the sleep need: estimated from the nights), so a
+# null sent is applied; a null for the others means "unchanged", like leaving the field out.
+_NULLABLE = frozenset({"sleep_need_min"})
 
 
 def update_profile(session: Session, user_id: int, patch: MePatch) -> User:
@@ -21,13 +24,16 @@ def update_profile(session: Session, user_id: int, patch: MePatch) -> User:
     me = session.get(User, user_id)
     if me is None:
         raise NotFound(f"no user with id {user_id}")
-    affects_history = (patch.sleep_need_min is not None and patch.sleep_need_min != me.sleep_need_min) or (
+    changes = {
+        name: getattr(patch, name)
+        for name in _SETTINGS
+        if getattr(patch, name) is not None or (name in _NULLABLE and name in patch.model_fields_set)
+    }
+    affects_history = ("sleep_need_min" in changes and changes["sleep_need_min"] != me.sleep_need_min) or (
         patch.source_priority is not None and patch.source_priority != list(source_priority(me))
     )
-    for name in _SETTINGS:
-        value = getattr(patch, name)
-        if value is not None:
-            setattr(me, name, value)
+    for name, value in changes.items():
+        setattr(me, name, value)
     session.flush()
     if affects_history:
         recompute(session, [me])
