@@ -3,10 +3,11 @@
 Pure: the readings arrive as :class:`AthleteSeries`, loaded by :mod:`perfhub.readiness.queries`.
 
 Source choice (docs/readiness.md#source-priority): per day, the HRV series uses the athlete's
-*primary* source — the highest-priority vendor that delivered rMSSD in the trailing 14 days
-(SDNN only when no rMSSD source exists) — and never fills gaps from another device. A change of
-primary (vendor or metric) starts a new baseline segment. Resting HR and sleep take the day's
-highest-priority row.
+*primary* source — the most preferred *established* (vendor, metric), i.e. one with readings on
+at least 3 of the last 7 days (any rMSSD before any SDNN, then the athlete's priority) — and
+never fills gaps from another device. A change of primary (vendor or metric) starts a new
+baseline segment. Resting HR comes from the primary's vendor when it has one that day, else
+from the day's highest-priority row; sleep takes the day's highest-priority row.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ from perfhub.readings.mapping import source_rank
 
 __all__ = [
     "BUILD_BLOCK",
+    "ESTABLISHED_NIGHTS",
+    "ESTABLISHED_WINDOW",
     "HRV_COLUMNS",
+    "PRIMARY_CARRY_DAYS",
     "PRIMARY_LOOKBACK_DAYS",
+    "PRIMARY_MEMORY_DAYS",
     "SLEEP_COLUMNS",
     "AthleteSeries",
     "HrvReading",
@@ -34,7 +39,21 @@ __all__ = [
     "primary_sources",
 ]
 
+# A source is *established* on a day when it has readings on at least ``ESTABLISHED_NIGHTS`` of
+# the last ``ESTABLISHED_WINDOW`` days: the 7-day HRV mean needs 3 readings too, so a source
+# below that could not carry a baseline anyway, and one stray night never reaches it.
+ESTABLISHED_NIGHTS = 3
+ESTABLISHED_WINDOW = 7
+# With no source established on a day, the primary stays the one of the latest day within this
+# many days that had one; a bound, so that a day's primary never depends on old history.
+PRIMARY_CARRY_DAYS = 60
+# Before any source is established within that look-back (an athlete's first nights, or after a
+# long break), the best source with a reading in this many trailing days, so that calibration
+# starts from the first night.
 PRIMARY_LOOKBACK_DAYS = 14
+# The oldest reading a day's primary can depend on, in days back (the engine budgets 75 for it,
+# see ``rules.MEMORY_DAYS``).
+PRIMARY_MEMORY_DAYS = max(PRIMARY_CARRY_DAYS + ESTABLISHED_WINDOW, PRIMARY_LOOKBACK_DAYS) - 1
 
 
 class HrvReading(NamedTuple):
@@ -161,32 +180,49 @@ def _best_per_day(readings: _Readings, keep: np.ndarray, n_days: int) -> np.ndar
     return keep[order[np.unique(cell[order], return_index=True)[1]]]
 
 
+def _most_preferred(mask: np.ndarray) -> np.ndarray:
+    """The first key set along axis 1 (keys are in preference order), -1 where none is."""
+    return np.where(mask.any(axis=1), mask.argmax(axis=1), -1)
+
+
 def primary_sources(hrv: _Readings, athletes: int, n_days: int) -> tuple[np.ndarray, int]:
-    """Each athlete-day's HRV source as a key, -1 before any.
+    """Each athlete-day's HRV source as a key, -1 where there is none.
 
     A key ``k < n`` is rMSSD from the vendor ranked ``k`` in that athlete's priority, ``k >= n``
-    SDNN from the vendor ranked ``k - n``; ``n`` is returned with the keys. The primary is the
-    best (vendor, metric) with a reading in the trailing ``PRIMARY_LOOKBACK_DAYS`` (rMSSD beats
-    SDNN whatever the vendor; then the athlete's priority); without one, the last primary
-    carries on.
+    SDNN from the vendor ranked ``k - n``; ``n`` is returned with the keys. Sources are compared
+    by key: rMSSD beats SDNN whatever the vendor, then the athlete's priority. The primary on day
+    ``d`` is the best source established on ``d``; else the best established on the latest day
+    of ``d − PRIMARY_CARRY_DAYS … d`` that had one; else the best with a reading in the trailing
+    ``PRIMARY_LOOKBACK_DAYS``; else -1. It depends only on readings dated
+    ``d − PRIMARY_MEMORY_DAYS … d``.
     """
     n = max(1, hrv.vendors)
     has_rmssd = ~np.isnan(hrv.values["rmssd"])
-    lead = PRIMARY_LOOKBACK_DAYS - 1  # readings this long before the batch still count
+    lead = PRIMARY_MEMORY_DAYS  # readings this long before the batch still count
     usable = np.flatnonzero(
         (has_rmssd | ~np.isnan(hrv.values["sdnn"])) & (hrv.col >= -lead) & (hrv.col < n_days)
     )
     # Keys in preference order: every rMSSD (by rank) before every SDNN.
     keys = np.where(has_rmssd[usable], 0, n) + hrv.rank[usable]
-    present = np.zeros((athletes, 2 * n, n_days + lead + 1), dtype=np.int32)
+    # Extended day x = column + lead; seen[..., x] counts the reading days before x.
+    present = np.zeros((athletes, 2 * n, lead + n_days + 1), dtype=np.int32)
     present[hrv.row[usable], keys, hrv.col[usable] + lead + 1] = 1
-    seen = np.cumsum(present, axis=2)
-    recent = seen[:, :, PRIMARY_LOOKBACK_DAYS:] - seen[:, :, :-PRIMARY_LOOKBACK_DAYS] > 0  # one per day
-    best = np.where(recent.any(axis=1), recent.argmax(axis=1), -1)
-    # Carry the last primary over days without any recent reading.
-    last = np.maximum.accumulate(np.where(best >= 0, np.arange(n_days), -1), axis=1)
-    primary = np.where(last >= 0, np.take_along_axis(best, np.maximum(last, 0), axis=1), -1)
-    return primary, n
+    seen = np.cumsum(present, axis=2, dtype=np.int32)
+
+    def trailing(days: int, first_column: int) -> np.ndarray:
+        """Reading days in the trailing ``days``, for columns ``first_column … n_days − 1``."""
+        x = first_column + lead
+        return seen[:, :, x + 1 :] - seen[:, :, x + 1 - days : lead + n_days + 1 - days]
+
+    # Best established source on columns -PRIMARY_CARRY_DAYS … n_days − 1 (index j = column +
+    # PRIMARY_CARRY_DAYS), then the latest of them at or before each day, if within the carry.
+    established = _most_preferred(trailing(ESTABLISHED_WINDOW, -PRIMARY_CARRY_DAYS) >= ESTABLISHED_NIGHTS)
+    index = np.arange(established.shape[1])
+    latest = np.maximum.accumulate(np.where(established >= 0, index, -1), axis=1)[:, PRIMARY_CARRY_DAYS:]
+    carried = latest >= np.arange(n_days)  # j ≥ column, i.e. no more than the carry back
+    first_nights = _most_preferred(trailing(PRIMARY_LOOKBACK_DAYS, 0) > 0)
+    carried_source = np.take_along_axis(established, np.maximum(latest, 0), axis=1)
+    return np.where(carried, carried_source, first_nights), n
 
 
 # Athletes per block of the batch build: bounds the (athletes × sources × days) arrays.
@@ -221,9 +257,12 @@ def _fill_load(
 
 def _fill_hrv(batch: SeriesBatch, rows: slice, hrv: _Readings, athletes: int, n_days: int) -> None:
     primary, n = primary_sources(hrv, athletes, n_days)
-    # A new baseline segment wherever the primary changes.
+    # A new baseline segment wherever the primary changes, also when it lapses to none (-1)
+    # after a long break: the days without a source then open the next source's segment, as
+    # they do before an athlete's first reading, and whether two days share a segment depends
+    # only on the primaries between them.
     changed = np.zeros_like(primary)
-    changed[:, 1:] = (primary[:, 1:] >= 0) & (primary[:, :-1] >= 0) & (primary[:, 1:] != primary[:, :-1])
+    changed[:, 1:] = (primary[:, :-1] >= 0) & (primary[:, 1:] != primary[:, :-1])
     batch.segment[rows] = np.cumsum(changed, axis=1)
     inside = np.flatnonzero((hrv.col >= 0) & (hrv.col < n_days))
     # Each (vendor, metric)'s value per day, by key: its vendor's reading, never another's.
@@ -237,9 +276,17 @@ def _fill_hrv(batch: SeriesBatch, rows: slice, hrv: _Readings, athletes: int, n_
     np.log(value, out=ln_hrv, where=good)
     batch.ln_hrv[rows] = ln_hrv
     batch.hrv_is_sdnn[rows] = good & (primary >= n)
-    # Resting HR: the day's highest-priority reading that has one.
-    best = _best_per_day(hrv, inside[~np.isnan(hrv.values["resting_hr"][inside])], n_days)
-    batch.resting_hr[rows][hrv.row[best], hrv.col[best]] = hrv.values["resting_hr"][best]
+    # Resting HR: the primary's vendor's, as two devices' resting HRs differ systematically and
+    # a mix would move the baseline; else the day's highest-priority reading that has one.
+    rhr = hrv.values["resting_hr"]
+    with_rhr = inside[~np.isnan(rhr[inside])]
+    resting_hr = np.full(primary.shape, np.nan)
+    best = _best_per_day(hrv, with_rhr, n_days)
+    resting_hr[hrv.row[best], hrv.col[best]] = rhr[best]
+    day_primary = primary[hrv.row[with_rhr], hrv.col[with_rhr]]
+    own = with_rhr[(day_primary >= 0) & (hrv.rank[with_rhr] == day_primary % n)]
+    resting_hr[hrv.row[own], hrv.col[own]] = rhr[own]
+    batch.resting_hr[rows] = resting_hr
 
 
 def _fill_sleep(batch: SeriesBatch, rows: slice, sleep: _Readings, n_days: int) -> None:
