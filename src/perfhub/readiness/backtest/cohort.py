@@ -1,23 +1,38 @@
-"""A seeded synthetic cohort: athletes × days of nightly inputs with labelled episodes.
+"""A seeded synthetic cohort: each athlete's nightly readings, as the service loads them, with
+labelled episodes.
 
 Each athlete has their own baselines (ln rMSSD, resting HR, habitual sleep, training volume);
-nights vary around them with AR(1) noise, training follows a weekly rhythm, and some nights are
-missing. Episodes (illness, overreaching, sleep restriction, saturation) are placed after a
-warm-up long enough for the 60-day baselines to form, at most one per 30-day slot, so every
-episode is followed by quiet days before the next.
+nights vary around them with AR(1) noise, training follows a weekly rhythm, sleep is longer at
+weekends, and some nights are missing. Episodes (illness, overreaching, sleep restriction,
+saturation) are placed after a warm-up long enough for the 60-day baselines to form, at most one
+per 30-day slot, so every episode is followed by quiet days before the next.
+
+The readings carry vendor names, as canonical readings do. Each athlete wears one main device;
+a few wear another for a single night (a borrowed ring), and some switch device for good once.
+Another device reads the same physiology with a systematic offset of its own (ln rMSSD
+±0.1–0.3, resting HR ±2 bpm): the engine is meant to cope with what real devices do.
 """
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from perfhub.readiness.engine.batch import SeriesBatch
+from perfhub.readiness.engine.series import AthleteSeries
+from perfhub.settings import DEFAULT_SOURCE_PRIORITY
 
-__all__ = ["LABELS", "SLOT_DAYS", "WARMUP_DAYS", "Cohort", "generate"]
+__all__ = [
+    "LABELS",
+    "SLOT_DAYS",
+    "VENDORS",
+    "WARMUP_DAYS",
+    "Cohort",
+    "generate",
+]
 
 LABELS: tuple[str, ...] = ("quiet", "illness", "overreaching", "sleep_restriction", "saturation")
 QUIET, ILLNESS, OVERREACHING, SLEEP_RESTRICTION, SATURATION = range(len(LABELS))
@@ -31,19 +46,60 @@ AR_PHI = 0.3
 # The weekly training rhythm (Monday first), in units of the athlete's own session load.
 WEEK_RHYTHM = np.array([1.0, 0.6, 1.2, 0.0, 1.0, 1.5, 0.4])
 
+# The main devices and how common each is in the cohort.
+VENDORS: tuple[str, ...] = ("oura", "whoop", "google", "apple")
+VENDOR_SHARE = (0.35, 0.30, 0.15, 0.20)
+# Chances per athlete and year: one stray night from another device; a permanent switch.
+STRAY_PER_YEAR = 0.03
+SWITCH_PER_YEAR = 0.10
+# Another device's systematic offset: |ln rMSSD| in this range, resting HR up to ± this.
+OTHER_LN_OFFSET = (0.1, 0.3)
+OTHER_RHR_OFFSET = 2.0
+# Most athletes never set a sleep need (0: the engine estimates it); the others set their own.
+SLEEP_NEED_SET_SHARE = 0.2
+
 
 @dataclass(frozen=True, eq=False)
 class Cohort:
-    """The engine's input block, each day's label (codes into :data:`LABELS`) and the episodes
-    as flat arrays (athlete row, first day, length in days, label code)."""
+    """The athletes' readings, each day's label (codes into :data:`LABELS`), the episodes as flat
+    arrays (athlete row, first day, length in days, label code) and the device history.
 
-    batch: SeriesBatch
+    Row ``i`` of every array is ``athletes[i]``; day ``k`` is ``start + k``. ``switch_day`` and
+    ``stray_day`` are −1 for athletes without a switch or a stray night.
+    """
+
+    start: datetime.date
+    days: int
+    athletes: tuple[AthleteSeries, ...]
     labels: NDArray[np.int8]
     episode_athlete: NDArray[np.int64]
     episode_start: NDArray[np.int64]
     episode_days: NDArray[np.int64]
     episode_kind: NDArray[np.int8]
     hrv_sd: NDArray[np.float64]  # each athlete's day-to-day SD of ln rMSSD
+    main_vendor: tuple[str, ...]
+    switch_day: NDArray[np.int64]
+    switch_vendor: tuple[str, ...]  # "" without a switch
+    stray_day: NDArray[np.int64]
+    stray_vendor: tuple[str, ...]  # "" without a stray night
+
+    @property
+    def end(self) -> datetime.date:
+        return self.start + datetime.timedelta(days=self.days - 1)
+
+    def describe(self) -> dict[str, Any]:
+        """What the cohort holds, for the report: devices, sleep needs, nights and episodes."""
+        nights = sum(len(athlete.hrv["day"]) for athlete in self.athletes)
+        return {
+            "mainVendors": {vendor: self.main_vendor.count(vendor) for vendor in VENDORS},
+            "deviceSwitches": int((self.switch_day >= 0).sum()),
+            "strayNights": int((self.stray_day >= 0).sum()),
+            "sleepNeedSet": sum(athlete.sleep_need_min > 0 for athlete in self.athletes),
+            "missingNights": round(1.0 - nights / max(1, len(self.athletes) * self.days), 4),
+            "episodes": {
+                LABELS[code]: int((self.episode_kind == code).sum()) for code in range(1, len(LABELS))
+            },
+        }
 
 
 def generate(
@@ -86,11 +142,11 @@ def generate(
     ep_kind: list[NDArray[np.int8]] = []
     column = np.arange(d)[None, :]
     rows = np.arange(a)
+    shortest = np.array([EPISODE_DAYS.get(k, (0, 0))[0] for k in range(len(LABELS))])
+    longest = np.array([EPISODE_DAYS.get(k, (0, 0))[1] for k in range(len(LABELS))])
     for slot_start in range(WARMUP_DAYS, d - SLOT_DAYS + 1, SLOT_DAYS):
         has = rng.random(a) < EPISODE_CHANCE
         kind = rng.integers(1, len(LABELS), a).astype(np.int8)
-        shortest = np.array([EPISODE_DAYS.get(int(k), (0, 0))[0] for k in range(len(LABELS))])
-        longest = np.array([EPISODE_DAYS.get(int(k), (0, 0))[1] for k in range(len(LABELS))])
         length = rng.integers(shortest[kind], longest[kind] + 1)
         # Room after the episode inside the slot: the next one never runs into it.
         first = slot_start + rng.integers(0, SLOT_DAYS - 15, a)
@@ -119,33 +175,104 @@ def generate(
         ep_start.append(first[has])
         ep_days.append(length[has])
         ep_kind.append(kind[has])
-
     missing = rng.random((a, d)) < missing_rate[:, None]
-    for arr in (ln_hrv, resting_hr, sleep, efficiency, latency, wakes):
-        arr[missing] = np.nan
-    batch = SeriesBatch(
-        start=start,
-        ln_hrv=ln_hrv,
-        hrv_is_sdnn=np.zeros((a, d), dtype=np.bool_),
-        resting_hr=resting_hr,
-        sleep_min=sleep,
-        efficiency_pct=efficiency,
-        latency_min=latency,
-        wake_count=wakes,
+
+    # Devices: which one read each night, and what each reads against the main one.
+    n_vendors = len(VENDORS)
+    main = rng.choice(n_vendors, size=a, p=VENDOR_SHARE)
+    ln_offset = rng.uniform(*OTHER_LN_OFFSET, (a, n_vendors)) * rng.choice((-1.0, 1.0), (a, n_vendors))
+    rhr_offset = rng.uniform(-OTHER_RHR_OFFSET, OTHER_RHR_OFFSET, (a, n_vendors))
+    ln_offset[rows, main] = 0.0
+    rhr_offset[rows, main] = 0.0
+    per_year = d / 365.0
+    switches = rng.random(a) < min(1.0, SWITCH_PER_YEAR * per_year)
+    switch_day = np.where(switches, rng.integers(1, d, a), -1)
+    switch_to = (main + rng.integers(1, n_vendors, a)) % n_vendors
+    device = np.where(switches[:, None] & (column >= switch_day[:, None]), switch_to[:, None], main[:, None])
+    strays = rng.random(a) < min(1.0, STRAY_PER_YEAR * per_year)
+    stray_day = np.where(strays, rng.integers(0, d, a), -1)
+    worn = device[rows, np.maximum(stray_day, 0)]
+    stray_from = (worn + rng.integers(1, n_vendors, a)) % n_vendors
+    # The athlete wore the other device instead of their own that night.
+    device[rows[strays], stray_day[strays]] = stray_from[strays]
+    missing[rows[strays], stray_day[strays]] = False
+
+    # What the devices report: rMSSD in ms to a tenth, resting HR in whole beats.
+    rmssd = np.round(np.exp(ln_hrv + ln_offset[rows[:, None], device]), 1)
+    resting_hr = np.round(resting_hr + rhr_offset[rows[:, None], device])
+
+    need_set = rng.random(a) < SLEEP_NEED_SET_SHARE
+    sleep_need = np.where(need_set, np.round(habitual + rng.uniform(0.0, 30.0, a)), 0.0)
+    series = _readings(
+        start,
+        need=sleep_need,
+        present=~missing,
+        device=device,
+        columns={
+            "rmssd": rmssd,
+            "resting_hr": resting_hr,
+            "duration_min": np.round(sleep),
+            "efficiency_pct": np.round(efficiency, 1),
+            "latency_min": np.round(latency),
+            "wake_count": wakes,
+        },
         load=load,
-        segment=np.zeros((a, d), dtype=np.int64),
-        sleep_need_min=np.round(habitual + 15.0),
     )
 
     def flat(parts: list[NDArray[np.int64]]) -> NDArray[np.int64]:
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
     return Cohort(
-        batch=batch,
+        start=start,
+        days=d,
+        athletes=series,
         labels=labels,
         episode_athlete=flat(ep_athlete),
         episode_start=flat(ep_start),
         episode_days=flat(ep_days),
         episode_kind=np.concatenate(ep_kind) if ep_kind else np.zeros(0, dtype=np.int8),
         hrv_sd=ln_sd,
+        main_vendor=tuple(VENDORS[v] for v in main),
+        switch_day=switch_day.astype(np.int64),
+        switch_vendor=tuple(VENDORS[v] if s else "" for v, s in zip(switch_to, switches, strict=True)),
+        stray_day=stray_day.astype(np.int64),
+        stray_vendor=tuple(VENDORS[v] if s else "" for v, s in zip(stray_from, strays, strict=True)),
     )
+
+
+def _readings(
+    start: datetime.date,
+    *,
+    need: NDArray[np.float64],
+    present: NDArray[np.bool_],
+    device: NDArray[np.int64],
+    columns: dict[str, NDArray[np.float64]],
+    load: NDArray[np.float64],
+) -> tuple[AthleteSeries, ...]:
+    """Each athlete's readings as :class:`AthleteSeries` columns, sliced out of flat arrays."""
+    a, d = present.shape
+    row, col = np.nonzero(present)  # row-major: each athlete's nights in date order
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(row, minlength=a))))
+    day = start.toordinal() + col.astype(np.int64)
+    vendor = np.array(VENDORS, dtype=object)[device[row, col]]
+    values = {name: values[row, col] for name, values in columns.items()}
+    no_sdnn = np.full(len(row), np.nan)
+    dates = [start + datetime.timedelta(days=k) for k in range(d)]
+    out = []
+    for i in range(a):
+        at = slice(int(bounds[i]), int(bounds[i + 1]))
+        hrv = {
+            "day": day[at],
+            "vendor": vendor[at],
+            "rmssd": values["rmssd"][at],
+            "sdnn": no_sdnn[at],
+            "resting_hr": values["resting_hr"][at],
+        }
+        sleep = {"day": day[at], "vendor": vendor[at]} | {
+            name: values[name][at] for name in ("duration_min", "efficiency_pct", "latency_min", "wake_count")
+        }
+        # Training is logged apart from the wearable: only days with a session, never missing.
+        sessions = np.flatnonzero(load[i] > 0)
+        logged = dict(zip([dates[k] for k in sessions], load[i, sessions].tolist(), strict=True))
+        out.append(AthleteSeries(i + 1, "UTC", DEFAULT_SOURCE_PRIORITY, float(need[i]), hrv, sleep, logged))
+    return tuple(out)
