@@ -235,7 +235,9 @@ def _sensitivity(plt: Any, curve: Curve, points: dict[str, Any], path: Path) -> 
         ax.plot(fa, caught, color=_KIND_COLOURS[name], linewidth=0.9, alpha=0.8, label=_label(name))
     for t in (40, 65, 75, 85):
         x, y = fa[t], 100 * curve.caught_all[t]
-        ax.annotate(f"t={t}", (x, y), textcoords="offset points", xytext=(5, -10), fontsize=7)
+        # Labels near the right edge go to the left of their point, to stay inside the chart.
+        shift = (-30, -10) if x > 85 else (5, -10)
+        ax.annotate(f"t={t}", (x, y), textcoords="offset points", xytext=shift, fontsize=7)
     ax.axvline(5, color="grey", linestyle=":", linewidth=0.8, label="5 % false alarms")
     # Hollow, largest first: the points may coincide (an alarm flag adds nothing on a low day).
     for key, marker, size, label in (
