@@ -13,8 +13,10 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -42,6 +44,7 @@ pytestmark = pytest.mark.backends("sqlite")
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 OURA_AUTHORIZE = "https://cloud.ouraring.example/oauth/authorize"
+NOW = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
 
 
 @dataclass
@@ -209,7 +212,10 @@ def stored_user(app: FastAPI, user_id: int) -> User:
 def test_profile_shows_settings_and_every_zone_from_utc_minus_12_to_plus_14(app: FastAPI) -> None:
     athlete = make_person(app, tz="Pacific/Kiritimati")
     page = signed_in(app, athlete).page("/profile")
-    assert 'value="Pacific/Kiritimati"' in page and 'value="8:00"' in page
+    assert 'value="Pacific/Kiritimati"' in page
+    # No need set, and no nights yet: the field is empty and the hint says what is used meanwhile.
+    assert re.search(r'<input id="field-sleep_need"[^>]*value=""', page)
+    assert "Estimated: 8 h until we have 14 nights (0 so far)." in text_of(page)
     for zone in ("Etc/GMT+12", "Pacific/Pago_Pago", "Europe/Oslo", "Pacific/Kiritimati"):
         assert f'<option value="{zone}">' in page
     # Every rank of the source priority is a labelled select, showing the default order.
@@ -247,7 +253,7 @@ def test_invalid_profile_settings_keep_what_was_typed_and_change_nothing(app: Fa
     assert nothing.status_code == 422 and "Choose at least one source." in text_of(nothing.text)
 
     user = stored_user(app, athlete.id)
-    assert (user.tz, user.sleep_need_min, user.source_priority) == ("Europe/Oslo", 480, None)
+    assert (user.tz, user.sleep_need_min, user.source_priority) == ("Europe/Oslo", None, None)
 
 
 def test_profile_saves_like_patch_me(app: FastAPI) -> None:
@@ -269,6 +275,14 @@ def test_profile_saves_like_patch_me(app: FastAPI) -> None:
     page = browser.page("/profile?done=saved")
     assert "Your settings are saved." in page and 'value="12:00"' in page
 
+    # Emptied: back to the estimate, as PATCH /me with null.
+    answer = browser.post(
+        "/profile", {"tz": "UTC", "sleep_need": "  ", "priority": ["oura"]}, from_page="/profile"
+    )
+    assert answer.status_code == 303
+    assert browser.client.get("/api/v1/me", headers=athlete.api).json()["sleepNeedMin"] is None
+    assert re.search(r'<input id="field-sleep_need"[^>]*value=""', browser.page("/profile"))
+
 
 def test_coaches_set_their_time_zone_only(app: FastAPI) -> None:
     coach = make_person(app, "coach")
@@ -279,7 +293,46 @@ def test_coaches_set_their_time_zone_only(app: FastAPI) -> None:
     answer = browser.post("/profile", {"tz": "Pacific/Kiritimati", "sleep_need": "300"}, from_page="/profile")
     assert answer.status_code == 303
     user = stored_user(app, coach.id)
-    assert (user.tz, user.sleep_need_min) == ("Pacific/Kiritimati", 480)
+    assert (user.tz, user.sleep_need_min) == ("Pacific/Kiritimati", None)
+
+
+def add_nights(app: FastAPI, user_id: int, minutes: dict[date, float]) -> None:
+    with session_scope(app.state.sessions) as session:
+        for day, duration in minutes.items():
+            session.add(
+                SleepDaily(user_id=user_id, date=day, vendor="oura", duration_min=duration, captured_at=NOW)
+            )
+
+
+def test_profile_shows_the_need_estimated_from_the_last_60_nights(app: FastAPI) -> None:
+    athlete = make_person(app, tz="Pacific/Kiritimati")
+    today = NOW.astimezone(ZoneInfo("Pacific/Kiritimati")).date()  # already 11 March there
+    assert today == date(2026, 3, 11)
+    # 13 nights before today: not yet the 14 the estimate needs. Last night is not one of them:
+    # a night never counts towards the need it is measured against.
+    add_nights(app, athlete.id, {today - timedelta(days=back): 420.0 for back in range(1, 14)})
+    add_nights(app, athlete.id, {today: 600.0})
+    with time_machine.travel(NOW, tick=False):
+        browser = signed_in(app, athlete)
+        assert "Estimated: 8 h until we have 14 nights (13 so far)." in text_of(browser.page("/profile"))
+        # 40 nights of 7 h and 20 of 7 h 20 before today (a mean of 7 h 06 min 40 s), and one
+        # 61 nights back that is out of the window.
+        add_nights(app, athlete.id, {today - timedelta(days=back): 420.0 for back in range(14, 41)})
+        add_nights(app, athlete.id, {today - timedelta(days=back): 440.0 for back in range(41, 61)})
+        add_nights(app, athlete.id, {today - timedelta(days=61): 120.0})
+        page = browser.page("/profile")
+        assert "Estimated from your last 60 nights: 7 h 05 min." in text_of(page)
+        assert re.search(r'<input id="field-sleep_need"[^>]*value=""', page)
+
+        # A need of their own is shown in the field; the estimate stays beside it, to go back to.
+        saved = browser.post(
+            "/profile",
+            {"tz": "Pacific/Kiritimati", "sleep_need": "8:30", "priority": ["oura"]},
+            from_page="/profile",
+        )
+        assert saved.status_code == 303
+        page = browser.page("/profile")
+        assert 'value="8:30"' in page and "Estimated from your last 60 nights: 7 h 05 min." in text_of(page)
 
 
 def sessions_of(app: FastAPI, user_id: int) -> int:

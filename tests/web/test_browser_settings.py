@@ -104,12 +104,22 @@ def test_profile_teams_and_the_admin_overview_pass_axe(live_server: LiveServer, 
     login(page, live_server, athlete)
     page.goto(live_server.url + "/profile")
     expect(page.get_by_label("Time zone")).to_have_value("Pacific/Kiritimati")
+    # Unset: the field is empty and its description says what is used meanwhile.
+    expect(page.get_by_label("Sleep need")).to_have_value("")
+    expect(page.get_by_label("Sleep need")).to_have_accessible_description(
+        re.compile(
+            r"leave it empty and it is estimated from your own nights\. Estimated: 8 h until we have 14"
+        )
+    )
     page.get_by_label("Sleep need").fill("3:00")
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_role("alert")).to_contain_text("Your sleep need must be from 4 h to 12 h.")
     expect(page.get_by_label("Sleep need")).to_have_value("3:00")  # what was typed stays
     check_accessibility(page)  # with its error, as a screen reader meets it
-    page.goto(live_server.url + "/profile")
+    page.get_by_label("Sleep need").fill("")  # back to the estimate: an empty field is allowed
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_have_text("Your settings are saved.")
+    expect(page.get_by_label("Sleep need")).to_have_value("")
     check_accessibility(page)
     screenshot(page, "profile")
 

@@ -40,7 +40,7 @@ from perfhub.teams.service import create_team, join_team
 pytestmark = pytest.mark.backends("sqlite")
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
-NEED_MIN = 480  # the default sleep need
+NEED_MIN = 480  # the need the debt tests set (an unset one is estimated from the nights)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -143,8 +143,14 @@ def frozen() -> Iterator[None]:
 # --- the sleep page --------------------------------------------------------------------------
 
 
+def set_need(harness: Harness, athlete: dict[str, Any], minutes: int | None) -> None:
+    answer = harness.client.patch("/api/v1/me", json={"sleepNeedMin": minutes}, headers=athlete["headers"])
+    assert answer.status_code == 200, answer.text
+
+
 def test_sleep_shows_last_night_and_the_athletes_14_debt_points(harness: Harness, frozen: None) -> None:
     athlete = with_password(harness, tz="Europe/Oslo")
+    set_need(harness, athlete, NEED_MIN)
     today = local_today("Europe/Oslo")
     # Two weeks at the need, then two weeks an hour short; last night 7:05.
     durations = {day: 480.0 for day in nights(today - timedelta(days=14), 14)}
@@ -179,6 +185,7 @@ def test_sleep_shows_last_night_and_the_athletes_14_debt_points(harness: Harness
     )
     assert summary in words
     assert 'role="img" aria-label="Bar chart of sleep debt in hours' in html
+    assert "sleep need (today 8 hours, as you set it on your profile)" in words
     # The page reads what the API serves.
     api = harness.client.get(
         f"/api/v1/sleep/debt?from={window[0]}&to={today}", headers=athlete["headers"]
@@ -213,6 +220,28 @@ def test_debt_category_in_words_from_the_fifth_night(
     # Only the two days with 5 or more of their 14 nights have a debt to draw.
     values = chart_data(html, "sleep-debt")["series"][0]["values"]
     assert [value is not None for value in values] == [False] * 12 + [True, True]
+
+
+def test_the_need_shown_is_the_one_estimated_from_the_athletes_nights(harness: Harness, frozen: None) -> None:
+    athlete = with_password(harness)
+    today = local_today("UTC")
+    # 13 nights before today and last night: the estimate needs 14 nights before the day.
+    ingest(harness, sleep=sleep_bodies(athlete["id"], {day: 400.0 for day in nights(today, 14)}))
+    sign_in(harness.client, athlete["email"])
+    words = text_of(page(harness, "/sleep"))
+    assert "sleep need (today 8 hours, the usual figure until 14 of your nights are recorded)" in words
+
+    # 60 nights before today: 30 of 6 h 40 and 30 of 7 h 30, a mean of 7 h 05 min.
+    older = {day: 400.0 for day in nights(today - timedelta(days=14), 17)}
+    older |= {day: 450.0 for day in nights(today - timedelta(days=31), 30)}
+    ingest(harness, sleep=sleep_bodies(athlete["id"], older))
+    words = text_of(page(harness, "/sleep"))
+    assert "sleep need (today 7 hours 5 minutes, estimated from your last 60 nights)" in words
+
+    set_need(harness, athlete, 450)
+    assert "sleep need (today 7 hours 30 minutes, as you set it on your profile)" in text_of(
+        page(harness, "/sleep")
+    )
 
 
 def test_fewer_than_five_nights_is_explained_and_not_charted(harness: Harness, frozen: None) -> None:
@@ -442,6 +471,8 @@ def test_a_coach_sees_only_what_the_athlete_shares(harness: Harness, frozen: Non
     sleep = page(harness, f"/sleep?userId={athlete['id']}")
     assert f"Sleep · {athlete['email'].split('@')[0]}" in text_of(sleep)
     assert "Time asleep (h:mm) 7:30" in text_of(sleep)
+    # The need is the athlete's setting, not shared: the coach reads how the debt is counted only.
+    assert "against the athlete's sleep need, over the last 14 nights" in text_of(sleep)
     with harness.runtime.sessions() as session:
         audit = session.scalars(select(AuditEntry).where(AuditEntry.subject_id == athlete["id"])).all()
     assert [(entry.actor_id, entry.signals, entry.path) for entry in audit] == [

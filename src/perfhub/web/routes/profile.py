@@ -1,7 +1,8 @@
 """The profile page: time zone, sleep need and source priority, and changing the password.
 
 The settings go through the same validation (``MePatch``) and service (``update_profile``) as
-``PATCH /api/v1/me``; the page only turns what a person types ("7:30") into what the API takes.
+``PATCH /api/v1/me``; the page only turns what a person types ("7:30") into what the API takes,
+and an empty sleep need into null (estimated from the athlete's nights, shown beside the field).
 Coaches and admins set their time zone only: sleep need and sources are about an athlete's data.
 """
 
@@ -23,11 +24,14 @@ from perfhub.auth.models import User
 from perfhub.auth.passwords import MAX_LENGTH, MIN_LENGTH, set_password
 from perfhub.auth.service import validate_timezone
 from perfhub.auth.sessions import SESSION_LIFETIME, confirm_password, end_all_sessions, start_session
+from perfhub.core.dates import local_today
 from perfhub.core.deps import UowDep
 from perfhub.core.errors import NotFound, TooManyRequests, Unprocessable
 from perfhub.privacy.deps import ReadRequest
 from perfhub.profile.schemas import MePatch
 from perfhub.profile.service import update_profile
+from perfhub.readiness.engine.sleep_debt import NEED_MIN_NIGHTS, NEED_WINDOW
+from perfhub.readiness.sleep_need import SleepNeed, sleep_need_on
 from perfhub.readings.queries import source_priority
 from perfhub.readings.schemas import VENDORS
 from perfhub.wearables.vendors.registry import DISPLAY_NAMES
@@ -74,8 +78,11 @@ def in_words(minutes: int) -> str:
 SLEEP_NEED_RANGE = f"from {in_words(SLEEP_NEED_MIN)} to {in_words(SLEEP_NEED_MAX)}"
 
 
-def parse_sleep_need(raw: str) -> int:
-    """Minutes from "450" (minutes) or "7:30" (hours and minutes); ValueError when it is neither."""
+def parse_sleep_need(raw: str) -> int | None:
+    """Minutes from "450" (minutes) or "7:30" (hours and minutes), None (estimate it) when empty;
+    ValueError when it is none of these."""
+    if not raw.strip():
+        return None
     match = SLEEP_NEED_TEXT.fullmatch(raw.strip())
     if match is None:
         raise ValueError(raw)
@@ -95,7 +102,16 @@ class ProfileForm:
 
     @classmethod
     def of(cls, user: User) -> ProfileForm:
-        return cls(user.tz, hours_and_minutes(user.sleep_need_min), list(source_priority(user)))
+        need = "" if user.sleep_need_min is None else hours_and_minutes(user.sleep_need_min)
+        return cls(user.tz, need, list(source_priority(user)))
+
+
+def estimate_words(need: SleepNeed) -> str:
+    """The estimate from the athlete's nights, for the hint beside the sleep-need field."""
+    minutes = in_words(round(need.estimate))
+    if need.nights_missing:
+        return f"Estimated: {minutes} until we have {NEED_MIN_NIGHTS} nights ({need.nights} so far)."
+    return f"Estimated from your last {NEED_WINDOW} nights: {minutes}."
 
 
 def _load(session: Session, user_id: int) -> User:
@@ -107,6 +123,7 @@ def _load(session: Session, user_id: int) -> User:
 
 def _page(
     request: Request,
+    session: Session,
     user: User,
     form: ProfileForm,
     *,
@@ -115,6 +132,10 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     ranks = max(len(VENDORS), len(form.priority))
+    estimate = ""
+    if user.role == "athlete":
+        today = local_today(user.tz, request.app.state.runtime.clock())
+        estimate = estimate_words(sleep_need_on(session, user, today))
     return render(
         request,
         "profile.html",
@@ -130,6 +151,7 @@ def _page(
             "sleep_need_min": SLEEP_NEED_MIN,
             "sleep_need_max": SLEEP_NEED_MAX,
             "sleep_need_range": SLEEP_NEED_RANGE,
+            "sleep_need_estimate": estimate,
             "password_error": password_error,
             "password_min": MIN_LENGTH,
             "notice": notice,
@@ -150,7 +172,7 @@ NOTICES = {
 def profile_page(request: Request, uow: UowDep, me: OwnSettings, done: str | None = None) -> Response:
     with uow() as session:
         user = _load(session, me.subject_id)
-        return _page(request, user, ProfileForm.of(user), notice=NOTICES.get(done or "", ""))
+        return _page(request, session, user, ProfileForm.of(user), notice=NOTICES.get(done or "", ""))
 
 
 def _settings_patch(user: User, form: ProfileForm) -> MePatch | None:
@@ -207,7 +229,7 @@ def save_profile(
         form = ProfileForm(tz=tz, sleep_need=sleep_need, priority=(priority or [])[: len(RANK_WORDS)])
         patch = _settings_patch(user, form)
         if patch is None:
-            return _page(request, user, form, status_code=422)
+            return _page(request, session, user, form, status_code=422)
         update_profile(session, user.id, patch)
     return finish_page(request, RedirectResponse("/profile?done=saved", status_code=303))
 
@@ -243,7 +265,9 @@ def change_password(
             except Unprocessable as exc:
                 problem = exc.detail[0].upper() + exc.detail[1:] + "."
         if problem:
-            return _page(request, user, ProfileForm.of(user), password_error=problem, status_code=422)
+            return _page(
+                request, session, user, ProfileForm.of(user), password_error=problem, status_code=422
+            )
         end_all_sessions(session, user.id)
         token, _ = start_session(session, user, now=now)
     response = finish_page(request, RedirectResponse("/profile?done=password", status_code=303))

@@ -18,13 +18,15 @@ from perfhub.privacy.policy import disclose_rows
 from perfhub.readiness.engine.sleep_debt import (
     DEBT_MIN_NIGHTS,
     DEBT_WINDOW,
-    DEFAULT_SLEEP_NEED_MIN,
     LOW_BELOW_H,
     MODERATE_UP_TO_H,
+    NEED_MIN_NIGHTS,
+    NEED_WINDOW,
     NONE_BELOW_H,
     SURPLUS_CAP_MIN,
 )
 from perfhub.readiness.service import sleep_debt_days
+from perfhub.readiness.sleep_need import SleepNeed, sleep_need_on
 from perfhub.readings.queries import sleep_days
 from perfhub.readings.schemas import SleepDayOut
 from perfhub.wearables.vendors.registry import DISPLAY_NAMES
@@ -112,7 +114,9 @@ def sleep_page(request: Request, uow: UowDep, read: SleepPageRead) -> Response:
                 for day in sleep_debt_days(session, subject, start, today)
             ),
         )
-        context = sleep_context(subject, access.is_self, today, nights, debts)
+        # The need is a setting of the athlete's, shown to them only (a coach sees the debt).
+        need = sleep_need_on(session, subject, today) if access.is_self else None
+        context = sleep_context(subject, access.is_self, today, nights, debts, need)
     return render(request, "sleep.html", context, user=read.viewer, title="Sleep")
 
 
@@ -122,13 +126,13 @@ def sleep_context(
     today: date,
     nights: list[dict[str, Any]],
     debts: list[dict[str, Any]],
+    need: SleepNeed | None = None,
 ) -> dict[str, Any]:
     days = [today - timedelta(days=back) for back in range(DEBT_WINDOW - 1, -1, -1)]
     night_on = {night["date"]: night for night in nights}
     debt_on = {debt["date"]: debt for debt in debts}
     latest = nights[-1] if nights else None
     current = debt_on.get(today)
-    need_min = float(subject.sleep_need_min or DEFAULT_SLEEP_NEED_MIN)
     return {
         "is_self": is_self,
         "athlete_name": subject.name or subject.email,
@@ -142,7 +146,7 @@ def sleep_context(
         "debt": None if current is None else debt_figures(current),
         "chart": debt_chart(days, debts),
         "table": [table_row(day, night_on.get(day), debt_on.get(day)) for day in reversed(days)],
-        "sleep_need": hours_minutes(need_min),
+        "sleep_need": None if need is None else need_words(need),
         "thresholds": {
             "none": f"{NONE_BELOW_H:g}",
             "low": f"{LOW_BELOW_H:g}",
@@ -150,6 +154,16 @@ def sleep_context(
             "payback": f"{SURPLUS_CAP_MIN / 60:g}",
         },
     }
+
+
+def need_words(need: SleepNeed) -> str:
+    """The need today's debt is counted against, and where it comes from."""
+    minutes = hours_minutes_words(need.minutes)
+    if need.chosen:
+        return f"{minutes}, as you set it on your profile"
+    if need.nights_missing:
+        return f"{minutes}, the usual figure until {NEED_MIN_NIGHTS} of your nights are recorded"
+    return f"{minutes}, estimated from your last {NEED_WINDOW} nights"
 
 
 def night_figures(night: dict[str, Any], today: date) -> dict[str, Any]:
