@@ -77,7 +77,7 @@ def test_driver_json_round_trip_and_rendering() -> None:
     assert rendered[1].startswith("Resting HR 6 bpm above baseline")
     assert rendered[2] == "Sleep debt 6.5 h (high)"
     assert rendered[3].startswith("Possible illness or accumulated strain")
-    assert rendered[4].startswith("Using HRV data from 2 days ago")
+    assert rendered[4].startswith("No HRV reading for last night (latest 2 days ago)")
     for d in examples:
         assert driver_from_json(driver_to_json(d)) == d
     assert "ln SDNN" in render(Driver("hrv_in_range", {**examples[0].values, "metric": "SDNN"}))
@@ -110,7 +110,7 @@ def test_driver_selection_is_worst_first_and_keeps_staleness() -> None:
     assert chosen[1].code == "hrv_below_range"  # 0.30 × 55 points lost beats resting HR's 0.20 × 53
     stale = [d for d in chosen if d.code == "stale_rhr"]
     assert len(stale) == 1
-    assert render(stale[0]) == "Using resting HR data from 3 days ago; 7-day average used"
+    assert render(stale[0]) == "No resting HR for last night (latest 3 days ago); 7-day average used"
     calm = DayFacts(
         metric="SDNN",
         components={"hrv_balance": 77.0},

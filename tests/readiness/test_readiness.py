@@ -213,11 +213,25 @@ def test_eight_days_without_signal_is_no_recent_data() -> None:
 
 def test_sleep_debt_alone_does_not_make_a_score() -> None:
     b = stable_batch(days=70)
-    for arr in (b.ln_hrv, b.resting_hr, b.sleep_min):
-        arr[0, 64:] = np.nan  # 6 silent days: HRV/RHR 7-day means lack readings, debt still computable
+    b.ln_hrv[0, 40:] = np.nan  # HRV and resting HR stopped a month ago: nothing left to carry
+    b.resting_hr[0, 40:] = np.nan
+    b.sleep_min[0, 64:] = np.nan  # 6 nights without sleep either; the debt still has 8 of 14
     r = compute_batch(b)
     assert not math.isnan(r.debt_hours[0, 69])
     assert snapshot(b, r, 0, 69).reason == "no_recent_data"
+
+
+def test_seven_silent_days_still_score_and_the_eighth_does_not() -> None:
+    b = stable_batch(days=80)
+    for arr in (b.ln_hrv, b.resting_hr, b.sleep_min):
+        arr[0, 70:] = np.nan  # last signal on day 69
+    r = compute_batch(b)
+    for day in range(70, 77):  # 1–7 days of silence: stale, still scored
+        snap = snapshot(b, r, 0, day)
+        assert snap.score is not None and snap.stale, day
+    for day in range(74, 77):  # under 3 readings in the week: the 7-day mean as of day 69
+        assert r.ln7[0, day] == pytest.approx(float(np.mean(b.ln_hrv[0, 63:70])))
+    assert snapshot(b, r, 0, 77).reason == "no_recent_data"
 
 
 def test_stale_fallback_sets_stale_and_names_the_age() -> None:
@@ -232,20 +246,27 @@ def test_stale_fallback_sets_stale_and_names_the_age() -> None:
     assert {d.code for d in stale} == {"stale_hrv", "stale_rhr"}
     assert all(d.values["age_days"] == 2 for d in stale)
     text = snap.rendered_drivers()
-    assert any("Using HRV data from 2 days ago" in t for t in text)
-    # The 7-day moving average stands in for last night's values.
-    assert snap.baselines["lastNightLnHrv"] == pytest.approx(r.ln7[0, -1])
-    assert snap.baselines["restingHr"] == pytest.approx(float(np.nanmean(b.resting_hr[0, -7:])))
+    assert "No HRV reading for last night (latest 2 days ago); scored without it, on your 7-day average" in text
+    assert "No resting HR for last night (latest 2 days ago); 7-day average used" in text
+    # Last night's HRV is missing, not a typical night: its contributor is left out.
+    assert snap.baselines["lastNightLnHrv"] is None
+    assert "last_night_hrv" not in {c.name for c in snap.components}
+    # Resting HR more than 36 h old: the 7-day mean as of the latest reading stands in.
+    assert snap.baselines["restingHr"] == pytest.approx(float(np.mean(b.resting_hr[0, -9:-2])))
 
 
-def test_one_missing_morning_is_not_stale() -> None:
+def test_one_missing_night_is_stale_and_weighed_as_missing() -> None:
     b = stable_batch()
     b.ln_hrv[0, -1] = np.nan
     b.resting_hr[0, -1] = np.nan
     r = compute_batch(b)
     snap = snapshot(b, r, 0, -1)
-    assert not snap.stale
-    assert snap.baselines["lastNightLnHrv"] == b.ln_hrv[0, -2]  # yesterday's reading, < 36 h old
+    assert snap.stale and "stale" in snap.flags
+    assert snap.baselines["lastNightLnHrv"] is None
+    assert "last_night_hrv" not in {c.name for c in snap.components}
+    assert snap.baselines["restingHr"] == b.resting_hr[0, -2]  # yesterday's reading, < 36 h old
+    text = snap.rendered_drivers()
+    assert "No resting HR for last night (latest yesterday); that value used" in text
 
 
 def sdnn_switch_batch(split_segments: bool) -> SeriesBatch:
@@ -266,12 +287,17 @@ def test_sdnn_gets_its_own_baseline(split_segments: bool) -> None:
     assert (r.segment_start[0, 60:] == 60).all()
     assert r.hrv_days[0, 60] == 1  # the count restarts with the new metric
     for day in (60, 61, 62):
-        assert snapshot(b, r, 0, day).reason == "calibrating"
+        # Not "calibrating" after two months of HRV: scored on the rest, the change said in words.
+        snap = snapshot(b, r, 0, day)
+        assert snap.score is not None and snap.status == "provisional"
+        assert "hrv_balance" not in {c.name for c in snap.components}
+        assert "source_changed" in {d.code for d in snap.drivers}
+    assert any("HRV comes from a new device" in t for t in snapshot(b, r, 0, 61).rendered_drivers())
     snap = snapshot(b, r, 0, 99)
     mean_sdnn = float(np.mean(b.ln_hrv[0, 60:99]))
     assert snap.baselines["normalLow"] is not None and snap.baselines["normalHigh"] is not None
     centre = (snap.baselines["normalLow"] + snap.baselines["normalHigh"]) / 2
-    assert centre == pytest.approx(mean_sdnn, abs=1e-9)  # no rMSSD day in the baseline
+    assert centre == pytest.approx(mean_sdnn, abs=1e-8)  # no rMSSD day in the baseline
     assert snap.hrv_metric == "SDNN"
     assert snap.band == "normal"  # a jump of +0.6 ln units is not "unusually high" in its own segment
     hrv_facts = [d for d in snap.drivers if d.code.startswith("hrv")]

@@ -128,7 +128,12 @@ class AthleteSeries:
         )
 
     def _ends(self, index: int) -> list[date]:
-        return [date.fromordinal(int(c["day"][index])) for c in (self.hrv, self.sleep) if len(c["day"])]
+        ends = [date.fromordinal(int(c["day"][index])) for c in (self.hrv, self.sleep) if len(c["day"])]
+        if self.load:
+            # Training logged before the first night counts in the load windows: the athlete's
+            # batch must start there whether computed alone or with others.
+            ends.append(min(self.load) if index == 0 else max(self.load))
+        return ends
 
     def first_day(self) -> date | None:
         return min(self._ends(0), default=None)

@@ -66,9 +66,14 @@ class ReadinessSnapshot:
         return [{"name": c.name, "score": c.score, "weight": c.weight} for c in self.components]
 
 
+# Stored numbers are rounded: window sums are differences of cumulative sums, whose last bits
+# depend on where a batch starts, and a snapshot must not (served = batch, whatever the window).
+_STORED_DECIMALS = 9
+
+
 def _opt(value: Any) -> float | None:
     f = float(value)
-    return None if math.isnan(f) else f
+    return None if math.isnan(f) else round(f, _STORED_DECIMALS)
 
 
 def _age(value: Any) -> int | None:
