@@ -44,8 +44,9 @@ DIGIT = re.compile(r"\d")
 # One fact per code with every number the engine puts in it.
 SAMPLE_VALUES: dict[str, dict[str, Any]] = {
     "illness": {"rhr_delta": 6.76, "ln7": 3.97, "normal_low": 4.04, "normal_high": 4.13, "metric": "SDNN"},
+    "overreaching": {"nights": 6, "ln7": 3.99, "normal_low": 4.04, "normal_high": 4.13, "metric": "rMSSD"},
     "hrv_below_range": {"ln7": 3.97, "normal_low": 4.04, "normal_high": 4.13, "metric": "rMSSD"},
-    "hrv_unusually_high": {"ln7": 4.5, "normal_low": 4.04, "normal_high": 4.13, "metric": "rMSSD"},
+    "hrv_unusually_high": {"value": 4.6, "ln7": 4.5, "normal_low": 4.04, "normal_high": 4.13, "metric": "rMSSD"},
     "hrv_above_range": {"ln7": 4.15, "normal_low": 4.04, "normal_high": 4.13, "metric": "rMSSD"},
     "hrv_in_range": {"ln7": 4.1, "normal_low": 4.04, "normal_high": 4.13, "metric": "rMSSD"},
     "hrv_drop": {"value": 3.7, "ln7": 4.1, "drop_sd": -1.6, "metric": "rMSSD"},
@@ -63,6 +64,7 @@ SAMPLE_VALUES: dict[str, dict[str, Any]] = {
     "load_balanced": {"acwr": 1.0},
     "stale_hrv": {"age_days": 3},
     "stale_rhr": {"age_days": 4},
+    "source_changed": {"days": 5, "nights": 3, "needed": 4},
     "calibrating": {"days": 9, "target": 21, "next": "provisional"},
 }
 

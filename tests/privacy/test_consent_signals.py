@@ -110,13 +110,13 @@ def get(harness: Harness, path: str, viewer: dict[str, Any], **params: Any) -> A
 # The signal each driver's numbers belong to — the test's own statement of docs/architecture.md#privacy, kept
 # apart from the code's table on purpose.
 def signal_of(code: str) -> str | None:
-    if code.startswith(("hrv_", "rhr_")) or code == "illness":
+    if code.startswith(("hrv_", "rhr_")) or code in ("illness", "overreaching"):
         return "hrv"
     if code.startswith("sleep_"):
         return "sleep"
     if code.startswith("load_"):
         return "training"
-    assert code in ("stale_hrv", "stale_rhr", "calibrating"), code
+    assert code in ("stale_hrv", "stale_rhr", "source_changed", "calibrating"), code
     return None
 
 

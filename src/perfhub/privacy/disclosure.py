@@ -60,6 +60,7 @@ class Detail(StrEnum):
 # and travels with ``readiness``.
 DRIVER_SIGNALS: Mapping[str, str | None] = {
     "illness": HRV,  # resting-HR delta and the 7-day HRV against its range
+    "overreaching": HRV,  # the 7-day HRV against its range and the nights of its decline
     "hrv_below_range": HRV,
     "hrv_unusually_high": HRV,
     "hrv_above_range": HRV,
@@ -79,6 +80,7 @@ DRIVER_SIGNALS: Mapping[str, str | None] = {
     "load_balanced": TRAINING,
     "stale_hrv": None,
     "stale_rhr": None,
+    "source_changed": None,  # which device the HRV comes from is about the score, not a value
     "calibrating": None,
 }
 

@@ -218,6 +218,7 @@ FLAG_SIGNALS: Mapping[str, frozenset[str]] = {
     "illness": frozenset({"readiness"}),
     "hrv_below_range": frozenset({"readiness"}),
     "hrv_unusually_high": frozenset({"readiness"}),
+    "overreaching": frozenset({"readiness"}),
     "sleep_debt": frozenset({"readiness", "sleep"}),
     "load_spike": frozenset({"readiness"}),
     "stale": frozenset({"readiness"}),

@@ -83,6 +83,7 @@ FLAG_LABELS = {
     "illness": "Possible illness or strain",
     "hrv_below_range": "HRV below normal range",
     "hrv_unusually_high": "HRV unusually high",
+    "overreaching": "Possible overreaching",
     "sleep_debt": "Sleep debt",
     "load_spike": "Training load spike",
     "stale": "Old data",

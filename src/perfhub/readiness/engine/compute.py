@@ -116,7 +116,6 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     rhr = _rhr_baseline(b.resting_hr[rows], grid)
     sleep = _sleep(b, rows, grid.shape)
     load = _training_load(b.load[rows], grid.day, grid.shape)
-    trend = _trend(hrv, grid)
 
     week_z = (hrv.ln7 - hrv.mean60) / hrv.sd60
     with np.errstate(invalid="ignore"):
@@ -131,6 +130,10 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
         illness = (
             (rhr.delta >= ILLNESS_RHR_DELTA) & ((hrv.ln7 < hrv.normal_low) | (latest_z <= -ILLNESS_NIGHT_SD))
         ) | ((rhr.delta >= ILLNESS_RHR_SOFT_DELTA) & (latest_z <= -ILLNESS_STRONG_NIGHT_SD))
+    # A night explained by illness is not training strain: it adds nothing to the trend, and a
+    # day flagged ill is not also called overreaching.
+    trend = _trend(hrv, grid, illness)
+    trend.alarm[illness] = False
     hrv_balance = HRV_BALANCE_CURVE(week_z)
     last_night = LAST_NIGHT_CURVE((hrv.value - hrv.ln7) / hrv.sd60)
     np.minimum(hrv_balance, HRV_BALANCE_CURVE.at(0.0), out=hrv_balance, where=saturation)
@@ -360,15 +363,15 @@ class _Trend:
     alarm: Mask
 
 
-def _trend(hrv: _Hrv, g: _Grid) -> _Trend:
+def _trend(hrv: _Hrv, g: _Grid, ill: Mask) -> _Trend:
     """A gradual decline of HRV below its baseline: a one-sided CUSUM over the last
     ``TREND_WINDOW`` days of the segment, each night's shortfall in SD less a slack.
 
     CUSUM adds up small, consistent shortfalls that no single night, nor yet the weekly mean,
     shows; the window keeps it to what the athlete can act on (and the engine's memory bounded).
-    A missing night adds nothing either way.
+    A missing night, or one flagged ``ill``, adds nothing either way.
     """
-    shortfall = np.where(np.isnan(hrv.night_z), 0.0, -hrv.night_z - TREND_SLACK_SD)
+    shortfall = np.where(np.isnan(hrv.night_z) | ill, 0.0, -hrv.night_z - TREND_SLACK_SD)
     c = csum(shortfall)
     c_n = csum(g.hrv_valid, np.int32)
     n, days = g.shape

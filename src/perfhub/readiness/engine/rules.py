@@ -100,16 +100,17 @@ FULL_HRV_DAYS = 60
 ILLNESS_RHR_DELTA = 5.0
 # Illness (the cap at 39) is resting HR +5 bpm with HRV below its normal range — this week's
 # mean, or the newest night's alone (the onset night, before the weekly mean moves) — or the
-# newest night a full SD below the baseline with resting HR up by 3.5 bpm or more.
+# newest night a full SD below the baseline with resting HR up by 3 bpm (where the resting-HR
+# curve starts to cost).
 ILLNESS_NIGHT_SD = 0.5
 ILLNESS_STRONG_NIGHT_SD = 1.0
-ILLNESS_RHR_SOFT_DELTA = 3.5
+ILLNESS_RHR_SOFT_DELTA = 3.0
 ILLNESS_CAP = 39.0
 # Overreaching: a windowed CUSUM of nightly HRV below the 60-day mean (in SD, each night
 # discounted by TREND_SLACK_SD) over the last TREND_WINDOW nights reaching TREND_ALARM_SD.
 TREND_WINDOW = 7
 TREND_SLACK_SD = 0.5
-TREND_ALARM_SD = 3.5
+TREND_ALARM_SD = 3.0
 TREND_MIN_NIGHTS = 3
 OVERREACHING_CAP = 64.0
 # Saturation: a night this many SD above the 60-day mean, or a 7-day mean 1 SD above it, with
