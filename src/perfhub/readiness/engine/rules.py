@@ -10,26 +10,31 @@ Rules (day ``d`` of an athlete; "segment" = the run of days sharing one HRV sour
 * Normal range: mean ± 0.5 SD of days d−60…d−1 (HRV4Training; 0.5 SD ≈ smallest worthwhile
   change), SD floored at 0.05 ln units, usable with ≥ ``BASELINE_MIN_READINGS`` (4) readings.
 * Resting HR baseline: mean of days d−60…d−1, ≥ 4 readings.
-* Staleness, in days because readings are attributed to the wake-up date: a reading dated d or
-  d−1 is at most ~30 h old on the morning of d; one dated d−2 or earlier is older than 36 h. Then
-  the signal is *stale*: its 7-day moving average (≥ 3 readings) stands in for last night's
-  value, ``stale`` is set and a driver states the age. For fresh data, last night's value is the
-  latest reading (today's, else yesterday's).
+* Staleness, in days because readings are attributed to the wake-up date: last night is the
+  reading dated d; when it is missing the signal is *stale*. HRV's last-night contributor is
+  then left out (weighted as missing), and its 7-day mean, when the week holds fewer than 3
+  readings, is the one as of the latest reading (≤ 7 days). Resting HR uses yesterday's reading
+  (under 36 h old), else the 7-day mean as of the latest one (≤ 7 days).
 * Contributors are piecewise-linear curves (:mod:`.curves`) scoring 0–100, ~75 at the
   athlete's own baseline. HRV balance is two-sided (Kiviniemi 2007, Vesterinen 2016): above the
   range it never scores more than inside it. Last-night HRV is scored against the 7-day mean in
   units of the 60-day SD; drops beyond 1 SD cost steeply (Kiviniemi 2007). Resting HR costs from
-  +3 bpm, strongly from +5 (Oura, Polar). Sleep: duration vs need, efficiency ≥ 85 %, latency
-  ≤ 30 min, wakes (Ohayon 2017). Sleep debt: :mod:`.sleep_debt`. Training load,
-  only once logged: ACWR 7/28-day (Gabbett 2016, soft) and TSB = 42-day − 7-day mean load
-  (Banister/PMC), relative to the 42-day mean so that load units do not matter.
-* Readiness = weighted mean of the contributors present (``WEIGHTS``, renormalised). Override:
-  resting HR ≥ +5 bpm together with the 7-day HRV below range caps it at 39.
+  +3 bpm, strongly from +5 (Oura, Polar). Sleep: duration vs need (set, or estimated from the
+  last 60 nights), efficiency ≥ 85 %, latency ≤ 30 min, wakes (Ohayon 2017). Sleep debt:
+  :mod:`.sleep_debt`. Training load, only once logged: ACWR 7/28-day (Gabbett 2016, soft) and
+  TSB = 42-day − 7-day mean load (Banister/PMC), relative to the 42-day mean.
+* Readiness = weighted mean of the contributors present (``WEIGHTS``, renormalised), then capped:
+  at 64 on an overreaching trend (a 7-night CUSUM of nightly shortfalls below the 60-day mean),
+  at 39 on illness (resting HR +5 with HRV below range this week or last night, or resting HR +3
+  with last night 1 SD down). Saturation (HRV far above range, resting HR normal) caps the HRV
+  contributors at a typical day's.
 * No score when: no signal ever up to d (``no_data``); no HRV/RHR/sleep reading for more than 7
   days, or none of the physiological contributors (HRV balance, last-night HRV, resting HR,
   sleep) computable — sleep debt and load alone do not make a score (``no_recent_data``); < 4
-  valid HRV days in the segment (``calibrating``). Otherwise status calibrating (4–20 HRV days),
-  provisional (21–59), full (≥ 60).
+  valid HRV days from any source in the last 120 days (``calibrating``). Otherwise status by the
+  segment's HRV days in the last 120: calibrating (4–20), provisional (21–59), full (≥ 60), and
+  at least provisional for an athlete with 21 HRV days from any source.
+* Memory: a day depends on at most ``MEMORY_DAYS`` of inputs (docs/readiness.md#windows).
 
 """
 
