@@ -1,26 +1,48 @@
 """Reads of readiness snapshots and of whether an athlete has any readings at all; the
-athletes' canonical readings loaded as engine input (:func:`load_athletes`)."""
+athletes' canonical readings loaded as engine input (:func:`load_athletes`), whole or from a
+window before the first day a recompute writes (docs/readiness.md#incremental-recompute)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
-from datetime import date
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import Connection, Date, Executable, Select, Text, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    Executable,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy import cast as cast_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from perfhub.auth.models import User
 from perfhub.core.db import one_of, one_of_param, one_of_value
 from perfhub.readiness.engine import ALGORITHM_VERSION
-from perfhub.readiness.engine.series import HRV_COLUMNS, SLEEP_COLUMNS, AthleteSeries, as_columns
+from perfhub.readiness.engine.rules import MEMORY_DAYS
+from perfhub.readiness.engine.series import (
+    HRV_COLUMNS,
+    PRIMARY_LOOKBACK_DAYS,
+    SLEEP_COLUMNS,
+    AthleteSeries,
+    as_columns,
+)
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, SleepDaily
 from perfhub.readings.queries import dated_rows, driver_rows, source_priority
+from perfhub.training.models import CompletedSession
 from perfhub.training.queries import daily_loads
 
 
@@ -163,7 +185,46 @@ def _fetch(connection: Connection, statement: Executable) -> Sequence[Sequence[A
         result.close()
 
 
-def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries]:
+def window_start(since: date) -> date:
+    """The first day a batch recomputing the days from ``since`` on must hold: a day's result
+    depends only on the inputs of its last ``MEMORY_DAYS`` days (docs/readiness.md#incremental-recompute)."""
+    return since - timedelta(days=MEMORY_DAYS)
+
+
+def read_from(since: date) -> date:
+    """The first day whose readings such a recompute reads: :func:`window_start`, and before it
+    the trailing days over which the batch's first day chooses its primary HRV source."""
+    return window_start(since) - timedelta(days=PRIMARY_LOOKBACK_DAYS)
+
+
+@dataclass(kw_only=True)
+class WindowedSeries(AthleteSeries):
+    """An athlete's readings and load from ``read_from(since)`` on only, for a recompute of the
+    days from ``since`` on.
+
+    ``first_day()`` is the first day of the whole history, not of the loaded readings: snapshot
+    spans and the input hashes' clamp use it, so that a day hashes the same whichever way it was
+    computed. ``last_day()`` and ``last_night()`` are the loaded readings' (``None`` when nothing
+    arrived inside the window).
+    """
+
+    since: date
+    history_start: date | None
+
+    def first_day(self) -> date | None:
+        return self.history_start
+
+
+def load_athletes(
+    session: Session, users: Sequence[User], since: Mapping[int, date] | None = None
+) -> list[AthleteSeries]:
+    """Each athlete's canonical readings and training load as engine input, in ``users`` order.
+
+    Without ``since`` (or for an athlete not in it), the whole history. For an athlete with a
+    day in ``since`` — the first day a recompute will write — only what the results from that
+    day on can depend on (:func:`read_from`), as a :class:`WindowedSeries`: the cost of a
+    recompute after a new night does not grow with the length of the history.
+    """
     # Core rows fetched all at once and turned into columns chunk by chunk: this runs for every
     # athlete of every insights batch, so per-row Python work is kept to the minimum.
     connection = session.connection()
@@ -171,6 +232,8 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
     hrv: dict[int, dict[str, np.ndarray]] = {}
     sleep: dict[int, dict[str, np.ndarray]] = {}
     ids = [user.id for user in users]
+    windowed = {user_id: since[user_id] for user_id in ids if user_id in since} if since else {}
+    starts = {user_id: read_from(day) for user_id, day in windowed.items()}
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         hrv_rows = _fetch(
@@ -183,7 +246,7 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 HrvDaily.sdnn_ms,
                 HrvDaily.resting_hr,
             )
-            .where(one_of(HrvDaily.user_id, chunk, dialect))
+            .where(_dated(HrvDaily.user_id, HrvDaily.date, chunk, starts, dialect))
             .order_by(HrvDaily.user_id, HrvDaily.date),
         )
         hrv.update(_by_user(hrv_rows, HRV_COLUMNS))
@@ -198,21 +261,102 @@ def load_athletes(session: Session, users: Sequence[User]) -> list[AthleteSeries
                 SleepDaily.latency_min,
                 SleepDaily.wake_count,
             )
-            .where(one_of(SleepDaily.user_id, chunk, dialect))
+            .where(_dated(SleepDaily.user_id, SleepDaily.date, chunk, starts, dialect))
             .order_by(SleepDaily.user_id, SleepDaily.date),
         )
         sleep.update(_by_user(sleep_rows, SLEEP_COLUMNS))
     no_hrv, no_sleep = as_columns([], HRV_COLUMNS), as_columns([], SLEEP_COLUMNS)
-    loads = daily_loads(session, ids)
-    return [
-        AthleteSeries(
-            user_id=user.id,
-            tz=user.tz,
-            priority=source_priority(user),
-            sleep_need_min=float(user.sleep_need_min or 480),
-            hrv=hrv.get(user.id, no_hrv),
-            sleep=sleep.get(user.id, no_sleep),
-            load=loads.get(user.id, {}),
+    loads = daily_loads(session, [user_id for user_id in ids if user_id not in starts])
+    loads.update(_daily_loads_from(session, starts))
+    firsts = _first_days(session, list(starts))
+    athletes: list[AthleteSeries] = []
+    for user in users:
+        common: dict[str, Any] = {
+            "user_id": user.id,
+            "tz": user.tz,
+            "priority": source_priority(user),
+            # 0: no need set, the engine estimates it.
+            "sleep_need_min": float(user.sleep_need_min or 0),
+            "hrv": hrv.get(user.id, no_hrv),
+            "sleep": sleep.get(user.id, no_sleep),
+            "load": loads.get(user.id, {}),
+        }
+        if user.id in windowed:
+            athletes.append(
+                WindowedSeries(**common, since=windowed[user.id], history_start=firsts.get(user.id))
+            )
+        else:
+            athletes.append(AthleteSeries(**common))
+    return athletes
+
+
+def _dated(
+    user: QueryableAttribute[int],
+    day: QueryableAttribute[date],
+    ids: Sequence[int],
+    starts: Mapping[int, date],
+    dialect: str,
+) -> ColumnElement[bool]:
+    """Rows of the athletes ``ids``, from each one's day in ``starts`` where it has one: one range
+    of the (athlete, date) index per distinct day (after an event most athletes share one)."""
+    groups: dict[date | None, list[int]] = {}
+    for user_id in ids:
+        groups.setdefault(starts.get(user_id), []).append(user_id)
+    return or_(
+        *(
+            one_of(user, members, dialect)
+            if first is None
+            else and_(one_of(user, members, dialect), day >= first)
+            for first, members in groups.items()
         )
-        for user in users
+    )
+
+
+def _daily_loads_from(session: Session, starts: Mapping[int, date]) -> dict[int, dict[date, float]]:
+    """:func:`perfhub.training.queries.daily_loads` of the athletes of ``starts``, from each one's
+    day on (the (athlete, date) index), where that reads every day of the history."""
+    loads: dict[int, dict[date, float]] = {}
+    ids = list(starts)
+    dialect = session.get_bind().dialect.name
+    for chunk in range(0, len(ids), 500):
+        statement = (
+            select(CompletedSession.athlete_id, CompletedSession.date, func.sum(CompletedSession.load))
+            .where(
+                _dated(
+                    CompletedSession.athlete_id,
+                    CompletedSession.date,
+                    ids[chunk : chunk + 500],
+                    starts,
+                    dialect,
+                )
+            )
+            .group_by(CompletedSession.athlete_id, CompletedSession.date)
+        )
+        for athlete_id, day, load in session.execute(statement):
+            loads.setdefault(athlete_id, {})[day] = float(load or 0.0)
+    return loads
+
+
+def _first_days(session: Session, ids: Sequence[int]) -> dict[int, date]:
+    """Each athlete's first day as :meth:`AthleteSeries.first_day` has it over the whole history:
+    the first HRV or sleep reading or logged training. A correlated MIN per athlete and table is
+    one seek of its (athlete, date) index on both databases, however long the history."""
+    found: dict[int, date] = {}
+    dialect = session.get_bind().dialect.name
+    firsts = [
+        select(func.min(model.date)).where(model.user_id == User.id).scalar_subquery()
+        for model in (HrvDaily, SleepDaily)
     ]
+    firsts.append(
+        select(func.min(CompletedSession.date))
+        .where(CompletedSession.athlete_id == User.id)
+        .scalar_subquery()
+    )
+    for chunk in range(0, len(ids), 500):
+        for user_id, *days in session.execute(
+            select(User.id, *firsts).where(one_of(User.id, ids[chunk : chunk + 500], dialect))
+        ):
+            known = [day for day in days if day is not None]
+            if known:
+                found[user_id] = min(known)
+    return found

@@ -8,10 +8,11 @@ may have changed → upsert those whose inputs changed → ``insights.updated``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, cast
 
+import numpy as np
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
@@ -37,9 +38,15 @@ from perfhub.readiness.engine import (
     inputs_hashes,
     snapshot,
 )
+from perfhub.readiness.engine.rules import MEMORY_DAYS
+from perfhub.readiness.engine.sleep_debt import DEBT_WINDOW, NEED_WINDOW
 from perfhub.readiness.models import ReadinessSnapshotRow
-from perfhub.readiness.queries import load_athletes
+from perfhub.readiness.queries import WindowedSeries, load_athletes, read_from, window_start
 from perfhub.readings.models import HrvDaily, SleepDaily
+
+# The announced debt is rounded as snapshots store their numbers (engine/snapshot.py): the last
+# bits of a window sum depend on where the batch starts, and the event must not.
+DEBT_DECIMALS = 9
 
 
 @dataclass
@@ -105,19 +112,27 @@ def recompute(
     ``report_sleep_debt`` adds each athlete's newest sleep debt to it, and announces that even
     when no snapshot changed (the sleep-debt nudge reacts to it).
     """
-    athletes = [a for a in load_athletes(session, users) if a.first_day() is not None]
+    # With ``since``, only the window the days from it can depend on is read (the engine's
+    # memory is bounded), so that a new night costs the same after 60 days or 3 years.
+    athletes = [a for a in load_athletes(session, users, since) if a.first_day() is not None]
     if not athletes:
         return []
     todays = {a.user_id: local_today(a.tz) for a in athletes}
-    start = min(cast(date, a.first_day()) for a in athletes)
-    end = max(max(todays[a.user_id], cast(date, a.last_day())) for a in athletes)
-    batch = build_batch(athletes, start, end)
-    result = compute_batch(batch)
+    # Rows are independent: the batch starts at the earliest day any of its athletes needs.
+    start = min(_needed_from(a) for a in athletes)
     spans = {}
     for athlete in athletes:
         first = cast(date, athlete.first_day())
         begin = max(first, (since or {}).get(athlete.user_id, first))
-        spans[athlete.user_id] = (begin, max(todays[athlete.user_id], cast(date, athlete.last_day())))
+        # A windowed athlete with nothing inside the window has no readings after it either.
+        last = athlete.last_day() or todays[athlete.user_id]
+        spans[athlete.user_id] = (begin, max(todays[athlete.user_id], last))
+    end = max(finish for _, finish in spans.values())
+    # A windowed athlete's history may begin before the batch: days without readings inside it
+    # are then silence (no_recent_data), as the whole history has them.
+    earlier = np.array([cast(date, a.first_day()) < start for a in athletes], dtype=np.bool_)
+    batch = replace(build_batch(athletes, start, end), earlier_data=earlier)
+    result = compute_batch(batch)
     existing = _existing_hashes(session, spans)
     updates, rows = [], []
     for row, athlete in enumerate(athletes):
@@ -148,6 +163,29 @@ def recompute(
         announcements = (update.announcement(report_sleep_debt) for update in updates)
         publish_all(session, [event for event in announcements if event is not None])
     return updates
+
+
+def _needed_from(athlete: AthleteSeries) -> date:
+    """The first day the batch must hold for ``athlete``: its first day, or for a windowed load
+    the start of the window, from which the results of the days recomputed equal a whole
+    history's."""
+    first = cast(date, athlete.first_day())
+    return max(first, window_start(athlete.since)) if isinstance(athlete, WindowedSeries) else first
+
+
+def _debt_night(athlete: AthleteSeries, batch: SeriesBatch) -> date | None:
+    """The newest night, if ``batch`` gives its sleep debt as the whole history does: the
+    ``MEMORY_DAYS`` days up to it inside the batch and loaded. For a windowed load of a long
+    history that is every night from the day before ``since`` on; an older newest night (no
+    sleep since) is left out, as the nudge only uses today's or yesterday's."""
+    night = athlete.last_night()
+    if night is None or not isinstance(athlete, WindowedSeries):
+        return night
+    # From here on the batch holds every reading of the athlete's.
+    held = max(batch.start, read_from(athlete.since))
+    if cast(date, athlete.first_day()) >= held or night >= held + timedelta(days=MEMORY_DAYS - 1):
+        return night
+    return None
 
 
 @dataclass(frozen=True)
@@ -195,13 +233,13 @@ def _changed_snapshots(
     existing: dict[date, _Stored],
 ) -> tuple[AthleteUpdate, list[dict[str, Any]]]:
     update = AthleteUpdate(athlete.user_id, today)
-    night = athlete.last_night()
+    night = _debt_night(athlete, batch)
     if night is not None:
         col = (night - batch.start).days
         hours = float(result.debt_hours[row, col])
         if hours == hours:  # not NaN: enough nights for a debt
             update.latest_night = night
-            update.latest_debt_hours = hours
+            update.latest_debt_hours = round(hours, DEBT_DECIMALS)
             update.latest_debt_category = DEBT_CATEGORIES[int(result.debt_category[row, col])]
     rows = []
     first_col = (cast(date, athlete.first_day()) - batch.start).days
@@ -268,13 +306,15 @@ class DebtDay:
 
 def sleep_debt_days(session: Session, user: User, start: date, end: date) -> list[DebtDay]:
     """Sleep debt for each day of ``start..end`` that has enough nights (≥ 5 of 14)."""
-    (athlete,) = load_athletes(session, [user])
-    window_start = start - timedelta(days=14)
-    batch = build_batch([athlete], window_start, end)
+    # A day's debt reads its 14 nights, each against the need estimated from the 60 nights
+    # before it (when the athlete set none): the batch starts that far before ``start``.
+    lead = DEBT_WINDOW + NEED_WINDOW
+    (athlete,) = load_athletes(session, [user], {user.id: start})
+    batch = build_batch([athlete], start - timedelta(days=lead), end)
     hours, _codes = compute_debt(batch.sleep_min, batch.sleep_need_min)
     days = []
     for offset in range((end - start).days + 1):
-        value = float(hours[0, offset + 14])
+        value = float(hours[0, offset + lead])
         if value == value:
             days.append(DebtDay(start + timedelta(days=offset), round(value, 2), category_for(value)))
     return days
