@@ -173,7 +173,7 @@ def test_full_score_shows_the_gauge_band_drivers_and_contributors(harness: Harne
         assert f"{round(component['weight'] * 100)}%" in words
     assert any(name.startswith("HRV balance") for name, _ in rows)
     assert "Full: at least 60 nights of HRV stand behind the baseline" in words
-    assert "This score uses old data" not in words and "Old data" not in words
+    assert "Last night's data is missing" not in words and "Old data" not in words
 
 
 def test_a_stale_score_says_how_old_its_data_is(harness: Harness, frozen: None) -> None:
@@ -186,11 +186,11 @@ def test_a_stale_score_says_how_old_its_data_is(harness: Harness, frozen: None) 
     api = api_today(harness, athlete["headers"]).json()
     assert api["stale"] is True and api["date"] == today.isoformat()
     assert f"Readiness {api['readiness']} of 100" in words
-    assert "This score uses old data" in words
+    assert "Last night's data is missing" in words
     assert "The newest HRV or resting heart rate reading is 3 days old." in words
-    assert "readiness uses the 7-day averages in place of last night" in words
+    assert "Readiness leaves last night's HRV out rather than guess it" in words
     assert "Flags" in words and "Old data" in words
-    assert "Using HRV data from 3 days ago; 7-day average used." in words
+    assert "No HRV reading for last night (latest 3 days ago); scored without it, on your 7-day average." in words
     assert 'href="/connections"' in today_page(harness.client)
 
 
@@ -275,7 +275,7 @@ def test_today_is_the_athletes_local_date_across_midnight_utc(
     for words in (words_before, words_after):
         assert f"Today {long_day(local_date)} Readiness" in words
         assert f"Readiness {api['readiness']} of 100" in words
-        assert "This score uses old data" not in words
+        assert "Last night's data is missing" not in words
 
 
 # --- who may look ----------------------------------------------------------------------------
@@ -385,7 +385,7 @@ def test_browser_stale_score(
 ) -> None:
     open_today(page, live_server, states["stale"][0])
     expect(page.get_by_role("img", name=re.compile(r"^Readiness \d+ of 100"))).to_be_visible()
-    expect(page.get_by_role("heading", name="This score uses old data")).to_be_visible()
+    expect(page.get_by_role("heading", name="Last night's data is missing")).to_be_visible()
     expect(page.locator("#stale")).to_contain_text("days old")
     expect(page.locator("#flags")).to_contain_text("Old data")
     check_accessibility(page)
