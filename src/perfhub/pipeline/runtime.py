@@ -70,8 +70,10 @@ class Runtime:
 
     def start_reconciler(self) -> None:
         """The embedded deployment's schedules, as daemon threads: :func:`reconcile_all` every
-        ``reconcile_interval_s``, and link backfills resumed once a vendor rate limit has passed."""
+        ``reconcile_interval_s``, link backfills resumed once a vendor rate limit has passed, and
+        once at start the readiness history of a new algorithm version."""
         threading.Thread(target=self._resume_backfills, name="perfhub-backfill-resume", daemon=True).start()
+        threading.Thread(target=self._catch_up_readiness, name="perfhub-readiness-upgrade", daemon=True).start()
         interval = self.settings.reconcile_interval_s
         if interval <= 0:
             return
@@ -87,6 +89,14 @@ class Runtime:
                     log.exception("reconciliation failed")
 
         threading.Thread(target=loop, name="perfhub-reconcile", daemon=True).start()
+
+    def _catch_up_readiness(self) -> None:
+        from perfhub.readiness.upgrade import catch_up
+
+        try:
+            catch_up(self.sessions)
+        except Exception:  # the next start tries again; `perfhub recompute` does it by hand
+            log.exception("recomputing readiness history under the new algorithm failed")
 
     def _resume_backfills(self) -> None:
         sweep_at = 0.0  # first sweep at once: backfills a previous run left waiting

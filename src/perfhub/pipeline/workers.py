@@ -55,6 +55,8 @@ class BusRuntime:
         for consumer in self.consumers:
             self._tasks.append(asyncio.create_task(consumer.run(self.stop_event), name=consumer.spec.name))
         self._tasks.append(asyncio.create_task(self._gauges(), name="gauges"))
+        if "insights" in self.stages:
+            self._tasks.append(asyncio.create_task(self._catch_up_readiness(), name="readiness-upgrade"))
         if "ingest" in self.stages:
             self._tasks.append(asyncio.create_task(self._resume_backfills(), name="backfill-resume"))
         if "ingest" in self.stages and self.settings.reconcile_interval_s > 0:
@@ -68,6 +70,15 @@ class BusRuntime:
         if event.contains(self.sessions, "after_commit", self._after_commit):
             event.remove(self.sessions, "after_commit", self._after_commit)
         await self.bus.close()
+
+    async def _catch_up_readiness(self) -> None:
+        """Once at start: the readiness history of a new algorithm version (readiness.upgrade)."""
+        from perfhub.readiness.upgrade import catch_up
+
+        try:
+            await asyncio.to_thread(catch_up, self.sessions)
+        except Exception:  # the next start tries again; `perfhub recompute` does it by hand
+            log.exception("recomputing readiness history under the new algorithm failed")
 
     async def _reconcile(self) -> None:
         from perfhub.wearables.backfill import reconcile_all
