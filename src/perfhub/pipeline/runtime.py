@@ -73,7 +73,7 @@ class Runtime:
         ``reconcile_interval_s``, link backfills resumed once a vendor rate limit has passed, and
         once at start the readiness history of a new algorithm version."""
         threading.Thread(target=self._resume_backfills, name="perfhub-backfill-resume", daemon=True).start()
-        threading.Thread(target=self._catch_up_readiness, name="perfhub-readiness-upgrade", daemon=True).start()
+        threading.Thread(target=self._catch_up_readiness, name="perfhub-upgrade", daemon=True).start()
         interval = self.settings.reconcile_interval_s
         if interval <= 0:
             return
