@@ -204,7 +204,9 @@ def seed(sessions: sessionmaker[Session], athletes: int, days: int, coming: int,
             hrv: list[dict[str, Any]] = []
             sleep: list[dict[str, Any]] = []
             for index, profile in enumerate(profiles):
-                user, _ = create_user(session, f"bench{index}-{days}@bench.example", "athlete", tz="UTC")
+                user, _ = create_user(
+                    session, f"bench{index}-of-{athletes}-{days}@bench.example", "athlete", tz="UTC"
+                )
                 seeded_hrv, seeded_sleep, new_hrv, new_sleep = nights_of(profile, days, coming)
                 hrv += [row | {"user_id": user.id} for row in seeded_hrv]
                 sleep += [row | {"user_id": user.id} for row in seeded_sleep]
