@@ -66,6 +66,7 @@ from perfhub.readiness.engine.rules import (
     STALE_AFTER_DAYS,
     TREND_ALARM_SD,
     TREND_MIN_NIGHTS,
+    TREND_RECENT_SD,
     TREND_SLACK_SD,
     TREND_WINDOW,
     WEIGHTS,
@@ -133,7 +134,10 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     # A night explained by illness is not training strain: it adds nothing to the trend, and a
     # day flagged ill is not also called overreaching.
     trend = _trend(hrv, grid, illness)
-    trend.alarm[illness] = False
+    # The decline must still be going on: the newest night below the baseline. Without this the
+    # alarm would outlive a recovered week by as many nights as the window still holds.
+    with np.errstate(invalid="ignore"):
+        trend.alarm[~(latest_z < -TREND_RECENT_SD) | illness] = False
     hrv_balance = HRV_BALANCE_CURVE(week_z)
     last_night = LAST_NIGHT_CURVE((hrv.value - hrv.ln7) / hrv.sd60)
     np.minimum(hrv_balance, HRV_BALANCE_CURVE.at(0.0), out=hrv_balance, where=saturation)

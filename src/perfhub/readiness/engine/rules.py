@@ -115,8 +115,10 @@ ILLNESS_CAP = 39.0
 # discounted by TREND_SLACK_SD) over the last TREND_WINDOW nights reaching TREND_ALARM_SD.
 TREND_WINDOW = 7
 TREND_SLACK_SD = 0.5
-TREND_ALARM_SD = 3.0
+TREND_ALARM_SD = 2.5
 TREND_MIN_NIGHTS = 3
+# ... while the newest night (under 36 h old) is still this many SD below the 60-day mean.
+TREND_RECENT_SD = 0.5
 OVERREACHING_CAP = 64.0
 # Saturation: a night this many SD above the 60-day mean, or a 7-day mean 1 SD above it, with
 # resting HR within SATURATION_RHR_DELTA bpm of baseline.
