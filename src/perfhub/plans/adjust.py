@@ -60,6 +60,7 @@ _INTENSITY_CAPS: Mapping[str, Mapping[str, float]] = {
 EASING_DRIVERS = frozenset(
     {
         "illness",
+        "overreaching",
         "hrv_below_range",
         "hrv_unusually_high",
         "hrv_drop",

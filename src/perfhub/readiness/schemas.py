@@ -31,7 +31,8 @@ class ReadinessOut(BaseModel):
     flags: list[str] = Field(
         default_factory=list,
         description="the day's flags (docs/readiness.md#flags) you may see: `illness`, `hrv_below_range`, "
-        "`hrv_unusually_high`, `sleep_debt` (needs `sleep` too), `load_spike`, `stale`, `calibrating`",
+        "`hrv_unusually_high`, `overreaching`, `sleep_debt` (needs `sleep` too), `load_spike`, `stale`, "
+        "`calibrating`",
     )
     hidden: list[str] = Field(
         default_factory=list,
