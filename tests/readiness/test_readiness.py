@@ -246,7 +246,8 @@ def test_stale_fallback_sets_stale_and_names_the_age() -> None:
     assert {d.code for d in stale} == {"stale_hrv", "stale_rhr"}
     assert all(d.values["age_days"] == 2 for d in stale)
     text = snap.rendered_drivers()
-    assert "No HRV reading for last night (latest 2 days ago); scored without it, on your 7-day average" in text
+    hrv_words = "No HRV reading for last night (latest 2 days ago); scored without it, on your 7-day average"
+    assert hrv_words in text
     assert "No resting HR for last night (latest 2 days ago); 7-day average used" in text
     # Last night's HRV is missing, not a typical night: its contributor is left out.
     assert snap.baselines["lastNightLnHrv"] is None

