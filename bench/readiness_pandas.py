@@ -1,9 +1,12 @@
 """Idiomatic pandas reference implementation of the readiness rules (docs/readiness.md).
 
-Same rules, same score curves (their knots are imported from ``perfhub.readiness.engine.curves``),
-written the way one would in pandas: one long DataFrame (athlete, day), ``groupby(...).rolling``
-windows, ``groupby().ffill()`` for "latest reading", no Python loop over days or athletes. It
-exists to benchmark the numpy batch path against, and to cross-check its results.
+Same rules as the engine's ``ALGORITHM_VERSION`` (1.1.0), the same constants (imported from
+``perfhub.readiness.engine.rules`` and ``.sleep_debt``) and the same score curves
+(``perfhub.readiness.engine.curves``), written the way one would in pandas: one long
+DataFrame (athlete, day), ``groupby(...).rolling`` windows, ``groupby().ffill()`` for "latest
+reading", ``groupby().shift()`` for lags, no Python loop over days or athletes (only over the
+seven lags of the overreaching trend). It exists to benchmark the numpy batch path against, and
+to cross-check its results; apart from the curves, none of its arithmetic is the engine's.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from perfhub.readiness.engine.batch import SeriesBatch
 def batch_to_frame(batch: SeriesBatch) -> pd.DataFrame:
     """The long (athlete, day) frame the reference works on: one row per athlete-day."""
     athletes, days = batch.athletes, batch.days
+    earlier = np.zeros(athletes, dtype=np.bool_) if batch.earlier_data is None else batch.earlier_data
     return pd.DataFrame(
         {
             "athlete": np.repeat(np.arange(athletes, dtype=np.int64), days),
@@ -34,12 +38,16 @@ def batch_to_frame(batch: SeriesBatch) -> pd.DataFrame:
             "load": batch.load.ravel(),
             "segment": batch.segment.ravel(),
             "need": np.repeat(batch.sleep_need_min, days),
+            "earlier": np.repeat(earlier, days),
         }
     )
 
 
 def _curve(values: pd.Series, curve: C.Curve) -> pd.Series:
-    return pd.Series(np.interp(values.to_numpy(), curve.xp, curve.fp), index=values.index)
+    # The engine's own curve objects rather than np.interp over their knots: bands are compared
+    # exactly, and a day whose contributors sit on knots can score exactly x.5, where one ulp
+    # of a different interpolation decides the band. tests/readiness checks curve = np.interp.
+    return pd.Series(curve(values.to_numpy()), index=values.index)
 
 
 def _weighted(parts: dict[str, pd.Series], weights: dict[str, float]) -> pd.Series:
@@ -57,11 +65,14 @@ def _rolling(values: pd.Series, by: pd.Series, window: int, min_periods: int, ho
 
 
 def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
-    """Score, band, status and reason for every row of ``batch_to_frame`` output."""
+    """Score, band, status, reason and flags for every row of ``batch_to_frame`` output."""
     day = df["day"]
     athlete = df["athlete"]
     by_athlete = df.groupby("athlete", sort=False)
     v = df["ln_hrv"].notna()
+    rv = df["rhr"].notna()
+    sv = df["sleep"].notna()
+    row = pd.Series(np.arange(len(df), dtype=np.float64), index=df.index)
 
     # Effective segments: caller segment runs, split where the metric of a reading differs
     # from the previous reading of the same caller segment.
@@ -73,38 +84,90 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
     run = (seg_change | metric_change).cumsum()
     seg_start = day.groupby(run).transform("min")
 
+    def latest(valid: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """The row of the latest reading up to each day, its age in days and whether it counts
+        for the day's segment (a reading older than HISTORY_DAYS counts as none)."""
+        last_row = row.where(valid).groupby(athlete).ffill()
+        last = day.where(valid).groupby(athlete).ffill()
+        age = day - last
+        in_segment = (age < R.HISTORY_DAYS) & (last >= seg_start)
+        return last_row, age, in_segment
+
     # HRV windows inside the segment.
-    ln7 = _rolling(df["ln_hrv"], run, R.HRV_WINDOW, R.HRV_MIN_READINGS, "mean")
-    mean60 = _rolling(df["ln_hrv"], run, R.BASELINE_WINDOW, R.BASELINE_MIN_READINGS, "mean")
-    sd60 = _rolling(df["ln_hrv"], run, R.BASELINE_WINDOW, R.BASELINE_MIN_READINGS, "std")
+    ln_hrv = df["ln_hrv"]
+    ln7 = _rolling(ln_hrv, run, R.HRV_WINDOW, R.HRV_MIN_READINGS, "mean")
+    mean60 = _rolling(ln_hrv, run, R.BASELINE_WINDOW, R.BASELINE_MIN_READINGS, "mean")
+    sd60 = _rolling(ln_hrv, run, R.BASELINE_WINDOW, R.BASELINE_MIN_READINGS, "std")
     mean60 = mean60.groupby(run).shift()
     sd60 = sd60.groupby(run).shift().clip(lower=R.SD_FLOOR)
     normal_low = mean60 - R.RANGE_HALF_WIDTH_SD * sd60
-    hrv_days = v.groupby(run).cumsum()
+    v_count = v.astype(float)
+    hrv_days = _rolling(v_count, run, R.HISTORY_DAYS, 1, "sum")
+    hrv_history = _rolling(v_count, athlete, R.HISTORY_DAYS, 1, "sum")
 
-    def latest(values: pd.Series, mean7: pd.Series) -> tuple[pd.Series, pd.Series]:
-        valid = values.notna()
-        last = day.where(valid).groupby(athlete).ffill()
-        age = day - last
-        in_segment = last >= seg_start
-        stale = in_segment & (age >= R.STALE_AFTER_DAYS)
-        fresh = in_segment & (age < R.STALE_AFTER_DAYS)
-        value = values.groupby(athlete).ffill().where(fresh, mean7.where(stale))
-        return value, stale
+    # Last night is the reading dated the day, or nothing; past a gap the 7-day mean as of the
+    # latest reading stands in for a window with too few readings, for a week at most.
+    hrv_last_row, hrv_age, hrv_in_segment = latest(v)
+    carry = ln7.isna() & hrv_in_segment & (hrv_age <= R.NO_RECENT_AFTER_DAYS)
+    ln7 = ln7.mask(carry, hrv_last_row.map(ln7))
+    hrv_stale = hrv_in_segment & (hrv_age >= R.STALE_AFTER_DAYS)
+    night_z = (ln_hrv - mean60) / sd60
+    week_z = (ln7 - mean60) / sd60
 
-    hrv_value, hrv_stale = latest(df["ln_hrv"], ln7)
-
+    # Resting HR: the day's reading, else yesterday's, else the 7-day mean as of the latest.
     rhr7 = _rolling(df["rhr"], run, R.HRV_WINDOW, R.HRV_MIN_READINGS, "mean")
     rhr_base = _rolling(df["rhr"], run, R.BASELINE_WINDOW, R.BASELINE_MIN_READINGS, "mean")
     rhr_base = rhr_base.groupby(run).shift()
-    rhr_value, rhr_stale = latest(df["rhr"], rhr7)
+    rhr_last_row, rhr_age, rhr_in_segment = latest(rv)
+    rhr_value = df["rhr"].groupby(athlete).ffill().where(rhr_age <= R.RHR_FRESH_DAYS, rhr_last_row.map(rhr7))
+    rhr_value = rhr_value.where(rhr_in_segment & (rhr_age <= R.NO_RECENT_AFTER_DAYS))
+    rhr_stale = rhr_in_segment & (rhr_age >= R.STALE_AFTER_DAYS)
     rhr_delta = rhr_value - rhr_base
 
-    any_signal = v | df["rhr"].notna() | df["sleep"].notna()
-    last_any = day.where(any_signal).groupby(athlete).ffill()
+    # Saturation and illness; the newest night is today's, else yesterday's.
+    saturation = (rhr_delta.abs() < R.SATURATION_RHR_DELTA) & (
+        (night_z >= R.SATURATION_NIGHT_SD) | (week_z >= R.SATURATION_WEEK_SD)
+    )
+    latest_z = night_z.fillna(night_z.groupby(athlete).shift())
+    illness = (
+        (rhr_delta >= R.ILLNESS_RHR_DELTA) & ((ln7 < normal_low) | (latest_z <= -R.ILLNESS_NIGHT_SD))
+    ) | ((rhr_delta >= R.ILLNESS_RHR_SOFT_DELTA) & (latest_z <= -R.ILLNESS_STRONG_NIGHT_SD))
 
-    # Sleep and sleep debt (linear 14-night weights as in sleep_debt.compute_debt).
-    need = df["need"].where(df["need"] > 0, S.DEFAULT_SLEEP_NEED_MIN)
+    # Overreaching: the best run ending today over the last TREND_WINDOW days of the segment of
+    # each night's shortfall below the baseline (missing and ill nights add nothing), while the
+    # newest night is still below it. Runs are built lag by lag, newest night first, so that a
+    # night adding 0 leaves a run exactly as it was and the shorter run keeps the tie (and its
+    # count of nights), which rolling sums of each length would not guarantee.
+    shortfall = (-night_z - R.TREND_SLACK_SD).where(night_z.notna() & ~illness, 0.0)
+    run_sum = pd.Series(0.0, index=df.index)
+    run_nights = pd.Series(0.0, index=df.index)
+    strength = pd.Series(0.0, index=df.index)
+    trend_nights = pd.Series(0.0, index=df.index)
+    for lag in range(R.TREND_WINDOW):
+        run_sum = run_sum + shortfall.groupby(run).shift(lag)
+        run_nights = run_nights + v_count.groupby(run).shift(lag)
+        better = run_sum > strength
+        strength = strength.mask(better, run_sum)
+        trend_nights = trend_nights.mask(better, run_nights)
+    overreaching = (
+        (strength >= R.TREND_ALARM_SD)
+        & (trend_nights >= R.TREND_MIN_NIGHTS)
+        & (latest_z < -R.TREND_RECENT_SD)
+        & ~illness
+    )
+
+    last_any = day.where(v | rv | sv).groupby(athlete).ffill()
+
+    # Sleep need: the athlete's own, else the mean of the nights d−60…d−1 (night d left out),
+    # with at least NEED_MIN_NIGHTS of them, clamped and rounded half up to NEED_STEP_MIN.
+    previous_nights = df["sleep"].groupby(athlete).shift()
+    estimated = _rolling(previous_nights, athlete, S.NEED_WINDOW, S.NEED_MIN_NIGHTS, "mean")
+    estimated = estimated.fillna(S.DEFAULT_SLEEP_NEED_MIN).clip(S.NEED_FLOOR_MIN, S.NEED_CEILING_MIN)
+    estimated = np.floor(estimated / S.NEED_STEP_MIN + 0.5) * S.NEED_STEP_MIN
+    need = df["need"].where(df["need"] > 0, estimated)
+
+    # Sleep and sleep debt (linear 14-night weights as in sleep_debt.compute_debt), each night
+    # against the need in force that night.
     sleep_score = _weighted(
         {
             "duration": _curve(df["sleep"] / need, C.SLEEP_DURATION_CURVE),
@@ -113,8 +176,8 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
             "wakes": _curve(df["wakes"], C.WAKES_CURVE),
         },
         C.SLEEP_PART_WEIGHTS,
-    ).where(df["sleep"].notna())
-    present = df["sleep"].notna().astype(float)
+    ).where(sv)
+    present = sv.astype(float)
     short = ((need - df["sleep"]).clip(lower=-S.SURPLUS_CAP_MIN) / 60.0).fillna(0.0)
     w = S.DEBT_WINDOW
     nights = _rolling(present, athlete, w, 1, "sum")
@@ -123,9 +186,10 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
     den = _rolling(present * day, athlete, w, 1, "sum") - offset * nights
     debt = (num / den * S.DEBT_WEIGHT_TOTAL).where(nights >= S.DEBT_MIN_NIGHTS).clip(lower=0.0)
 
-    # Training load from the first logged day; later unlogged days are rest days.
+    # Training load from the first logged day of the last HISTORY_DAYS; later unlogged days are
+    # rest days.
     logged = df["load"].notna()
-    first = day.where(logged).groupby(athlete).transform("min")
+    first = _rolling(day.where(logged).astype(float), athlete, R.HISTORY_DAYS, 1, "min")
     history = day - first + 1
     load = df["load"].fillna(0.0)
 
@@ -143,34 +207,40 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
         C.LOAD_PART_WEIGHTS,
     )
 
+    # Saturation: high HRV is never worth more than a typical day.
+    hrv_balance = _curve(week_z, C.HRV_BALANCE_CURVE)
+    hrv_balance = hrv_balance.mask(saturation, hrv_balance.clip(upper=C.HRV_BALANCE_CURVE.at(0.0)))
+    last_night = _curve((ln_hrv - ln7) / sd60, C.LAST_NIGHT_CURVE)
+    last_night = last_night.mask(saturation, last_night.clip(upper=C.LAST_NIGHT_CURVE.at(0.0)))
     contributors = {
-        "hrv_balance": _curve((ln7 - mean60) / sd60, C.HRV_BALANCE_CURVE),
-        "last_night_hrv": _curve((hrv_value - ln7) / sd60, C.LAST_NIGHT_CURVE),
+        "hrv_balance": hrv_balance,
+        "last_night_hrv": last_night,
         "resting_hr": _curve(rhr_delta, C.RHR_CURVE),
         "sleep": sleep_score,
         "sleep_debt": _curve(debt, C.DEBT_CURVE),
         "training_load": load_score,
     }
     score = _weighted(contributors, R.WEIGHTS)
+    score = score.mask(overreaching, score.clip(upper=R.OVERREACHING_CAP))
+    score = score.mask(illness, score.clip(upper=R.ILLNESS_CAP))
     physiological = (
         pd.DataFrame({k: contributors[k] for k in ("hrv_balance", "last_night_hrv", "resting_hr", "sleep")})
         .notna()
         .any(axis=1)
     )
-    illness = (rhr_delta >= R.ILLNESS_RHR_DELTA) & (ln7 < normal_low) & score.notna()
-    score = score.mask(illness, score.clip(upper=R.ILLNESS_CAP))
 
     reason = pd.Series(np.int8(R.REASON_NONE), index=df.index)
     reason = reason.mask(~physiological, np.int8(R.REASON_NO_RECENT))
-    reason = reason.mask(hrv_days < R.MIN_HRV_DAYS, np.int8(R.REASON_CALIBRATING))
-    reason = reason.mask((day - last_any) > R.NO_RECENT_AFTER_DAYS, np.int8(R.REASON_NO_RECENT))
-    reason = reason.mask(last_any.isna(), np.int8(R.REASON_NO_DATA))
-    scored = reason.eq(R.REASON_NONE)
+    reason = reason.mask(hrv_history < R.MIN_HRV_DAYS, np.int8(R.REASON_CALIBRATING))
+    reason = reason.mask((day - last_any.fillna(-1)) > R.NO_RECENT_AFTER_DAYS, np.int8(R.REASON_NO_RECENT))
+    reason = reason.mask(last_any.isna() & ~df["earlier"], np.int8(R.REASON_NO_DATA))
+    scored = reason.eq(R.REASON_NONE) & score.notna()
     score = score.where(scored)
 
     rounded = np.floor(score + 0.5)
     band = (rounded >= 40).astype(np.int8) + (rounded >= 65) + (rounded >= 85)
     status = (hrv_days >= R.PROVISIONAL_HRV_DAYS).astype(np.int8) + (hrv_days >= R.FULL_HRV_DAYS)
+    status = np.maximum(status, (hrv_history >= R.PROVISIONAL_HRV_DAYS).astype(np.int8))
     return pd.DataFrame(
         {
             "athlete": athlete,
@@ -180,5 +250,8 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
             "status": status.where(scored, -1).astype(np.int8),
             "reason": reason.astype(np.int8),
             "stale": (hrv_stale | rhr_stale) & scored,
+            "illness": illness & scored,
+            "overreaching": overreaching & scored,
+            "saturation": saturation & scored,
         }
     )
