@@ -128,24 +128,27 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
     saturation = (rhr_delta.abs() < R.SATURATION_RHR_DELTA) & (
         (night_z >= R.SATURATION_NIGHT_SD) | (week_z >= R.SATURATION_WEEK_SD)
     )
-    latest_z = night_z.fillna(night_z.groupby(athlete).shift())
+    yesterday_z = night_z.groupby(athlete).shift().where(day - 1 >= seg_start)
+    latest_z = night_z.fillna(yesterday_z)
     illness = (
         (rhr_delta >= R.ILLNESS_RHR_DELTA) & ((ln7 < normal_low) | (latest_z <= -R.ILLNESS_NIGHT_SD))
     ) | ((rhr_delta >= R.ILLNESS_RHR_SOFT_DELTA) & (latest_z <= -R.ILLNESS_STRONG_NIGHT_SD))
 
     # Overreaching: the best run ending today over the last TREND_WINDOW days of the segment of
-    # each night's shortfall below the baseline (missing and ill nights add nothing), while the
+    # each night's shortfall below the baseline (missing and ill nights add nothing and are not
+    # counted), while the
     # newest night is still below it. Runs are built lag by lag, newest night first, so that a
     # night adding 0 leaves a run exactly as it was and the shorter run keeps the tie (and its
     # count of nights), which rolling sums of each length would not guarantee.
     shortfall = (-night_z - R.TREND_SLACK_SD).where(night_z.notna() & ~illness, 0.0)
+    counted = (v & ~illness).astype(float)
     run_sum = pd.Series(0.0, index=df.index)
     run_nights = pd.Series(0.0, index=df.index)
     strength = pd.Series(0.0, index=df.index)
     trend_nights = pd.Series(0.0, index=df.index)
     for lag in range(R.TREND_WINDOW):
         run_sum = run_sum + shortfall.groupby(run).shift(lag)
-        run_nights = run_nights + v_count.groupby(run).shift(lag)
+        run_nights = run_nights + counted.groupby(run).shift(lag)
         better = run_sum > strength
         strength = strength.mask(better, run_sum)
         trend_nights = trend_nights.mask(better, run_nights)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from perfhub.readiness.engine.rules import CONTRIBUTORS
+from perfhub.readiness.engine.rules import CONTRIBUTORS, RANGE_HALF_WIDTH_SD
 
 __all__ = ["FLOAT_INPUTS", "ReadinessArrays", "SeriesBatch"]
 
@@ -174,7 +174,7 @@ class ReadinessArrays:
     @property
     def hrv_normal_sd(self) -> NDArray[np.float64]:
         """The 60-day SD (floored) behind the range: the range is mean ± 0.5 SD."""
-        return self.normal_high - self.normal_low
+        return (self.normal_high - self.normal_low) / (2 * RANGE_HALF_WIDTH_SD)
 
 
 _DTYPES: dict[str, Any] = {

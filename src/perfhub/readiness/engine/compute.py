@@ -127,7 +127,7 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
         )
         # Illness: resting HR +5 bpm with HRV low — the week below its range, or last night
         # alone well below the baseline (the onset night, before the weekly mean has moved).
-        latest_z = _latest_night(hrv)
+        latest_z = _latest_night(hrv, grid)
         illness = (
             (rhr.delta >= ILLNESS_RHR_DELTA) & ((hrv.ln7 < hrv.normal_low) | (latest_z <= -ILLNESS_NIGHT_SD))
         ) | ((rhr.delta >= ILLNESS_RHR_SOFT_DELTA) & (latest_z <= -ILLNESS_STRONG_NIGHT_SD))
@@ -339,11 +339,12 @@ def _rhr_baseline(r: F64, g: _Grid) -> _Rhr:
     return _Rhr(valid=rv, baseline=base, value=value, delta=value - base, stale=stale, age=age)
 
 
-def _latest_night(hrv: _Hrv) -> F64:
+def _latest_night(hrv: _Hrv, g: _Grid) -> F64:
     """The newest night's HRV against its baseline (in SD) while under 36 h old: last night's,
-    else the night before — resting HR is read the same way."""
+    else the night before's if it lies in the day's segment (as resting HR is read)."""
     yesterday = np.full(hrv.night_z.shape, np.nan)
     yesterday[:, 1:] = hrv.night_z[:, :-1]
+    yesterday[g.day - 1 < g.seg_start] = np.nan
     return np.where(np.isnan(hrv.night_z), yesterday, hrv.night_z)
 
 
@@ -373,11 +374,11 @@ def _trend(hrv: _Hrv, g: _Grid, ill: Mask) -> _Trend:
 
     CUSUM adds up small, consistent shortfalls that no single night, nor yet the weekly mean,
     shows; the window keeps it to what the athlete can act on (and the engine's memory bounded).
-    A missing night, or one flagged ``ill``, adds nothing either way.
+    A missing night, or one flagged ``ill``, adds nothing either way and is not counted.
     """
     shortfall = np.where(np.isnan(hrv.night_z) | ill, 0.0, -hrv.night_z - TREND_SLACK_SD)
     c = csum(shortfall)
-    c_n = csum(g.hrv_valid, np.int32)
+    c_n = csum(g.hrv_valid & ~ill, np.int32)
     n, days = g.shape
     strength = np.zeros((n, days))
     nights = np.zeros((n, days), dtype=np.int32)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from perfhub.readiness.engine.drivers import Driver, make_driver
-from perfhub.readiness.engine.rules import BASELINE_MIN_READINGS, NO_RECENT_AFTER_DAYS
+from perfhub.readiness.engine.rules import BASELINE_MIN_READINGS, NO_RECENT_AFTER_DAYS, RANGE_HALF_WIDTH_SD
 
 __all__ = ["BUILDERS", "DayFacts", "select_drivers"]
 
@@ -114,7 +114,7 @@ def _illness(facts: DayFacts) -> _Candidate | None:
     }
     if not facts.ln7 < facts.normal_low and facts.night_z is not None:
         # Caught by the newest night before the weekly mean left the range: say that night.
-        sd = facts.normal_high - facts.normal_low
+        sd = (facts.normal_high - facts.normal_low) / (2 * RANGE_HALF_WIDTH_SD)
         values["night_sd"] = float(facts.night_z)
         values["value"] = float((facts.normal_low + facts.normal_high) / 2 + facts.night_z * sd)
     return _Candidate(_T_ILLNESS, math.inf, make_driver("illness", **values))
@@ -167,7 +167,7 @@ def _hrv_drop(facts: DayFacts) -> _Candidate | None:
     if known is None or value is None or facts.hrv_stale or "last_night_hrv" not in facts.components:
         return None
     ln7, low, high = known
-    sd = high - low
+    sd = (high - low) / (2 * RANGE_HALF_WIDTH_SD)
     if not sd > 0:
         return None
     drop_sd = (value - ln7) / sd
