@@ -284,7 +284,7 @@ def test_a_windowed_load_reads_only_the_window_and_knows_the_first_day(
             write(session, user.id, nights, range(HISTORY))
         loaded = load_athletes(session, [windowed, whole, empty], {windowed.id: since, empty.id: since})
     first = min(*nights.hrv, *nights.sleep)
-    assert read_from(since) == since - timedelta(days=MEMORY_DAYS + 14)
+    assert read_from(since) == since - timedelta(days=MEMORY_DAYS)
     cut, full, nothing = loaded
     assert isinstance(cut, WindowedSeries) and not isinstance(full, WindowedSeries)
     assert cut.first_day() == full.first_day() == day(first) < read_from(since)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from perfhub.readiness.engine import SeriesBatch, compute_batch, inputs_hashes, series
+from perfhub.readiness.engine.rules import HISTORY_DAYS, MEMORY_DAYS
 from perfhub.readiness.engine.series import (
     ESTABLISHED_NIGHTS,
     ESTABLISHED_WINDOW,
@@ -348,7 +349,8 @@ MEMORY_DAYS_FROM = range(5, 300, 9)  # days s (offsets from START) a recompute m
 def test_the_primary_depends_on_a_bounded_past_only(seed: int, memory: int) -> None:
     """Readings and a batch from ``memory`` days before day s give the same primaries from s on
     as all readings and a batch from the athlete's first reading; so do the arrays built on them."""
-    assert PRIMARY_MEMORY_DAYS <= 75  # the engine's MEMORY_DAYS budgets 75 days for the choice
+    # The engine's memory covers the status window and, for each of its days, the primary's choice.
+    assert HISTORY_DAYS + PRIMARY_MEMORY_DAYS <= MEMORY_DAYS
     rng = random.Random(1000 + seed)
     end = START + datetime.timedelta(days=299)
     for user_id in range(6):

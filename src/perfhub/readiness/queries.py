@@ -36,7 +36,6 @@ from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.engine.rules import MEMORY_DAYS
 from perfhub.readiness.engine.series import (
     HRV_COLUMNS,
-    PRIMARY_LOOKBACK_DAYS,
     SLEEP_COLUMNS,
     AthleteSeries,
     as_columns,
@@ -209,9 +208,10 @@ def window_start(since: date) -> date:
 
 
 def read_from(since: date) -> date:
-    """The first day whose readings such a recompute reads: :func:`window_start`, and before it
-    the trailing days over which the batch's first day chooses its primary HRV source."""
-    return window_start(since) - timedelta(days=PRIMARY_LOOKBACK_DAYS)
+    """The first day whose readings such a recompute reads: :func:`window_start`. (Primary
+    sources are chosen from readings already inside ``MEMORY_DAYS``; the batch's first days,
+    whose choice would reach further back, are never written.)"""
+    return window_start(since)
 
 
 @dataclass(kw_only=True)

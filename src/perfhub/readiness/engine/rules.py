@@ -144,11 +144,12 @@ LOOKBACK_DAYS = 14 + BASELINE_WINDOW
 # nothing the engine computes depends on more than ``MEMORY_DAYS`` of history.
 HISTORY_DAYS = 120
 # The engine's memory: a day's result depends only on the inputs of its last ``MEMORY_DAYS``
-# days (the status window, plus up to 75 days over which the primary HRV source is chosen).
+# days: the status window, plus the 66 days over which each of its days' primary HRV source is
+# chosen (``series.PRIMARY_MEMORY_DAYS``), with a few to spare.
 # A recompute of days ≥ s therefore only needs the readings from s − MEMORY_DAYS on, and its
 # results equal those of a batch over the whole history; the cost of a new night does not grow
 # with the length of the history.
-MEMORY_DAYS = 200
+MEMORY_DAYS = HISTORY_DAYS + 70
 
 
 def round_score(score: float) -> int:
