@@ -21,5 +21,6 @@ OUTBOX_BACKLOG = Gauge("perfhub_outbox_backlog", "Committed outbox rows not yet 
 CONSUMER_PENDING = Gauge("perfhub_consumer_pending", "Messages waiting for a durable consumer", ["consumer"])
 INSIGHTS_COVERAGE = Gauge(
     "perfhub_insights_coverage_ratio",
-    "Share of active athletes (data in the last 7 days) with a readiness snapshot for their today",
+    "Share of the athletes whose night has arrived (a reading dated their local today) with a readiness"
+    " score for that day",
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
@@ -320,34 +320,40 @@ def sleep_debt_days(session: Session, user: User, start: date, end: date) -> lis
     return days
 
 
-ACTIVE_WINDOW_DAYS = 7
+def coverage(session: Session, now: datetime | None = None) -> float | None:
+    """Share of the athletes whose night has arrived — an HRV or sleep row dated their local
+    today — that have a readiness *score* for today (``None`` while no night has arrived).
 
-
-def coverage(session: Session) -> float | None:
-    """Share of active athletes (any data in the last 7 days) with a snapshot for their today."""
+    A "calibrating" answer is no coverage, and an athlete whose night has not come yet (it is
+    01:00 where they live, or they have not synced) is neither covered nor missing, so the
+    ratio does not fall to 0 at each local midnight.
+    """
     from sqlalchemy import union
 
-    horizon = date.today() - timedelta(days=ACTIVE_WINDOW_DAYS + 1)
-    active_ids = union(
-        select(HrvDaily.user_id).where(HrvDaily.date >= horizon),
-        select(SleepDaily.user_id).where(SleepDaily.date >= horizon),
+    instant = now or utcnow()
+    # Every zone's today lies within a day of the UTC date (UTC−12 … UTC+14).
+    earliest = instant.date() - timedelta(days=1)
+    rows = union(
+        select(HrvDaily.user_id, HrvDaily.date).where(HrvDaily.date >= earliest),
+        select(SleepDaily.user_id, SleepDaily.date).where(SleepDaily.date >= earliest),
     ).subquery()
-    athletes = session.execute(
-        select(User.id, User.tz).where(User.id.in_(select(active_ids.c.user_id)))
+    nights = session.execute(
+        select(rows.c.user_id, rows.c.date, User.tz).join(User, User.id == rows.c.user_id)
     ).all()
-    if not athletes:
+    arrived = {user_id: day for user_id, day, tz in nights if day == local_today(tz, instant)}
+    if not arrived:
         return None
-    todays = {user_id: local_today(tz) for user_id, tz in athletes}
-    have = set(
+    scored = set(
         session.execute(
             select(ReadinessSnapshotRow.user_id, ReadinessSnapshotRow.date).where(
-                ReadinessSnapshotRow.user_id.in_(list(todays)),
+                ReadinessSnapshotRow.user_id.in_(list(arrived)),
                 ReadinessSnapshotRow.algorithm_version == ALGORITHM_VERSION,
-                ReadinessSnapshotRow.date >= min(todays.values()),
+                ReadinessSnapshotRow.date >= earliest,
+                ReadinessSnapshotRow.score.is_not(None),
             )
         ).all()
     )
-    return sum((user_id, day) in have for user_id, day in todays.items()) / len(todays)
+    return sum((user_id, day) in scored for user_id, day in arrived.items()) / len(arrived)
 
 
 @dataclass(frozen=True)
