@@ -88,6 +88,9 @@ def served_url(host: str, port: int) -> str:
 def worker(
     stage: Annotated[str, typer.Argument(help="ingest | normalize | insights")],
     metrics_port: Annotated[int | None, typer.Option(min=1, max=65535, help="serve /metrics here")] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="interface for /metrics (0.0.0.0 in a container, for Prometheus)")
+    ] = "127.0.0.1",
 ) -> None:
     """Run one pipeline stage against NATS JetStream (needs PERFHUB_NATS_URL). Scale by running more."""
     import asyncio
@@ -110,7 +113,11 @@ def worker(
     if metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1")
+        # Loopback unless asked: the metrics name consumers and counts, nothing for the world.
+        try:
+            start_http_server(metrics_port, addr=metrics_host)
+        except OSError as exc:
+            fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}")
 
     async def main(rt: Runtime) -> None:
         side = BusRuntime(settings, rt.sessions, [stage])
