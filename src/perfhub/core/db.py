@@ -155,7 +155,9 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         _private_sqlite_files(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -199,7 +201,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "rollback", lambda conn: _finish(conn, "ROLLBACK"))
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # Bound parameters are health data (a user id, a date, an HRV value): errors, and the span
+    # statuses and logs made from them, show the statement without them.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
     if engine.dialect.driver == "psycopg":
         from psycopg.types.array import ListBinaryDumper
 
