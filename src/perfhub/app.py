@@ -28,6 +28,7 @@ from perfhub.core.problems import (
     problem_schemas,
 )
 from perfhub.core.telemetry import setup_tracing
+from perfhub.insights.routes import router as weekly_router
 from perfhub.pipeline.runtime import Runtime
 from perfhub.pipeline.stages import STAGES
 from perfhub.pipeline.workers import BusRuntime
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(data_router)
     api.include_router(insights_router)
     api.include_router(team_readiness_router)
+    api.include_router(weekly_router)
     api.include_router(alerts_router)
     api.include_router(me_router)
     api.include_router(audit_router)

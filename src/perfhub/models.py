@@ -4,6 +4,7 @@ from perfhub.alerts.models import Alert, AlertPreference
 from perfhub.auth.models import ApiToken, LoginFailure, User, WebSession
 from perfhub.core.db import Base
 from perfhub.core.outbox import DeadLetter, OutboxDelivery, OutboxRow
+from perfhub.insights.models import WeeklyInsight
 from perfhub.plans.models import AdjustmentDecision, PlannedSession, SessionAdjustment
 from perfhub.privacy.models import AuditEntry
 from perfhub.readiness.models import ReadinessSnapshotRow
@@ -39,5 +40,6 @@ __all__ = [
     "VendorConnection",
     "WebSession",
     "WebhookReceipt",
+    "WeeklyInsight",
     "Workout",
 ]

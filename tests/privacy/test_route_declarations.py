@@ -102,6 +102,8 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/api/v1/teams/{teamId}/readiness"): ("hrv", "sleep", "readiness"),
     ("GET", "/api/v1/teams/{teamId}/readiness.csv"): ("hrv", "sleep", "readiness"),
     ("GET", "/api/v1/teams/{teamId}/athletes/{athleteId}/trend"): ("hrv", "sleep", "readiness"),
+    ("GET", "/api/v1/insights/weekly"): "own",
+    ("GET", "/api/v1/teams/{teamId}/insights/weekly"): ("hrv", "sleep", "readiness", "training"),
     ("DELETE", "/api/v1/me"): "own",
     ("GET", "/today"): ("readiness",),
     ("GET", "/sleep"): ("sleep",),

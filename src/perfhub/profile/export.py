@@ -9,13 +9,13 @@ Written first, it is also one consistent snapshot (REPEATABLE READ on PostgreSQL
 failure is an error answer rather than a cut-off file.
 
 What is the caller's, table by table (``perfhub.models``): their profile; API tokens and web
-sessions (metadata: never a hash); HRV and sleep days; readiness snapshots; alerts and alert
-preferences; the raw landing log (payloads as received) and a summary of the deliveries by
-source (imports, backfills, the ingest API); dead letters filed about them; vendor connections
-(status, dates, backfill progress: never the encrypted tokens) and pending links (never the
-sealed state); team memberships with what each shares, the teams they coach, invitations to
-their email and invitations they sent; and the access log about them and of the reads they
-made. Outbox rows are not exported: they are notifications derived from the rows above.
+sessions (metadata: never a hash); HRV and sleep days; readiness snapshots; weekly insights;
+alerts and alert preferences; the raw landing log (payloads as received) and a summary of the
+deliveries by source (imports, backfills, the ingest API); dead letters filed about them;
+vendor connections (status, dates, backfill progress: never the encrypted tokens) and pending
+links (never the sealed state); team memberships with what each shares, the teams they coach,
+invitations to their email and invitations they sent; and the access log about them and of the
+reads they made. Outbox rows are not exported: they are notifications derived from the rows above.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from perfhub.auth.models import ApiToken, User, WebSession
 from perfhub.core.db import Base, utcnow
 from perfhub.core.errors import NotFound
 from perfhub.core.outbox import DeadLetter
+from perfhub.insights.models import WeeklyInsight
 from perfhub.plans.models import AdjustmentDecision, PlannedSession, SessionAdjustment
 from perfhub.privacy.queries import audit_trail_of
 from perfhub.privacy.schemas import AuditEntryOut
@@ -132,6 +133,10 @@ def _sections(user: User) -> list[tuple[str, Callable[[Session], Rows]]]:
             ),
         ),
         ("alerts", lambda s: _rows(s, Alert, Alert.user_id == me, Alert.date, Alert.id)),
+        (
+            "weeklyInsights",
+            lambda s: _rows(s, WeeklyInsight, WeeklyInsight.user_id == me, WeeklyInsight.week),
+        ),
         ("workouts", lambda s: _rows(s, Workout, Workout.user_id == me, Workout.start_at, Workout.id)),
         (
             "plannedSessions",
