@@ -326,6 +326,8 @@ def test_forged_and_unsigned_messages_are_dead_lettered(
         assert any("bad signature" in r for r in reasons) and any("not signed" in r for r in reasons)
         assert metric(metrics_port, "perfhub_forged_messages_total{") == 2
         assert count(runtime, HrvDaily) == 1  # the forged copies changed nothing
+        deployment.wait_log("normalize", "forged message on")  # a warning operators can find
+        deployment.wait_log("normalize", "dead letter on")
     finally:
         deployment.stop()
 

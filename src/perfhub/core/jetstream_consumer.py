@@ -32,7 +32,7 @@ from perfhub.core.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_PROCESSE
 from perfhub.core.outage import database_unavailable
 from perfhub.core.outbox import ConsumerSpec, Event, claim_deliveries, dead_letter, mark_deliveries
 from perfhub.core.signing import SignatureInvalid
-from perfhub.core.telemetry import span_from
+from perfhub.core.telemetry import span_from, trace_id
 from perfhub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,13 @@ class StageConsumer:
                 verified.append((message, self._decode(message)))
             except SignatureInvalid as exc:
                 FORGED_MESSAGES.labels(self.spec.subject).inc()
+                log.warning(
+                    "%s: forged message on %s rejected (%s); trace %s",
+                    self.spec.name,
+                    self.spec.subject,
+                    exc,
+                    trace_id(message.headers) or "-",
+                )
                 await self._dead_letter(message, f"rejected: {exc}")
             except (ValueError, KeyError, TypeError) as exc:
                 await self._dead_letter(message, f"malformed envelope: {exc}")

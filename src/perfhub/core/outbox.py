@@ -10,6 +10,7 @@ modules.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,8 +21,10 @@ from sqlalchemy import ForeignKey, Index, Integer, Result, Row, String, Table, T
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from perfhub.core.db import Base, JsonType, UTCDateTime, utcnow
-from perfhub.core.telemetry import current_headers
+from perfhub.core.telemetry import current_headers, trace_id
 from perfhub.core.upsert import insert_rows, insert_statement, parameters
+
+log = logging.getLogger(__name__)
 
 VENDOR_DATA_RECEIVED = "vendor.data.received"
 DATA_NORMALIZED = "data.normalized"
@@ -168,6 +171,15 @@ def dead_letter(
     attempts: int = 0,
     headers: dict[str, str] | None = None,
 ) -> DeadLetter:
+    # Operators find the message (`perfhub dlq list` shows the reason) and its trace from this
+    # line. Neither the payload nor the reason is logged: both may quote health values.
+    log.warning(
+        "dead letter on %s (consumer %s, attempt %d); trace %s",
+        subject,
+        consumer or "-",
+        attempts,
+        trace_id(headers) or "-",
+    )
     row = DeadLetter(
         subject=subject,
         consumer=consumer,

@@ -57,6 +57,14 @@ def current_headers() -> dict[str, str]:
     return carrier
 
 
+def trace_id(headers: Mapping[str, str] | None = None) -> str | None:
+    """The trace id (32 hex digits) of ``headers``' ``traceparent``, else of the active span;
+    None when there is none. For logs and error bodies, so one trace can be found from them."""
+    span = trace.get_current_span(propagate.extract(headers) if headers else None)
+    ctx = span.get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
 @contextmanager
 def span_from(
     headers: Mapping[str, str] | None, name: str, kind: SpanKind, **attributes: str
