@@ -106,6 +106,8 @@ DECLARED: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/api/v1/teams/{teamId}/insights/weekly"): ("hrv", "sleep", "readiness", "training"),
     ("DELETE", "/api/v1/me"): "own",
     ("GET", "/today"): ("readiness",),
+    ("GET", "/week"): "own",
+    ("GET", "/teams/{teamId}/week"): ("hrv", "sleep", "readiness", "training"),
     ("GET", "/sleep"): ("sleep",),
     ("GET", "/hrv"): ("hrv",),
     ("GET", "/nudges"): ("sleep",),

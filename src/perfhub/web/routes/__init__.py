@@ -21,6 +21,7 @@ from perfhub.web.routes import (
     team_page,
     teams,
     today,
+    week,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +41,7 @@ AREAS = (
     team_page,
     athlete_trend,
     adherence,
+    week,
     admin,
 )
 for area in AREAS:
