@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import Harness
 
 from perfhub.core.db import session_scope
@@ -30,7 +31,20 @@ def put_day(
     flags: tuple[str, ...] = (),
 ) -> None:
     """Write (or replace) the current algorithm's snapshot of ``day``."""
-    with session_scope(harness.runtime.sessions) as session:
+    put_day_in(harness.runtime.sessions, user_id, day, score, baselines, flags=flags)
+
+
+def put_day_in(
+    sessions: sessionmaker[Session],
+    user_id: int,
+    day: date,
+    score: float | None,
+    baselines: dict[str, float | None] | None = None,
+    *,
+    flags: tuple[str, ...] = (),
+) -> None:
+    """:func:`put_day` into the database of ``sessions`` (a live server's)."""
+    with session_scope(sessions) as session:
         session.execute(
             delete(ReadinessSnapshotRow).where(
                 ReadinessSnapshotRow.user_id == user_id, ReadinessSnapshotRow.date == day
