@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from perfhub.insights.sentences import choose_sentences
 from perfhub.insights.weekly import (
     Day,
     WeekInputs,
-    choose_sentences,
     inputs_digest,
     iso_week,
     parse_week,

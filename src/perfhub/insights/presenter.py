@@ -19,8 +19,9 @@ from perfhub.auth.models import User
 from perfhub.core.dates import EARLIEST_DATE, LATEST_DATE
 from perfhub.core.errors import NotFound, Unprocessable
 from perfhub.insights.models import WeeklyInsight
+from perfhub.insights.sentences import READINESS_DROP
 from perfhub.insights.service import DUE_AT, due, last_due_week, refresh_week, stored_weeks
-from perfhub.insights.weekly import FIGURE_SIGNALS, READINESS_DROP, iso_week, parse_week
+from perfhub.insights.weekly import FIGURE_SIGNALS, iso_week, parse_week
 from perfhub.privacy.policy import TeamAccess, visible_flags
 from perfhub.readiness.team_table import team_members
 from perfhub.teams.schemas import SIGNALS

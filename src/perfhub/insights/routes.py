@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from perfhub.core.deps import UowDep
 from perfhub.insights.presenter import own_week, parse_week_query, team_week
-from perfhub.insights.weekly import READINESS_DROP
+from perfhub.insights.sentences import READINESS_DROP
 from perfhub.privacy.deps import AthleteRead, ReadRequest, TeamRead, TeamReadRequest
 from perfhub.privacy.policy import audit_team_read
 from perfhub.teams.schemas import SIGNALS

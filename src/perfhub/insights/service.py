@@ -21,10 +21,10 @@ from perfhub.auth.models import User
 from perfhub.core.db import one_of, utcnow
 from perfhub.core.upsert import upsert
 from perfhub.insights.models import WeeklyInsight
+from perfhub.insights.sentences import choose_sentences
 from perfhub.insights.weekly import (
     Day,
     WeekInputs,
-    choose_sentences,
     inputs_digest,
     iso_week,
     previous_weeks,

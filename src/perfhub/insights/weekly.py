@@ -1,4 +1,4 @@
-"""A week's summary and the sentences it earns: pure arithmetic, no I/O (docs/weekly.md).
+"""A week's figures: pure arithmetic, no I/O (docs/weekly.md#figures).
 
 A week is an ISO week, Monday to Sunday, in the athlete's own calendar: the days are the dates of
 the stored readiness snapshots, which are already the athlete's local days. A day without a
@@ -6,17 +6,14 @@ snapshot (or without the value asked for) is missing: it is left out of every me
 never read as zero. Training load is the exception, as in :mod:`perfhub.training.load`: from the
 first day anything was logged, a day with nothing logged is a rest day.
 
-The figures (:func:`summarise`) and, from them, one to three sentences chosen by the rules of
-:data:`RULES`, tried in that order; each sentence cites the numbers that made it fire and names
-the signals those numbers come from, so that a coach is shown only the sentences whose signals
-the athlete shares with them.
+The sentences chosen from the figures are :mod:`perfhub.insights.sentences`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -26,21 +23,12 @@ from perfhub.readiness.engine.rules import BAND_NAMES
 from perfhub.readiness.engine.sleep_debt import category_for
 
 __all__ = [
-    "ADHERENCE_LOW_RATE",
     "DEBT_TREND_HOURS",
     "FIGURE_SIGNALS",
-    "HRV_BELOW_DAYS",
-    "LOAD_SPIKE_RATIO",
-    "MAX_SENTENCES",
     "MIN_SCORED_DAYS",
-    "READINESS_DROP",
-    "RHR_RISE_BPM",
-    "RULES",
     "RULES_VERSION",
     "Day",
-    "Sentence",
     "WeekInputs",
-    "choose_sentences",
     "inputs_digest",
     "iso_week",
     "parse_week",
@@ -52,14 +40,8 @@ __all__ = [
 # Bumped whenever a rule or a figure changes meaning: stored summaries are then recomputed.
 RULES_VERSION = "1"
 
-READINESS_DROP = 8.0  # points of weekly mean readiness, week over week
 MIN_SCORED_DAYS = 3  # a weekly readiness mean needs at least this many scored days
-HRV_BELOW_DAYS = 3  # days with the 7-day HRV below the normal range
-RHR_RISE_BPM = 3.0  # weekly mean resting HR over the mean of its baseline
 DEBT_TREND_HOURS = 0.25  # sleep debt moving less than this over the week is steady
-LOAD_SPIKE_RATIO = 1.3  # the week's load against the mean of the previous four weeks
-ADHERENCE_LOW_RATE = 0.70
-MAX_SENTENCES = 3
 LOAD_WEEKS = 4
 
 # The signal each group of figures is made of (docs/architecture.md#privacy): what a coach must
@@ -100,22 +82,6 @@ class WeekInputs:
     loads: Mapping[date, float]
     load_since: date | None
     adherence: Tally
-
-
-@dataclass(frozen=True)
-class Sentence:
-    rule: str
-    text: str
-    signals: tuple[str, ...]
-    cites: Mapping[str, Any]
-
-    def out(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "text": self.text,
-            "signals": list(self.signals),
-            "cites": dict(self.cites),
-        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,141 +250,6 @@ def summarise(inputs: WeekInputs) -> dict[str, Any]:
         "load": _load(inputs),
         "adherence": inputs.adherence.out(),
     }
-
-
-# --------------------------------------------------------------------------------------------
-# Sentences
-# --------------------------------------------------------------------------------------------
-
-
-def _readiness_down(f: Mapping[str, Any]) -> Sentence | None:
-    r = f["readiness"]
-    if r["change"] is None or r["change"] > -READINESS_DROP:
-        return None
-    return Sentence(
-        "readiness_down",
-        f"Your readiness averaged {r['mean']:g}, down {-r['change']:g} points from {r['previousMean']:g} "
-        "the week before: plan an easy day early this week and see how you respond.",
-        ("readiness",),
-        {"mean": r["mean"], "previousMean": r["previousMean"], "change": r["change"]},
-    )
-
-
-def _hrv_below(f: Mapping[str, Any]) -> Sentence | None:
-    h = f["hrv"]
-    if h["belowRange"] < HRV_BELOW_DAYS:
-        return None
-    return Sentence(
-        "hrv_below_range",
-        f"Your 7-day HRV was below your normal range on {h['belowRange']} of {h['days']} days: "
-        "keep hard sessions for when it is back in range.",
-        ("hrv",),
-        {"belowRange": h["belowRange"], "days": h["days"]},
-    )
-
-
-def _sleep_debt(f: Mapping[str, Any]) -> Sentence | None:
-    s = f["sleep"]
-    if s["debtTrend"] != "rising" or s["debtCategory"] not in ("moderate", "high"):
-        return None
-    return Sentence(
-        "sleep_debt_rising",
-        f"Your sleep debt rose from {s['debtStartHours']:g} h to {s['debtEndHours']:g} h "
-        f"({s['debtCategory']}): go to bed earlier on a few nights this week to pay it back.",
-        ("sleep",),
-        {
-            "debtStartHours": s["debtStartHours"],
-            "debtEndHours": s["debtEndHours"],
-            "category": s["debtCategory"],
-        },
-    )
-
-
-def _load_spike(f: Mapping[str, Any]) -> Sentence | None:
-    g = f["load"]
-    if g["ratio"] is None or g["ratio"] <= LOAD_SPIKE_RATIO:
-        return None
-    return Sentence(
-        "load_spike",
-        f"Your training load of {g['week']:g} was {g['ratio']:g} times your average of "
-        f"{g['previousMean']:g} over the previous four weeks: build up more gradually this week.",
-        ("training",),
-        {"week": g["week"], "previousMean": g["previousMean"], "ratio": g["ratio"]},
-    )
-
-
-def _resting_hr_up(f: Mapping[str, Any]) -> Sentence | None:
-    h = f["restingHr"]
-    if h["delta"] is None or h["delta"] < RHR_RISE_BPM:
-        return None
-    return Sentence(
-        "resting_hr_up",
-        f"Your resting heart rate averaged {h['mean']:g} bpm, {h['delta']:g} above your baseline of "
-        f"{h['baselineMean']:g}: watch for illness or fatigue before adding intensity.",
-        ("hrv",),
-        {"mean": h["mean"], "baselineMean": h["baselineMean"], "delta": h["delta"]},
-    )
-
-
-def _adherence_low(f: Mapping[str, Any]) -> Sentence | None:
-    a = f["adherence"]
-    if a["rate"] is None or a["rate"] >= ADHERENCE_LOW_RATE:
-        return None
-    return Sentence(
-        "adherence_low",
-        f"You kept {a['kept']} of {a['planned']} planned sessions ({round(a['rate'] * 100)} %): "
-        "tell your coach what got in the way so the plan can fit your week.",
-        ("training",),
-        {"kept": a["kept"], "planned": a["planned"], "rate": a["rate"]},
-    )
-
-
-def _steady(f: Mapping[str, Any]) -> Sentence | None:
-    r = f["readiness"]
-    if r["mean"] is None:
-        return None
-    good = r["bandDays"]["normal"] + r["bandDays"]["elevated"]
-    return Sentence(
-        "steady",
-        f"Your readiness averaged {r['mean']:g} with {good} of {r['scoredDays']} scored days normal "
-        "or better: carry on with the plan as it is.",
-        ("readiness",),
-        {"mean": r["mean"], "goodDays": good, "scoredDays": r["scoredDays"]},
-    )
-
-
-def _missing(f: Mapping[str, Any]) -> Sentence | None:
-    r = f["readiness"]
-    if r["mean"] is not None:
-        return None
-    return Sentence(
-        "too_little_data",
-        f"Readiness was scored on {r['scoredDays']} of 7 days, fewer than {MIN_SCORED_DAYS}: wear your "
-        "device overnight so that next week's summary has figures to go on.",
-        ("readiness",),
-        {"scoredDays": r["scoredDays"]},
-    )
-
-
-# In the order they are tried; the first ``MAX_SENTENCES`` that fire are kept. ``steady`` and
-# ``too_little_data`` only speak when nothing else did.
-RULES: tuple[tuple[str, Callable[[Mapping[str, Any]], Sentence | None]], ...] = (
-    ("readiness_down", _readiness_down),
-    ("hrv_below_range", _hrv_below),
-    ("sleep_debt_rising", _sleep_debt),
-    ("load_spike", _load_spike),
-    ("resting_hr_up", _resting_hr_up),
-    ("adherence_low", _adherence_low),
-)
-_FALLBACKS = (_steady, _missing)
-
-
-def choose_sentences(figures: Mapping[str, Any]) -> list[Sentence]:
-    """One to three sentences from the week's figures, by the rules of :data:`RULES`."""
-    chosen = [s for _, rule in RULES if (s := rule(figures)) is not None][:MAX_SENTENCES]
-    if not chosen:
-        chosen = [s for rule in _FALLBACKS if (s := rule(figures)) is not None][:1]
-    return chosen
 
 
 def inputs_digest(inputs: WeekInputs) -> str:
