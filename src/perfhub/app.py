@@ -41,6 +41,7 @@ from perfhub.readiness.routes import router as insights_router
 from perfhub.readiness.team_routes import router as team_readiness_router
 from perfhub.readings.routes import ingest_router
 from perfhub.readings.routes import router as data_router
+from perfhub.reports.routes import router as reports_router
 from perfhub.settings import Settings, get_settings
 from perfhub.teams.routes import router as teams_router
 from perfhub.training.routes import router as training_router
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     api.include_router(plan_import_router)
     api.include_router(adherence_router)
     api.include_router(training_router)
+    api.include_router(reports_router)
     app.include_router(api)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -37,6 +37,7 @@ NO_ATHLETE_DATA: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "operations",
     ("GET", "/readyz"): "operations",
     ("GET", "/metrics"): "operations: aggregate gauges only",
+    ("GET", "/api/v1/admin/reports/pilot"): "admins: counts and shares over athlete-days, none per athlete",
     ("GET", "/api/v1/audit"): "the access log: who read which signals when; no readings",
     # Teams, invitations and sharing (perfhub.teams): memberships and sharing settings, no
     # readings. What they reveal is limited by the teams service: a team one has no part in is 404.

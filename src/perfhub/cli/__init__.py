@@ -12,6 +12,7 @@ from perfhub.cli import backtest, ops, vendors
 from perfhub.cli.db import db_app
 from perfhub.cli.ops import dlq_app, keys_app
 from perfhub.cli.plans import plan_app
+from perfhub.cli.reports import report_app
 from perfhub.cli.users import team_app, token_app, user_app
 from perfhub.cli.vendors import import_app
 
@@ -35,6 +36,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 app.add_typer(plan_app, name="plan")
+app.add_typer(report_app, name="report")
 
 __all__ = ["app", "main"]
 
