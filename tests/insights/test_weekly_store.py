@@ -15,7 +15,7 @@ from tests.insights.weekdata import API, full_day, put_day
 from perfhub.auth.models import User
 from perfhub.core.db import session_scope
 from perfhub.insights.models import WeeklyInsight
-from perfhub.insights.service import due, last_due_week, refresh_changed_days, refresh_week
+from perfhub.insights.service import due, last_due_week, make_due_weeks, refresh_changed_days, refresh_week
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -131,3 +131,22 @@ def test_the_weeks_are_exported_and_erased_with_the_account(harness: Harness) ->
     assert harness.client.delete(f"{API}/me", headers=athlete["headers"]).status_code == 204
     with harness.runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(WeeklyInsight)) == 0
+
+
+def test_the_monday_sweep_makes_each_athletes_last_week_once_their_morning_has_come(harness: Harness) -> None:
+    here = harness.user()
+    west = harness.user(tz="America/Los_Angeles")
+    idle = harness.user()
+    seed_week(harness, here["id"], [70, 70, 70])
+    seed_week(harness, west["id"], [70, 70, 70])
+    # Monday 07:00 UTC: W47 is due in UTC; in Los Angeles it is still Sunday, so W46 is its last.
+    monday_morning = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    assert make_due_weeks(harness.runtime.sessions, monday_morning) == 2
+    assert list(weeks_of(harness, here["id"])) == ["2026-W47"]
+    assert list(weeks_of(harness, west["id"])) == ["2026-W46"]
+    assert weeks_of(harness, idle["id"]) == {}, "no snapshots lately: nothing to summarise"
+    assert make_due_weeks(harness.runtime.sessions, monday_morning + timedelta(minutes=10)) == 0
+    # 14:00 UTC is 06:00 in Los Angeles.
+    assert make_due_weeks(harness.runtime.sessions, datetime(2026, 11, 23, 14, 0, tzinfo=UTC)) == 1
+    assert sorted(weeks_of(harness, west["id"])) == ["2026-W46", "2026-W47"]
+    assert weeks_of(harness, west["id"])["2026-W47"].figures["readiness"]["mean"] == 70.0

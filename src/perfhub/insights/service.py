@@ -15,10 +15,10 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
-from perfhub.core.db import one_of, utcnow
+from perfhub.core.db import one_of, session_scope, utcnow
 from perfhub.core.upsert import upsert
 from perfhub.insights.models import WeeklyInsight
 from perfhub.insights.sentences import choose_sentences
@@ -41,6 +41,7 @@ __all__ = [
     "NEW_WEEKS_BACK",
     "due",
     "last_due_week",
+    "make_due_weeks",
     "read_inputs",
     "refresh_changed_days",
     "refresh_week",
@@ -203,3 +204,37 @@ def refresh_changed_days(
                 refresh_week(session, user, monday, now)
                 looked += 1
     return looked
+
+
+# How far back the sweep looks for athletes with data: the week that is due and the day after it.
+_SWEEP_DAYS = 15
+
+
+def make_due_weeks(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    """Make last week's summary for every athlete whose week has become due and who has a
+    readiness snapshot in it or after it, if it is not stored yet — what turns "the first read
+    after Monday 06:00" into "Monday 06:00" (docs/weekly.md#when). One transaction per athlete,
+    so that a sweep over a large population never holds a long one. Returns how many it made."""
+    moment = now or datetime.now(UTC)
+    with sessions() as session:
+        since = moment.date() - timedelta(days=_SWEEP_DAYS)
+        recent = select(ReadinessSnapshotRow.user_id).where(ReadinessSnapshotRow.date >= since).distinct()
+        people = session.execute(select(User.id, User.tz).where(User.id.in_(recent))).all()
+        wanted = {user_id: last_due_week(tz, moment) for user_id, tz in people}
+        labels = {iso_week(monday) for monday in wanted.values()}
+        have: set[tuple[int, str]] = set()
+        if labels:
+            rows = session.execute(
+                select(WeeklyInsight.user_id, WeeklyInsight.week).where(WeeklyInsight.week.in_(labels))
+            )
+            have = {(user_id, week) for user_id, week in rows}
+    made = 0
+    for user_id, monday in sorted(wanted.items()):
+        if (user_id, iso_week(monday)) in have:
+            continue
+        with session_scope(sessions) as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                refresh_week(session, user, monday, moment)
+                made += 1
+    return made

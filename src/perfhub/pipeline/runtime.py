@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 # How often deferred backfill chunks are checked for being due, and how often the database is
 # searched for backfills whose deferral was lost.
 BACKFILL_RESUME_POLL_S = 1.0
+# How often last week's summaries are made for athletes whose Monday 06:00 has come: an athlete
+# has theirs within this long of it (docs/weekly.md#when).
+WEEKLY_SWEEP_S = 600.0
 BACKFILL_STALL_SWEEP_S = 60.0
 
 
@@ -70,10 +73,12 @@ class Runtime:
 
     def start_reconciler(self) -> None:
         """The embedded deployment's schedules, as daemon threads: :func:`reconcile_all` every
-        ``reconcile_interval_s``, link backfills resumed once a vendor rate limit has passed, and
-        once at start the readiness history of a new algorithm version."""
+        ``reconcile_interval_s``, link backfills resumed once a vendor rate limit has passed, last
+        week's insights made as each athlete's Monday morning comes, and once at start the
+        readiness history of a new algorithm version."""
         threading.Thread(target=self._resume_backfills, name="perfhub-backfill-resume", daemon=True).start()
         threading.Thread(target=self._catch_up_readiness, name="perfhub-upgrade", daemon=True).start()
+        threading.Thread(target=self._make_due_weeks, name="perfhub-weekly", daemon=True).start()
         interval = self.settings.reconcile_interval_s
         if interval <= 0:
             return
@@ -97,6 +102,18 @@ class Runtime:
             catch_up(self.sessions)
         except Exception:  # the next start tries again; `perfhub recompute` does it by hand
             log.exception("recomputing readiness history under the new algorithm failed")
+
+    def _make_due_weeks(self) -> None:
+        from perfhub.insights.service import make_due_weeks
+
+        # First sweep at once: weeks that became due while nothing ran.
+        while True:
+            try:
+                make_due_weeks(self.sessions)
+            except Exception:  # the next sweep retries
+                log.exception("making the weekly insights failed")
+            if self._stop_reconciler.wait(WEEKLY_SWEEP_S):
+                return
 
     def _resume_backfills(self) -> None:
         sweep_at = 0.0  # first sweep at once: backfills a previous run left waiting

@@ -20,7 +20,7 @@ from perfhub.core.jetstream_relay import OutboxRelay
 from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
 from perfhub.core.outbox import OutboxRow
 from perfhub.core.signing import Signer
-from perfhub.pipeline.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S
+from perfhub.pipeline.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S, WEEKLY_SWEEP_S
 from perfhub.pipeline.stages import consumers
 from perfhub.readiness.service import coverage
 from perfhub.settings import Settings
@@ -57,6 +57,7 @@ class BusRuntime:
         self._tasks.append(asyncio.create_task(self._gauges(), name="gauges"))
         if "insights" in self.stages:
             self._tasks.append(asyncio.create_task(self._catch_up_readiness(), name="readiness-upgrade"))
+            self._tasks.append(asyncio.create_task(self._make_due_weeks(), name="weekly-insights"))
         if "ingest" in self.stages:
             self._tasks.append(asyncio.create_task(self._resume_backfills(), name="backfill-resume"))
         if "ingest" in self.stages and self.settings.reconcile_interval_s > 0:
@@ -79,6 +80,18 @@ class BusRuntime:
             await asyncio.to_thread(catch_up, self.sessions)
         except Exception:  # the next start tries again; `perfhub recompute` does it by hand
             log.exception("recomputing readiness history under the new algorithm failed")
+
+    async def _make_due_weeks(self) -> None:
+        """Last week's insights, made as each athlete's Monday morning comes (docs/weekly.md#when);
+        every insights worker sweeps, and a week two of them make at once is one upsert."""
+        from perfhub.insights.service import make_due_weeks
+
+        while not self.stop_event.is_set():
+            try:
+                await asyncio.to_thread(make_due_weeks, self.sessions)
+            except Exception as exc:
+                log.warning("making the weekly insights failed: %s", exc)
+            await wait_or_stop(self.stop_event, WEEKLY_SWEEP_S)
 
     async def _reconcile(self) -> None:
         from perfhub.wearables.backfill import reconcile_all
