@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from tests.conftest import Harness
 from tests.insights.weekdata import API, full_day, put_day
@@ -133,6 +134,10 @@ def test_the_weeks_are_exported_and_erased_with_the_account(harness: Harness) ->
         assert session.scalar(select(func.count()).select_from(WeeklyInsight)) == 0
 
 
+def written(trigger: str) -> float:
+    return REGISTRY.get_sample_value("perfhub_weekly_insights_written_total", {"trigger": trigger}) or 0.0
+
+
 def test_the_monday_sweep_makes_each_athletes_last_week_once_their_morning_has_come(harness: Harness) -> None:
     here = harness.user()
     west = harness.user(tz="America/Los_Angeles")
@@ -141,7 +146,9 @@ def test_the_monday_sweep_makes_each_athletes_last_week_once_their_morning_has_c
     seed_week(harness, west["id"], [70, 70, 70])
     # Monday 07:00 UTC: W47 is due in UTC; in Los Angeles it is still Sunday, so W46 is its last.
     monday_morning = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    swept = written("sweep")
     assert make_due_weeks(harness.runtime.sessions, monday_morning) == 2
+    assert written("sweep") == swept + 2
     assert list(weeks_of(harness, here["id"])) == ["2026-W47"]
     assert list(weeks_of(harness, west["id"])) == ["2026-W46"]
     assert weeks_of(harness, idle["id"]) == {}, "no snapshots lately: nothing to summarise"

@@ -20,6 +20,11 @@ FORGED_MESSAGES = Counter(
 EVENTS_PROCESSED = Counter("perfhub_events_processed_total", "Events handled by a consumer", ["consumer"])
 OUTBOX_BACKLOG = Gauge("perfhub_outbox_backlog", "Committed outbox rows not yet published to the bus")
 CONSUMER_PENDING = Gauge("perfhub_consumer_pending", "Messages waiting for a durable consumer", ["consumer"])
+WEEKLY_INSIGHTS_WRITTEN = Counter(
+    "perfhub_weekly_insights_written_total",
+    "Weekly insights written (made or remade because their inputs changed), by what asked for them",
+    ["trigger"],  # sweep (Monday morning), read (first read of a due week), late_data
+)
 INSIGHTS_COVERAGE = Gauge(
     "perfhub_insights_coverage_ratio",
     "Share of the athletes whose night has arrived (a reading dated their local today) with a readiness"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
 from perfhub.core.db import one_of, session_scope, utcnow
+from perfhub.core.metrics import WEEKLY_INSIGHTS_WRITTEN
 from perfhub.core.upsert import upsert
 from perfhub.insights.models import WeeklyInsight
 from perfhub.insights.sentences import choose_sentences
@@ -119,7 +120,9 @@ def read_inputs(session: Session, user: User, monday: date) -> WeekInputs:
     return WeekInputs(monday, days, loads, since, Tally(overall.planned, overall.kept))
 
 
-def refresh_week(session: Session, user: User, monday: date, now: datetime | None = None) -> WeeklyInsight:
+def refresh_week(
+    session: Session, user: User, monday: date, now: datetime | None = None, *, trigger: str = "read"
+) -> WeeklyInsight:
     """Compute the week of ``monday`` and store it; a stored week whose inputs have not changed
     is left as it is (and its ``computed_at`` with it)."""
     week = iso_week(monday)
@@ -139,6 +142,7 @@ def refresh_week(session: Session, user: User, monday: date, now: datetime | Non
     }
     # An upsert, not an insert: two first reads of a due week may race to make it.
     upsert(session, cast(Table, WeeklyInsight.__table__), [row], ("user_id", "week"))
+    WEEKLY_INSIGHTS_WRITTEN.labels(trigger).inc()
     if current is not None:
         session.expire(current)
     made = stored(session, user.id, week)
@@ -201,7 +205,7 @@ def refresh_changed_days(
         for monday in sorted(mondays):
             recent = monday >= last_due_week(user.tz, now) - timedelta(weeks=NEW_WEEKS_BACK - 1)
             if (user_id, iso_week(monday)) in have or (recent and due(user.tz, monday, now)):
-                refresh_week(session, user, monday, now)
+                refresh_week(session, user, monday, now, trigger="late_data")
                 looked += 1
     return looked
 
@@ -235,6 +239,6 @@ def make_due_weeks(sessions: sessionmaker[Session], now: datetime | None = None)
         with session_scope(sessions) as session:
             user = session.get(User, user_id)
             if user is not None:
-                refresh_week(session, user, monday, moment)
+                refresh_week(session, user, monday, moment, trigger="sweep")
                 made += 1
     return made
