@@ -28,6 +28,7 @@ from perfhub.core.errors import (
     Unauthorized,
     Unprocessable,
 )
+from perfhub.core.telemetry import trace_id
 
 
 def problem_response(error: PerfhubError, request: Request | None = None) -> JSONResponse:
@@ -35,9 +36,11 @@ def problem_response(error: PerfhubError, request: Request | None = None) -> JSO
     if isinstance(error, TooManyRequests):
         headers = {"Retry-After": str(error.retry_after)}
     instance = request.url.path if request is not None else None
-    return JSONResponse(
-        error.to_problem(instance), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
-    )
+    body = error.to_problem(instance)
+    # The request's trace, so a report of an error leads straight to its spans and log lines.
+    if (trace := trace_id()) is not None:
+        body["traceId"] = trace
+    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 class Problem(BaseModel):
@@ -51,6 +54,9 @@ class Problem(BaseModel):
     status: int
     detail: str = Field(description="what went wrong, for people")
     instance: str | None = Field(default=None, description="the path that was requested")
+    traceId: str | None = Field(
+        default=None, description="the request's OpenTelemetry trace id, for reports and the logs"
+    )
 
 
 class ProblemError(BaseModel):
