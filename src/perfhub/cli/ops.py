@@ -45,7 +45,7 @@ def serve(
     if processes > 1 and not no_workers:
         # Every process would run the consumers and the reconciler: N of each, racing.
         fail("--processes above 1 needs --no-workers (run the consumers in one other process)", 2)
-    settings = get_settings()
+    settings = for_role(get_settings(), "api" if no_workers else None)
     served = served_url(host, port)
     if "base_url" not in settings.model_fields_set:
         # OAuth redirects and printed links must name the port actually served.
@@ -64,6 +64,7 @@ def serve(
     # Each process is started afresh and builds its app from the environment, so what this
     # process decided (the address served) goes there too.
     os.environ["PERFHUB_BASE_URL"] = settings.base_url
+    os.environ["PERFHUB_SERVICE_NAME"] = settings.service_name
     # A generated key is made here, once: processes racing to make their own would not agree.
     settings.resolved_secret_key()
     uvicorn.run(
@@ -74,6 +75,15 @@ def serve(
         port=port,
         log_level="info",
     )
+
+
+def for_role(settings: Settings, role: str | None) -> Settings:
+    """Settings whose ``service_name`` names the process's role (``perfhub-api``,
+    ``perfhub-insights``…) in traces and in the NATS connection list, unless set explicitly;
+    ``None``: the all-in-one process, plain ``perfhub``."""
+    if role is None or "service_name" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"service_name": f"{settings.service_name}-{role}"})
 
 
 def served_url(host: str, port: int) -> str:
@@ -103,7 +113,7 @@ def worker(
 
     if stage not in STAGES:
         fail(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}", 2)
-    settings = get_settings()
+    settings = for_role(get_settings(), stage)
     if not settings.nats_url:
         fail(
             "perfhub worker needs PERFHUB_NATS_URL (the embedded default runs consumers inside perfhub serve)"
