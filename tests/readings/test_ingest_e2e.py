@@ -322,6 +322,7 @@ def test_operations_endpoints(harness: Harness) -> None:
     assert harness.client.get("/healthz").json() == {"status": "ok"}
     ready = harness.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "bus": True}
+    assert ready.json()["status"] == "ready"
     spec = harness.client.get("/openapi.json").json()
     assert "/api/v1/ingest/hrv" in spec["paths"] and "/api/v1/sleep/summary" in spec["paths"]
     assert "text/html" in harness.client.get("/docs").headers["content-type"]
@@ -349,3 +350,17 @@ def test_batch_ingest_is_all_or_nothing_and_idempotent(harness: Harness) -> None
     assert (
         harness.client.post("/api/v1/ingest/batch", json=body, headers=athlete["headers"]).status_code == 403
     )
+
+
+@pytest.mark.backends("sqlite")
+def test_a_bus_outage_is_reported_but_does_not_make_the_api_unready(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What requests publish waits in the outbox until the bus is back: delivery is delayed only.
+    monkeypatch.setattr(harness.runtime, "bus_ok", lambda: False)
+    degraded = harness.client.get("/readyz")
+    assert degraded.status_code == 200
+    assert degraded.json() == {"status": "degraded", "checks": {"database": True, "bus": False}}
+    monkeypatch.setattr(harness.runtime, "database_ok", lambda: False)
+    down = harness.client.get("/readyz")
+    assert down.status_code == 503 and "database" in down.json()["detail"]
