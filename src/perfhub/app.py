@@ -18,6 +18,7 @@ from perfhub.auth.deps import authenticate_in_own_transaction
 from perfhub.auth.routes import router as tokens_router
 from perfhub.core.access_log import install_access_log_redaction
 from perfhub.core.errors import ServiceUnavailable
+from perfhub.core.http_metrics import RequestMetrics
 from perfhub.core.limits import RequestLimits, route_limits
 from perfhub.core.outage import install_outage_handler
 from perfhub.core.problems import (
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         authenticate=lambda token: authenticate_in_own_transaction(runtime.sessions, token),
         routes=route_limits(API_PREFIX),
     )
+    # Outermost: counts every answer, the edge's 401/413/429 included.
+    app.add_middleware(RequestMetrics)
 
     # Every operation under the API documents the problems any of them may answer (401, 413 and
     # 422 come from the edge for all of them), so that clients and fuzzers can check them.

@@ -452,6 +452,7 @@ def test_one_trace_spans_request_and_every_consumer(
     from fastapi.testclient import TestClient
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind
+    from prometheus_client import REGISTRY
     from tests.conftest import NATS_URL
 
     from perfhub.app import create_app
@@ -467,6 +468,9 @@ def test_one_trace_spans_request_and_every_consumer(
         }
     )
     app = create_app(production)  # with NATS, serve runs every stage in-process
+    published_before = REGISTRY.get_sample_value("perfhub_relay_published_total") or 0.0
+    accepted = {"method": "POST", "route": "/api/v1/ingest/hrv", "status": "202"}
+    accepted_before = REGISTRY.get_sample_value("perfhub_http_requests_total", accepted) or 0.0
     with TestClient(app) as client:
         harness = Harness(client, app.state.runtime, Deployment({}, tmp_path))
         athlete = harness.user()
@@ -477,6 +481,10 @@ def test_one_trace_spans_request_and_every_consumer(
         )
         assert response.status_code == 202
         harness.deployment.wait_idle(harness.runtime)  # type: ignore[union-attr]
+    # The relay counted what it published (the request's event and each stage's), and the
+    # request was counted under its route template.
+    assert (REGISTRY.get_sample_value("perfhub_relay_published_total") or 0.0) >= published_before + 2
+    assert REGISTRY.get_sample_value("perfhub_http_requests_total", accepted) == accepted_before + 1
     spans = exporter.get_finished_spans()
     server = [s for s in spans if s.kind == SpanKind.SERVER and "/ingest/hrv" in s.name]
     assert server, [s.name for s in spans]

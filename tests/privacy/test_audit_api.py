@@ -199,6 +199,8 @@ def test_every_route_that_reads_athlete_data_has_words(settings: Settings) -> No
     # A path nobody listed still says something, and ids must be ids.
     assert words_for_path("/api/v1/teams/3/weekly") == "a team view in the API"
     assert words_for_path("/api/v1/teams/x/readiness") == "a team view in the API"
-    assert words_for_path("/api/v1/insights/weekly") == "the API"
+    assert words_for_path("/api/v1/unlisted/view") == "the API"
+    assert words_for_path("/api/v1/insights/weekly") == "your weekly summary"
+    assert words_for_path("/api/v1/teams/3/insights/weekly") == "your team's weekly summary"
     assert words_for_path("/api/v1/plan/sessions/9/adjustment") == "the adjustment of one of your sessions"
     assert words_for_path("/elsewhere") == "a page"

@@ -130,7 +130,7 @@ def worker(
             fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}")
 
     async def main(rt: Runtime) -> None:
-        side = BusRuntime(settings, rt.sessions, [stage])
+        side = BusRuntime(settings, rt.sessions, [stage], database_gauges=False)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, side.stop_event.set)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.core.db import one_of, utcnow
 from perfhub.core.jetstream import JetStream, wait_any, wait_or_stop
+from perfhub.core.metrics import RELAY_ERRORS, RELAY_PUBLISHED
 from perfhub.core.outbox import Event, OutboxRow
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class OutboxRelay:
                 # Every message must be acked before the rows are marked.
                 await self.bus.publish_events(events)
                 await asyncio.to_thread(self._mark_published, session, [event.id for event in events])
+                RELAY_PUBLISHED.inc(len(events))
             return len(events)
         except BaseException:
             await asyncio.to_thread(session.close)  # rolls back: the rows are claimable again
@@ -75,6 +77,7 @@ class OutboxRelay:
                 published = await self.relay_once()
                 failures = 0
             except Exception as exc:
+                RELAY_ERRORS.inc()
                 failures += 1
                 delay = min(5.0, 0.2 * 2**failures)
                 log.warning("outbox relay: %s: %s (retrying in %.1fs)", type(exc).__name__, exc, delay)

@@ -30,3 +30,22 @@ INSIGHTS_COVERAGE = Gauge(
     "Share of the athletes whose night has arrived (a reading dated their local today) with a readiness"
     " score for that day",
 )
+HTTP_REQUESTS = Counter(
+    "perfhub_http_requests_total",
+    "API and page requests answered, by method, route template (never the raw path) and status",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "perfhub_http_request_duration_seconds",
+    "Time to answer a request, by method and route template",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+RELAY_PUBLISHED = Counter(
+    "perfhub_relay_published_total", "Outbox rows published to the bus and acknowledged"
+)
+RELAY_ERRORS = Counter("perfhub_relay_errors_total", "Relay rounds that failed (rows stay claimable)")
+OUTBOX_OLDEST_AGE = Gauge(
+    "perfhub_outbox_oldest_unpublished_age_seconds",
+    "Age of the oldest committed outbox row not yet published (0 when none waits)",
+)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
@@ -157,6 +157,15 @@ def publish_many(session: Session, subject: str, events: Iterable[tuple[dict[str
     session.flush()
     insert_rows(session, cast(Table, OutboxRow.__table__), rows)
     session.info["perfhub_published"] = True
+
+
+def outbox_age(oldest: datetime | None) -> float:
+    """Seconds since ``oldest`` (an unpublished row's ``created_at``); 0 when nothing waits."""
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # SQLite hands back naive UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return max(0.0, (utcnow() - oldest).total_seconds())
 
 
 def dead_letter(

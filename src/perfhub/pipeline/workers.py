@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from perfhub.core.jetstream import JetStream, wait_or_stop
 from perfhub.core.jetstream_consumer import StageConsumer
 from perfhub.core.jetstream_relay import OutboxRelay
-from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
-from perfhub.core.outbox import OutboxRow
+from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from perfhub.core.outbox import OutboxRow, outbox_age
 from perfhub.core.signing import Signer
 from perfhub.pipeline.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S, WEEKLY_SWEEP_S
 from perfhub.pipeline.stages import consumers
@@ -31,12 +31,22 @@ GAUGE_INTERVAL_S = 15.0
 
 
 class BusRuntime:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], stages: list[str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        stages: list[str],
+        *,
+        database_gauges: bool = True,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.bus = JetStream(settings, Signer.from_settings(settings))
         self.relay = OutboxRelay(self.bus, sessions, settings.relay_batch_size)
         self.stages = stages
+        # Gauges read from the shared database (backlog, coverage) are the same figure in every
+        # process: one process reports them (the API's), or dashboards would add them up.
+        self.database_gauges = database_gauges
         self.consumers = [StageConsumer(self.bus, spec, sessions, settings) for spec in consumers(stages)]
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -128,7 +138,8 @@ class BusRuntime:
     async def _gauges(self) -> None:
         while not self.stop_event.is_set():
             try:
-                await asyncio.to_thread(self.update_gauges)
+                if self.database_gauges:
+                    await asyncio.to_thread(self.update_gauges)
                 for consumer in self.consumers:
                     await consumer.report_pending()
             except Exception as exc:
@@ -137,12 +148,11 @@ class BusRuntime:
 
     def update_gauges(self) -> None:
         with self.sessions() as session:
-            OUTBOX_BACKLOG.set(
-                session.scalar(
-                    select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None))
-                )
-                or 0
-            )
+            waiting, oldest = session.execute(
+                select(func.count(), func.min(OutboxRow.created_at)).where(OutboxRow.published_at.is_(None))
+            ).one()
+            OUTBOX_BACKLOG.set(waiting or 0)
+            OUTBOX_OLDEST_AGE.set(outbox_age(oldest))
             ratio = coverage(session)
             if ratio is not None:
                 INSIGHTS_COVERAGE.set(ratio)

@@ -33,6 +33,8 @@ PATH_WORDS: Sequence[tuple[str, str]] = (
     (f"{API}/teams/{{id}}/athletes/{{id}}/trend", "your trend"),
     (f"{API}/teams/{{id}}", "your team's member list"),
     (f"{API}/teams/{{id}}/adherence", "your team's plan adherence"),
+    (f"{API}/insights/weekly", "your weekly summary"),
+    (f"{API}/teams/{{id}}/insights/weekly", "your team's weekly summary"),
     # The API: plans and training (a coach plans, decides and reads for an athlete of theirs).
     (f"{API}/plan/sessions", "your planned sessions"),
     (f"{API}/plan/sessions/{{id}}", "one of your planned sessions"),
@@ -68,6 +70,8 @@ PATH_WORDS: Sequence[tuple[str, str]] = (
     ("/teams/{id}/readiness.csv", "your team's readiness table, downloaded as CSV"),
     ("/teams/{id}/athletes/{id}", "your trend page"),
     ("/teams/{id}/athletes/{id}/trend", "your trend page"),
+    ("/week", "your weekly summary page"),
+    ("/teams/{id}/week", "your team's weekly summary page"),
     ("/plan", "your plan page"),
     ("/plan/sessions/{id}/accept", "your plan page, accepting an adjustment"),
     ("/plan/sessions/{id}/revert", "your plan page, reverting an adjustment"),
