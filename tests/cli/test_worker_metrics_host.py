@@ -46,6 +46,10 @@ def test_worker_metrics_bind_loopback_unless_told(
         deployment.wait_log("normalize", "running")
         assert answers("127.0.0.1", port), deployment.tail("normalize")
         assert answers(ELSEWHERE, port) is reached_elsewhere
+        # The same port answers for the worker's health: alive, and ready while it consumes.
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=3).json() == {"status": "ok"}
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=3)
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "stage": True}
     finally:
         deployment.stop()
 

@@ -499,6 +499,64 @@ def test_one_trace_spans_request_and_every_consumer(
         assert expected in in_trace, (expected, in_trace)
 
 
+def test_concurrent_requests_keep_one_trace_each_end_to_end(
+    settings: Settings, nats_names: dict[str, str], tmp_path: Path
+) -> None:
+    """Requests that arrive together are consumed in one batch; each keeps its own trace through
+    every stage (a consumer span per message, and what a stage publishes about an athlete
+    continues that athlete's trace)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+    from tests.conftest import NATS_URL
+
+    from perfhub.app import create_app
+    from perfhub.core.telemetry import setup_tracing
+
+    exporter = InMemorySpanExporter()
+    setup_tracing(settings, exporter)
+    production = settings.model_copy(
+        update={
+            "nats_url": NATS_URL,
+            "nats_subject_prefix": nats_names["subject_prefix"],
+            "nats_stream_prefix": nats_names["stream_prefix"],
+        }
+    )
+    app = create_app(production)
+    with TestClient(app) as client:
+        harness = Harness(client, app.state.runtime, Deployment({}, tmp_path))
+        athletes = [harness.user()["id"] for _ in range(12)]
+        token = harness.service_token()
+        exporter.clear()
+
+        def send(athlete: int) -> int:
+            body = {"userId": athlete, "date": utc_today().isoformat(), "rMSSD": 55.0, "vendor": "oura"}
+            return client.post("/api/v1/ingest/hrv", headers=token, json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            assert list(pool.map(send, athletes)) == [202] * 12
+        harness.deployment.wait_idle(harness.runtime)  # type: ignore[union-attr]
+    spans = exporter.get_finished_spans()
+    requests = [s for s in spans if s.kind == SpanKind.SERVER and "/ingest/hrv" in s.name]
+    assert len(requests) == 12
+    expected = {
+        (f"{VENDOR_DATA_RECEIVED} publish", SpanKind.PRODUCER),
+        (f"{VENDOR_DATA_RECEIVED} process", SpanKind.CONSUMER),
+        (f"{DATA_NORMALIZED} publish", SpanKind.PRODUCER),
+        (f"{DATA_NORMALIZED} process", SpanKind.CONSUMER),
+    }
+    for request in requests:
+        trace = request.context.trace_id
+        in_trace = [(s.name, s.kind) for s in spans if s.context.trace_id == trace]
+        assert expected <= set(in_trace), (expected - set(in_trace), in_trace)
+        # Exactly one consumer span per stage for this request's message: none borrowed.
+        assert in_trace.count((f"{VENDOR_DATA_RECEIVED} process", SpanKind.CONSUMER)) == 1
+    producers = [s for s in spans if s.kind == SpanKind.PRODUCER]
+    assert all(s.end_time is not None and s.end_time >= s.start_time for s in producers)
+
+
 def test_metrics_endpoint_reports_pipeline_gauges(harness: Harness) -> None:
     body = harness.client.get("/metrics").text
     for name in (

@@ -93,6 +93,8 @@ def served(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> S
         database_url=f"sqlite:///{directory / 'perfhub.db'}", var_dir=directory / "var", secret_key=SECRET
     )
     with TestClient(create_app(settings)) as client:
+        # One answered request first: labelled histograms serve their buckets once observed.
+        assert client.get("/healthz").status_code == 200
         response = client.get("/metrics")
     assert response.status_code == 200
     declared = declared_labels()

@@ -55,6 +55,9 @@ def serve(
         upgrade_schema(settings.database_url)
     except Exception as exc:
         fail(f"cannot prepare the database {redact(settings.database_url)}: {exc}".splitlines()[0])
+    from perfhub.core.telemetry import configure_logging
+
+    configure_logging(settings.log_level)
     shown = f" in {processes} processes" if processes > 1 else ""
     err.print(f"perfhub serving at {served}{shown}  (API docs: {served}/docs)", highlight=False)
     if processes == 1:
@@ -97,17 +100,18 @@ def served_url(host: str, port: int) -> str:
 # -- workers -------------------------------------------------------------------------------
 def worker(
     stage: Annotated[str, typer.Argument(help="ingest | normalize | insights")],
-    metrics_port: Annotated[int | None, typer.Option(min=1, max=65535, help="serve /metrics here")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="serve /metrics, /healthz and /readyz here")
+    ] = None,
     metrics_host: Annotated[
         str, typer.Option(help="interface for /metrics (0.0.0.0 in a container, for Prometheus)")
     ] = "127.0.0.1",
 ) -> None:
     """Run one pipeline stage against NATS JetStream (needs PERFHUB_NATS_URL). Scale by running more."""
     import asyncio
-    import logging
     import signal
 
-    from perfhub.core.telemetry import setup_tracing
+    from perfhub.core.telemetry import configure_logging, setup_tracing
     from perfhub.pipeline.stages import STAGES
     from perfhub.pipeline.workers import BusRuntime
 
@@ -118,19 +122,30 @@ def worker(
         fail(
             "perfhub worker needs PERFHUB_NATS_URL (the embedded default runs consumers inside perfhub serve)"
         )
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     setup_tracing(settings)
+    # The worker and its runtime, once built: /readyz reads their state. The port is bound first,
+    # so a bad address fails in one line before anything else starts.
+    running: list[BusRuntime] = []
+    runtimes: list[Runtime] = []
     if metrics_port:
-        from prometheus_client import start_http_server
+        from perfhub.pipeline.worker_http import serve_operations
 
         # Loopback unless asked: the metrics name consumers and counts, nothing for the world.
         try:
-            start_http_server(metrics_port, addr=metrics_host)
+            serve_operations(
+                metrics_host,
+                metrics_port,
+                lambda: running[0] if running else None,
+                lambda: bool(runtimes) and runtimes[0].database_ok(),
+            )
         except OSError as exc:
             fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}")
 
     async def main(rt: Runtime) -> None:
+        runtimes.append(rt)
         side = BusRuntime(settings, rt.sessions, [stage], database_gauges=False)
+        running.append(side)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, side.stop_event.set)

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Row, Select, Table, and_, event, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.core.db import session_scope, utcnow
 from perfhub.core.delivery import deliver, failure_reason, is_final, payload_user
 from perfhub.core.outbox import Event, Handler, OutboxDelivery, OutboxRow, dead_letter, mark_deliveries
+from perfhub.core.telemetry import message_spans
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,15 @@ class EmbeddedBus:
             return False
 
         def handle(batch: Sequence[Event]) -> None:
-            with session_scope(self.sessions) as session:
+            # As the JetStream consumers do: each message in its own trace, and what is
+            # published about an athlete continues the trace of the message about them.
+            spans = message_spans(
+                [(ev.headers, payload_user(ev.payload)) for ev in batch],
+                f"{batch[0].subject} process",
+                SpanKind.CONSUMER,
+                **{"messaging.system": "perfhub-outbox", "messaging.consumer.group.name": consumer.name},
+            )
+            with spans, session_scope(self.sessions) as session:
                 consumer.handler(session, batch)
                 mark_deliveries(session, consumer.name, [ev.id for ev in batch], "done")
 

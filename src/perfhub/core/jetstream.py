@@ -25,11 +25,11 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, Status, StatusCode
 
 from perfhub.core.outbox import SUBJECTS, Event
 from perfhub.core.signing import Signer
-from perfhub.core.telemetry import current_headers, span_from, tracing_enabled
+from perfhub.core.telemetry import start_producer_span, tracing_enabled
 from perfhub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,14 +170,21 @@ class JetStream:
         if not traced:
             headers.update((k, v) for k, v in event.headers.items() if k in TRACE_HEADERS)
             return await self.js.publish_async(subject, body, headers=headers)
-        with span_from(
+        span, continued = start_producer_span(
             event.headers,
             f"{event.subject} publish",
-            SpanKind.PRODUCER,
             **{"messaging.system": "nats", "messaging.destination.name": subject},
-        ):
-            headers.update(current_headers())
-            return await self.js.publish_async(subject, body, headers=headers)
+        )
+        headers.update(continued)
+        try:
+            acked = await self.js.publish_async(subject, body, headers=headers)
+        except BaseException as exc:
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            span.end()
+            raise
+        # The span lasts until JetStream acknowledges (or refuses) the message.
+        acked.add_done_callback(lambda done: _end_on_ack(span, done))
+        return acked
 
     async def publish_dead_letter(
         self, logical: str, body: bytes, headers: dict[str, str], reason: str
@@ -192,6 +199,12 @@ class JetStream:
     async def pending(self, consumer: str, logical: str) -> int:
         info = await self.js.consumer_info(self.stream_name(logical), self.durable(consumer))
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+def _end_on_ack(span: Span, done: asyncio.Future[PubAck]) -> None:
+    if done.cancelled() or done.exception() is not None:
+        span.set_status(Status(StatusCode.ERROR, "not acknowledged"))
+    span.end()
 
 
 async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:

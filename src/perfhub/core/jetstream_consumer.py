@@ -32,7 +32,7 @@ from perfhub.core.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_PROCESSE
 from perfhub.core.outage import database_unavailable
 from perfhub.core.outbox import ConsumerSpec, Event, claim_deliveries, dead_letter, mark_deliveries
 from perfhub.core.signing import SignatureInvalid
-from perfhub.core.telemetry import span_from, trace_id
+from perfhub.core.telemetry import message_spans, trace_id
 from perfhub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -162,13 +162,18 @@ class StageConsumer:
         self._handle([event for _, event in pairs])
 
     def _handle(self, events: Sequence[Event]) -> None:
-        with span_from(
-            events[0].headers,
+        # One CONSUMER span per message, each in its own request's trace, and what the stage
+        # publishes about an athlete continues that athlete's trace (not the batch's first).
+        with message_spans(
+            [(event.headers, payload_user(event.payload)) for event in events],
             f"{self.spec.subject} process",
             SpanKind.CONSUMER,
-            **{"messaging.system": "nats", "messaging.consumer.group.name": self.spec.name},
-        ) as span:
-            span.set_attribute("messaging.batch.message_count", len(events))
+            **{
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": self.spec.name,
+                "messaging.batch.message_count": str(len(events)),
+            },
+        ):
             with session_scope(self.sessions) as session:
                 claimed = claim_deliveries(session, self.spec.name, [e.id for e in events])
                 fresh = [e for e in events if e.id in claimed]

@@ -21,7 +21,7 @@ from sqlalchemy import ForeignKey, Index, Integer, Result, Row, String, Table, T
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from perfhub.core.db import Base, JsonType, UTCDateTime, utcnow
-from perfhub.core.telemetry import current_headers, trace_id
+from perfhub.core.telemetry import headers_for, trace_id
 from perfhub.core.upsert import insert_rows, insert_statement, parameters
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def publish(
     The active trace context rides along in the headers so consumers continue the trace.
     """
     row = OutboxRow(
-        subject=subject, payload=payload, headers={**current_headers(), **(headers or {})}, user_id=user_id
+        subject=subject, payload=payload, headers={**headers_for(user_id), **(headers or {})}, user_id=user_id
     )
     session.add(row)
     session.info["perfhub_published"] = True
@@ -144,10 +144,15 @@ def publish(
 
 def publish_many(session: Session, subject: str, events: Iterable[tuple[dict[str, Any], int | None]]) -> None:
     """:func:`publish` for many ``(payload, user_id)`` events of one subject, in one INSERT."""
-    headers = current_headers()
     now = utcnow()
     rows = [
-        {"subject": subject, "payload": payload, "headers": headers, "user_id": user_id, "created_at": now}
+        {
+            "subject": subject,
+            "payload": payload,
+            "headers": headers_for(user_id),
+            "user_id": user_id,
+            "created_at": now,
+        }
         for payload, user_id in events
     ]
     if not rows:
