@@ -204,6 +204,9 @@ def make_engine(url: str) -> Engine:
     # Bound parameters are health data (a user id, a date, an HRV value): errors, and the span
     # statuses and logs made from them, show the statement without them.
     engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+    # PostgreSQL adds a DETAIL line quoting the failing row or key (health values); the
+    # errors, and the logs and span statuses made from them, keep the first line only.
+    event.listen(engine, "handle_error", _drop_row_details)
     if engine.dialect.driver == "psycopg":
         from psycopg.types.array import ListBinaryDumper
 
@@ -214,6 +217,16 @@ def make_engine(url: str) -> Engine:
             dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
     return engine
+
+
+def _without_details(text: str) -> str:
+    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("DETAIL:"))
+
+
+def _drop_row_details(context: Any) -> None:
+    for exc in (context.original_exception, context.sqlalchemy_exception):
+        if exc is not None and exc.args and isinstance(exc.args[0], str) and "DETAIL:" in exc.args[0]:
+            exc.args = (_without_details(exc.args[0]), *exc.args[1:])
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
