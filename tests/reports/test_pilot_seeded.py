@@ -134,7 +134,7 @@ def test_the_whole_pilot_as_json(served: Served) -> None:
     assert (adherence["baseline"]["from"], adherence["baseline"]["to"]) == ("2026-01-19", "2026-02-01")
     assert (adherence["gainOverBaseline"], adherence["acceptedOverReverted"]) == (0.3, 0.75)
     assert adherence["acceptedOverUnadjusted"] == 0.75
-    assert report["oauth"] == {"completed": 3, "failed": 2, "failuresKeptSince": "2026-03-02T12:00:00Z"}
+    assert report["oauth"] == {"completed": 3, "failed": 2, "failuresKeptSince": "2025-01-27T12:00:00Z"}
     assert report["deadLetters"] == {
         "total": 6,
         "byReason": [

@@ -341,7 +341,10 @@ def test_an_unconfirmed_move_expires_and_its_tokens_are_forgotten(harness: Harne
         clock.shift(timedelta(days=1))
         start(harness.client, harness.user())  # any new link sweeps old states away
     with harness.runtime.sessions() as session:
-        assert session.scalars(select(OAuthState).where(OAuthState.user_id == second["id"])).all() == []
+        # The attempt stays countable (who, which vendor, when); what it held is forgotten.
+        (kept,) = session.scalars(select(OAuthState).where(OAuthState.user_id == second["id"])).all()
+        assert kept.held_tokens is None and kept.held_code is None and kept.code_verifier is None
+        assert kept.completion_hash is None and kept.browser_hash is None and kept.held_vendor_user_id is None
     assert [(c.user_id, c.status) for c in rows(harness)] == [(first["id"], "linked")]
 
 

@@ -176,8 +176,8 @@ def _links(report: PilotReport) -> list[str]:
         "## OAuth links",
         "",
         f"Completed: {oauth.completed} (each connection counts its latest link). Failed: "
-        f"{oauth.failed} (refused or left unfinished; attempts are kept until a day after they "
-        f"expire, so only failures since {_moment(oauth.failures_kept_since)} are all counted).",
+        f"{oauth.failed} (refused or left unfinished; attempts are kept 400 days, so failures "
+        f"since {_moment(oauth.failures_kept_since)} are all counted).",
     ]
 
 

@@ -20,7 +20,7 @@ from perfhub.plans.adherence_routes import read_facts
 from perfhub.reports import queries
 from perfhub.reports.pilot import Adherence, PilotReport, oauth_links, pilot_report
 from perfhub.reports.timing import Athlete, Inputs
-from perfhub.wearables.linking import STATE_KEPT_AFTER_EXPIRY
+from perfhub.wearables.linking import LINK_ATTEMPTS_KEPT
 
 DEFAULT_DAYS = 28
 # The steps :func:`build_report` reports progress on.
@@ -163,7 +163,7 @@ def build_report(
     step()
     start_at, end_at = _utc_bounds(query)
     linked, attempts = queries.link_history(session, query.team_id)
-    oauth = oauth_links(linked, attempts, start_at, end_at, now, now - STATE_KEPT_AFTER_EXPIRY)
+    oauth = oauth_links(linked, attempts, start_at, end_at, now, now - LINK_ATTEMPTS_KEPT)
     letters = queries.dead_letters(session, query.team_id, start_at, end_at)
     step()
     report = pilot_report(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from perfhub.wearables.vendors.registry import DISPLAY_NAMES, adapter, http_clie
 HELD_FOR = timedelta(minutes=10)
 # Expired states are deleted after this (kept a little for "already used" / "expired" answers).
 STATE_KEPT_AFTER_EXPIRY = timedelta(days=1)
+LINK_ATTEMPTS_KEPT = timedelta(days=400)
 # The ``reason`` of the 409 when a vendor account is another athlete's.
 ACCOUNT_LINKED_ELSEWHERE = "vendor_account_linked_elsewhere"
 log = logging.getLogger(__name__)
@@ -104,9 +105,39 @@ def start_link(
     return StartedLink(auth_url=auth_url, browser_nonce=nonce)
 
 
+# What a state holds for its completion; forgotten a day after it expires.
+_HELD = (
+    OAuthState.code_verifier,
+    OAuthState.held_code,
+    OAuthState.held_tokens,
+    OAuthState.completion_hash,
+    OAuthState.browser_hash,
+    OAuthState.held_vendor_user_id,
+)
+
+
 def _forget_old_states(session: Session) -> None:
-    """Drop states long expired: they may hold a sealed code or tokens nobody completed."""
-    session.execute(delete(OAuthState).where(OAuthState.expires_at < utcnow() - STATE_KEPT_AFTER_EXPIRY))
+    """A day after a state expires, forget what it may hold (a sealed verifier, code or tokens
+    nobody completed, and the hashes that would complete it); keep the bare attempt — who,
+    which vendor, when, whether it was used — for ``LINK_ATTEMPTS_KEPT``, so that the pilot
+    report can count failed links over its period; then drop it."""
+    now = utcnow()
+    session.execute(
+        update(OAuthState)
+        .where(
+            OAuthState.expires_at < now - STATE_KEPT_AFTER_EXPIRY,
+            or_(*(column.is_not(None) for column in _HELD)),
+        )
+        .values(
+            code_verifier=None,
+            held_code=None,
+            held_tokens=None,
+            completion_hash=None,
+            browser_hash=None,
+            held_vendor_user_id=None,
+        )
+    )
+    session.execute(delete(OAuthState).where(OAuthState.expires_at < now - LINK_ATTEMPTS_KEPT))
 
 
 def _pending(session: Session, vendor: str, state: str) -> OAuthState:
