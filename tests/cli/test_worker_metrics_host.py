@@ -50,6 +50,9 @@ def test_worker_metrics_bind_loopback_unless_told(
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=3).json() == {"status": "ok"}
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=3)
         assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "stage": True}
+        # And the stage says it is up in its metrics (0 once a task dies or it stops).
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=3).text
+        assert 'perfhub_stage_up{stage="normalize"} 1.0' in metrics
     finally:
         deployment.stop()
 

@@ -40,3 +40,15 @@ def test_ready_only_while_the_database_answers_and_the_stage_runs() -> None:
     assert call(app, "/readyz")[2]["detail"] == "not ready: database"
     status, _, text = call(app, "/metrics")
     assert status.startswith("200") and "perfhub_events_processed_total" in text
+
+
+def test_a_stage_that_is_not_consuming_reports_itself_down() -> None:
+    from prometheus_client import REGISTRY
+
+    from perfhub.pipeline.workers import BusRuntime
+    from perfhub.settings import Settings
+
+    settings = Settings(database_url="sqlite://", nats_url="nats://127.0.0.1:1")
+    side = BusRuntime(settings, None, ["insights"], database_gauges=False)  # type: ignore[arg-type]
+    side.report_up()  # never connected, no consumer running
+    assert REGISTRY.get_sample_value("perfhub_stage_up", {"stage": "insights"}) == 0.0

@@ -49,3 +49,9 @@ OUTBOX_OLDEST_AGE = Gauge(
     "perfhub_outbox_oldest_unpublished_age_seconds",
     "Age of the oldest committed outbox row not yet published (0 when none waits)",
 )
+STAGE_UP = Gauge(
+    "perfhub_stage_up",
+    "1 while this process's stage consumes (bus connected, every consumer task alive); 0 once a"
+    " task died or the stage stopped",
+    ["stage"],
+)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from perfhub.core.jetstream import JetStream, wait_or_stop
 from perfhub.core.jetstream_consumer import StageConsumer
 from perfhub.core.jetstream_relay import OutboxRelay
-from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, STAGE_UP
 from perfhub.core.outbox import OutboxRow, outbox_age
 from perfhub.core.signing import Signer
 from perfhub.pipeline.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S, WEEKLY_SWEEP_S
@@ -76,6 +76,7 @@ class BusRuntime:
     async def stop(self) -> None:
         """Graceful: consumers finish the batch in hand, the relay its round; then drain."""
         self.stop_event.set()
+        self.report_up()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if event.contains(self.sessions, "after_commit", self._after_commit):
@@ -135,8 +136,14 @@ class BusRuntime:
     def healthy(self) -> bool:
         return self.bus.connected and all(not t.done() for t in self._tasks)
 
+    def report_up(self) -> None:
+        up = 1 if self.healthy and not self.stop_event.is_set() else 0
+        for stage in self.stages:
+            STAGE_UP.labels(stage).set(up)
+
     async def _gauges(self) -> None:
         while not self.stop_event.is_set():
+            self.report_up()
             try:
                 if self.database_gauges:
                     await asyncio.to_thread(self.update_gauges)
