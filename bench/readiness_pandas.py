@@ -134,30 +134,26 @@ def compute_readiness(df: pd.DataFrame) -> pd.DataFrame:
         (rhr_delta >= R.ILLNESS_RHR_DELTA) & ((ln7 < normal_low) | (latest_z <= -R.ILLNESS_NIGHT_SD))
     ) | ((rhr_delta >= R.ILLNESS_RHR_SOFT_DELTA) & (latest_z <= -R.ILLNESS_STRONG_NIGHT_SD))
 
-    # Overreaching: the best run ending today over the last TREND_WINDOW days of the segment of
-    # each night's shortfall below the baseline (missing and ill nights add nothing and are not
-    # counted), while the
-    # newest night is still below it. Runs are built lag by lag, newest night first, so that a
-    # night adding 0 leaves a run exactly as it was and the shorter run keeps the tie (and its
-    # count of nights), which rolling sums of each length would not guarantee.
-    shortfall = (-night_z - R.TREND_SLACK_SD).where(night_z.notna() & ~illness, 0.0)
-    counted = (v & ~illness).astype(float)
-    run_sum = pd.Series(0.0, index=df.index)
-    run_nights = pd.Series(0.0, index=df.index)
+    # Overreaching: over the runs of the last k = 2 … TREND_WINDOW days of the segment, each
+    # night's shortfall below the baseline weighted k for the newest down to 1 for the oldest,
+    # over the root of the summed squared weights of the nights present (missing and ill nights
+    # add nothing and are not counted); the best run with TREND_MIN_NIGHTS nights below the
+    # baseline. Written out per run length here; the engine grows the runs with running sums.
+    counted = night_z.notna() & ~illness
+    shortfall = (-night_z).where(counted, 0.0)
     strength = pd.Series(0.0, index=df.index)
-    trend_nights = pd.Series(0.0, index=df.index)
-    for lag in range(R.TREND_WINDOW):
-        run_sum = run_sum + shortfall.groupby(run).shift(lag)
-        run_nights = run_nights + counted.groupby(run).shift(lag)
-        better = run_sum > strength
-        strength = strength.mask(better, run_sum)
-        trend_nights = trend_nights.mask(better, run_nights)
-    overreaching = (
-        (strength >= R.TREND_ALARM_SD)
-        & (trend_nights >= R.TREND_MIN_NIGHTS)
-        & (latest_z < -R.TREND_RECENT_SD)
-        & ~illness
-    )
+    for k in range(2, R.TREND_WINDOW + 1):
+        total = pd.Series(0.0, index=df.index)
+        squares = pd.Series(0.0, index=df.index)
+        below = pd.Series(0.0, index=df.index)
+        for lag in range(k):
+            weight = float(k - lag)
+            total = total + weight * shortfall.groupby(run).shift(lag)
+            squares = squares + weight * weight * counted.astype(float).groupby(run).shift(lag)
+            below = below + (counted & (shortfall > 0)).astype(float).groupby(run).shift(lag)
+        value = total / np.sqrt(squares)
+        strength = strength.mask((below >= R.TREND_MIN_NIGHTS) & (value > strength), value)
+    overreaching = (strength >= R.TREND_ALARM_SD) & ~illness
 
     last_any = day.where(v | rv | sv).groupby(athlete).ffill()
 

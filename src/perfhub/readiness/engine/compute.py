@@ -66,8 +66,6 @@ from perfhub.readiness.engine.rules import (
     STALE_AFTER_DAYS,
     TREND_ALARM_SD,
     TREND_MIN_NIGHTS,
-    TREND_RECENT_SD,
-    TREND_SLACK_SD,
     TREND_WINDOW,
     WEIGHTS,
     band_codes,
@@ -134,10 +132,7 @@ def _compute_block(b: SeriesBatch, out: ReadinessArrays, a0: int, a1: int) -> No
     # A night explained by illness is not training strain: it adds nothing to the trend, and a
     # day flagged ill is not also called overreaching.
     trend = _trend(hrv, grid, illness)
-    # The decline must still be going on: the newest night below the baseline. Without this the
-    # alarm would outlive a recovered week by as many nights as the window still holds.
-    with np.errstate(invalid="ignore"):
-        trend.alarm[~(latest_z < -TREND_RECENT_SD) | illness] = False
+    trend.alarm[illness] = False
     hrv_balance = HRV_BALANCE_CURVE(week_z)
     last_night = LAST_NIGHT_CURVE((hrv.value - hrv.ln7) / hrv.sd60)
     np.minimum(hrv_balance, HRV_BALANCE_CURVE.at(0.0), out=hrv_balance, where=saturation)
@@ -363,33 +358,64 @@ def _age(last: I32, day: I32, seg_start: I32) -> tuple[I32, Mask]:
 
 @dataclass(frozen=True, eq=False)
 class _Trend:
-    strength: F64  # the windowed CUSUM, in SD (0 when HRV is not below baseline)
-    nights: I32  # nights with a reading in the run behind it
+    strength: F64  # the best run's weighted shortfall, in SD (0 when HRV is not below baseline)
+    nights: I32  # nights with a reading in that run
     alarm: Mask
 
 
 def _trend(hrv: _Hrv, g: _Grid, ill: Mask) -> _Trend:
-    """A gradual decline of HRV below its baseline: a one-sided CUSUM over the last
-    ``TREND_WINDOW`` days of the segment, each night's shortfall in SD less a slack.
+    """A gradual decline of HRV below its baseline, caught while it is under way.
 
-    CUSUM adds up small, consistent shortfalls that no single night, nor yet the weekly mean,
-    shows; the window keeps it to what the athlete can act on (and the engine's memory bounded).
-    A missing night, or one flagged ``ill``, adds nothing either way and is not counted.
+    For each run of the last k days of the segment (k = 2 … ``TREND_WINDOW``), each night's
+    shortfall below its baseline (−z) is weighted by its place in the run, 1 for the oldest up to
+    k for the newest, and the sum is divided by the root of the summed squared weights of the
+    nights present. That is the matched filter for a decline that deepens night after night: it
+    stays near N(0, 1) on ordinary nights, grows with each further night down, and falls as soon
+    as the newest night recovers. The strength is the best run's. A missing night, or one flagged
+    ``ill``, adds nothing and is not counted.
+
+    The runs are grown night by night from the newest, with running sums only (no cumulative
+    sums over the whole batch), so a day's value is the same whichever day the batch starts on.
     """
-    shortfall = np.where(np.isnan(hrv.night_z) | ill, 0.0, -hrv.night_z - TREND_SLACK_SD)
-    c = csum(shortfall)
-    c_n = csum(g.hrv_valid & ~ill, np.int32)
-    n, days = g.shape
-    strength = np.zeros((n, days))
-    nights = np.zeros((n, days), dtype=np.int32)
-    for span in range(1, TREND_WINDOW + 1):
-        first = g.day - (span - 1)
-        lo = flat_index(np.maximum(first, 0), days + 1)
-        run = c[:, 1:] - take_at(c, lo)
-        better = (first >= g.seg_start) & (run > strength)
-        strength[better] = run[better]
-        nights[better] = (c_n[:, 1:] - take_at(c_n, lo))[better]
-    alarm = (strength >= TREND_ALARM_SD) & (nights >= TREND_MIN_NIGHTS)
+    present = ~np.isnan(hrv.night_z) & ~ill
+    shortfall = np.where(present, -hrv.night_z, 0.0)
+    counted = present.astype(np.float64)
+    below = (present & (shortfall > 0)).astype(np.float64)
+    shape = g.shape
+    run_sum = np.zeros(shape)  # Σ shortfall over the run
+    run_count = np.zeros(shape)  # nights present in the run
+    run_below = np.zeros(shape)  # nights below the baseline in the run
+    weighted_sum = np.zeros(shape)  # Σ weight · shortfall
+    weighted_count = np.zeros(shape)  # Σ weight over the nights present
+    squared = np.zeros(shape)  # Σ weight² over the nights present
+    strength = np.zeros(shape)
+    nights = np.zeros(shape, dtype=np.int32)
+    for k in range(1, TREND_WINDOW + 1):
+        # Night d−k+1 joins the run; every night already in it moves one place up in weight.
+        inside = g.day - (k - 1) >= g.seg_start
+        night = np.zeros(shape)
+        count = np.zeros(shape)
+        down = np.zeros(shape)
+        night[:, k - 1 :] = shortfall[:, : shape[1] - k + 1]
+        count[:, k - 1 :] = counted[:, : shape[1] - k + 1]
+        down[:, k - 1 :] = below[:, : shape[1] - k + 1]
+        night[~inside] = 0.0
+        count[~inside] = 0.0
+        down[~inside] = 0.0
+        run_sum += night
+        run_count += count
+        run_below += down
+        weighted_sum += run_sum
+        weighted_count += run_count
+        squared += 2.0 * weighted_count - run_count
+        if k < 2:
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = weighted_sum / np.sqrt(squared)
+        better = inside & (run_below >= TREND_MIN_NIGHTS) & (value > strength)
+        strength[better] = value[better]
+        nights[better] = run_count[better]
+    alarm = strength >= TREND_ALARM_SD
     return _Trend(strength=strength, nights=nights, alarm=alarm)
 
 

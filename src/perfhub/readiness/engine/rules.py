@@ -111,14 +111,12 @@ ILLNESS_NIGHT_SD = 0.5
 ILLNESS_STRONG_NIGHT_SD = 1.0
 ILLNESS_RHR_SOFT_DELTA = 3.0
 ILLNESS_CAP = 39.0
-# Overreaching: a windowed CUSUM of nightly HRV below the 60-day mean (in SD, each night
-# discounted by TREND_SLACK_SD) over the last TREND_WINDOW nights reaching TREND_ALARM_SD.
-TREND_WINDOW = 7
-TREND_SLACK_SD = 0.5
-TREND_ALARM_SD = 2.5
-TREND_MIN_NIGHTS = 3
-# ... while the newest night (under 36 h old) is still this many SD below the 60-day mean.
-TREND_RECENT_SD = 0.5
+# Overreaching: nightly HRV below the 60-day mean (in SD) over a run of the last 2 …
+# TREND_WINDOW days, each night weighted by its place in the run (newest heaviest), reaching
+# TREND_ALARM_SD over at least TREND_MIN_NIGHTS nights with readings.
+TREND_WINDOW = 4
+TREND_ALARM_SD = 2.0
+TREND_MIN_NIGHTS = 2
 OVERREACHING_CAP = 64.0
 # Saturation: a night this many SD above the 60-day mean, or a 7-day mean 1 SD above it, with
 # resting HR within SATURATION_RHR_DELTA bpm of baseline.
@@ -138,7 +136,7 @@ ACUTE_DAYS, CHRONIC_DAYS, CTL_DAYS, LOAD_MIN_HISTORY_DAYS = (
 
 
 # The furthest any rule reads raw inputs back: the 14 nights of sleep debt, each against the
-# need estimated from the 60 nights before it (the HRV trend reaches 7 + 60 days).
+# need estimated from the 60 nights before it (the HRV trend reaches 4 + 60 days).
 LOOKBACK_DAYS = 14 + BASELINE_WINDOW
 # Status counts valid HRV days over this many days, not since the beginning of time, so that
 # nothing the engine computes depends on more than ``MEMORY_DAYS`` of history.
