@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team bench-plans bench-recompute clean
+.PHONY: run test install dev lint assets browser bench bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team bench-plans bench-recompute bench-overreaching clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfhub needs Python >= 3.11")'
@@ -68,7 +68,7 @@ lint: dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team bench-plans bench-recompute
+bench: bench-readiness bench-latency bench-pipeline bench-apple bench-link bench-today bench-team bench-plans bench-recompute bench-overreaching
 
 bench-readiness: dev
 	$(BIN)/python bench/bench_readiness.py
@@ -96,6 +96,9 @@ bench-plans: dev
 
 bench-recompute: dev
 	$(BIN)/python bench/bench_recompute.py
+
+bench-overreaching: dev
+	$(BIN)/python bench/overreaching_bound.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -43,6 +43,17 @@ SLOT_DAYS = 30
 EPISODE_DAYS = {ILLNESS: (2, 5), OVERREACHING: (7, 14), SLEEP_RESTRICTION: (4, 7), SATURATION: (4, 10)}
 EPISODE_CHANCE = 0.6  # of a slot holding an episode
 AR_PHI = 0.3
+HRV_SD = (0.05, 0.12)  # each athlete's night-to-night SD of ln rMSSD is drawn from this range
+# Resting HR moves against HRV (this many bpm per SD of the athlete's ln rMSSD noise), plus noise
+# of its own (SD in bpm).
+RHR_PER_HRV_SD = 8.0
+RHR_NOISE_BPM = 1.2
+# Overreaching: ln rMSSD falls by a slope (per day, drawn per athlete) from the first night, the
+# night-to-night noise widens linearly to 1 + OVERREACHING_WIDENING times its SD by the last
+# night, and resting HR rises by OVERREACHING_RHR_PER_DAY bpm a day.
+OVERREACHING_SLOPE = (0.02, 0.04)
+OVERREACHING_WIDENING = 1.5
+OVERREACHING_RHR_PER_DAY = 0.3
 # The weekly training rhythm (Monday first), in units of the athlete's own session load.
 WEEK_RHYTHM = np.array([1.0, 0.6, 1.2, 0.0, 1.0, 1.5, 0.4])
 
@@ -109,7 +120,7 @@ def generate(
     rng = np.random.default_rng(seed)
     a, d = athletes, days
     ln_mean = rng.uniform(3.6, 4.6, a)
-    ln_sd = rng.uniform(0.05, 0.12, a)
+    ln_sd = rng.uniform(*HRV_SD, a)
     rhr_mean = rng.uniform(45.0, 65.0, a)
     habitual = rng.uniform(6.0, 8.5, a) * 60.0
     session_load = rng.uniform(200.0, 600.0, a)
@@ -128,7 +139,9 @@ def generate(
     after = np.zeros((a, d))
     after[:, 1:] = load[:, :-1] / (1.5 * session_load[:, None])
     ln_hrv = ln_mean[:, None] + ln_sd[:, None] * (noise - 0.4 * (after - after.mean()))
-    resting_hr = rhr_mean[:, None] - 8.0 * ln_sd[:, None] * noise + rng.normal(0.0, 1.2, (a, d))
+    resting_hr = (
+        rhr_mean[:, None] - RHR_PER_HRV_SD * ln_sd[:, None] * noise + rng.normal(0.0, RHR_NOISE_BPM, (a, d))
+    )
     weekend = (weekday >= 5)[None, :]
     sleep = habitual[:, None] + np.where(weekend, 35.0, -10.0) + rng.normal(0.0, 30.0, (a, d))
     efficiency = np.clip(rng.normal(89.0, 4.0, (a, d)), 60.0, 99.0)
@@ -161,11 +174,11 @@ def generate(
                 ln_hrv = np.where(m, ln_mean[:, None] - rng.uniform(1.5, 2.5, (a, d)) * sd, ln_hrv)
                 resting_hr = np.where(m, resting_hr + rng.uniform(5.0, 9.0, (a, 1)), resting_hr)
             elif code == OVERREACHING:
-                slope = rng.uniform(0.02, 0.04, (a, 1))
-                wider = 1.0 + 1.5 * kk / np.maximum(length[:, None] - 1, 1)
+                slope = rng.uniform(*OVERREACHING_SLOPE, (a, 1))
+                wider = 1.0 + OVERREACHING_WIDENING * kk / np.maximum(length[:, None] - 1, 1)
                 decline = ln_mean[:, None] - slope * (kk + 1) + sd * noise * wider
                 ln_hrv = np.where(m, decline, ln_hrv)
-                resting_hr = np.where(m, resting_hr + 0.3 * (kk + 1), resting_hr)
+                resting_hr = np.where(m, resting_hr + OVERREACHING_RHR_PER_DAY * (kk + 1), resting_hr)
             elif code == SLEEP_RESTRICTION:
                 sleep = np.where(m, rng.uniform(300.0, 330.0, (a, d)), sleep)
             else:
