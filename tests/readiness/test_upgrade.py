@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from perfhub.auth.models import User
 from perfhub.auth.service import create_user
 from perfhub.core.db import make_engine, make_sessionmaker, session_scope
-from perfhub.readiness.engine import ALGORITHM_VERSION
+from perfhub.readiness.engine import ALGORITHM_VERSION, compute, hashing
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readiness.service import ensure_today, recompute
 from perfhub.readiness.upgrade import athletes_behind, catch_up
@@ -114,3 +114,42 @@ def test_history_stored_under_an_older_version_is_recomputed_under_the_running_o
             assert (count, first) == before[OLD]  # every day again, from the first
             assert athletes_behind(session) == []
         assert catch_up(sessions) == 0  # nothing left: a second start does nothing
+
+
+def scores(session: Session, user_id: int) -> dict[date, float | None]:
+    row = ReadinessSnapshotRow
+    found = session.execute(
+        select(row.date, row.score).where(row.user_id == user_id, row.algorithm_version == ALGORITHM_VERSION)
+    )
+    return {day: score for day, score in found}
+
+
+def test_a_rules_revision_makes_a_recompute_rewrite_what_the_change_moved(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with time_machine.travel(NOW, tick=False):
+        with session_scope(sessions) as session:
+            user = athlete_with_nights(session, 3)
+            recompute(session, [user], announce=False)
+            uid = user.id
+        with session_scope(sessions) as session:
+            first = scores(session, uid)
+        # A tuning under the same version: sleep weighs more.
+        monkeypatch.setitem(compute.WEIGHTS, "sleep", 0.6)
+        with session_scope(sessions) as session:
+            user = session.get(User, uid)
+            assert user is not None
+            recompute(session, [user], announce=False)
+        with session_scope(sessions) as session:
+            # The inputs did not change, so without a new revision nothing is rewritten.
+            assert scores(session, uid) == first
+        monkeypatch.setattr(hashing, "RULES_REVISION", hashing.RULES_REVISION + 1)
+        with session_scope(sessions) as session:
+            user = session.get(User, uid)
+            assert user is not None
+            recompute(session, [user], announce=False)
+        with session_scope(sessions) as session:
+            second = scores(session, uid)
+    assert second.keys() == first.keys()
+    moved = [day for day in first if first[day] != second[day]]
+    assert len(moved) > len(first) // 2

@@ -15,6 +15,7 @@ from perfhub.readiness.engine.rules import (
     HISTORY_DAYS,
     LOOKBACK_DAYS,
     NO_RECENT_AFTER_DAYS,
+    RULES_REVISION,
 )
 
 __all__ = ["inputs_hash", "inputs_hashes"]
@@ -58,7 +59,7 @@ def inputs_hashes(
             result.reason[a, day],
         ]
     ).astype(np.int64)
-    prefix = hashlib.sha256(ALGORITHM_VERSION.encode())
+    prefix = hashlib.sha256(f"{ALGORITHM_VERSION}/{RULES_REVISION}".encode())
     prefix.update(np.float64(batch.sleep_need_min[a]).tobytes())
     digests = []
     for k, (d, start) in enumerate(zip(day.tolist(), lo.tolist(), strict=True)):

@@ -55,6 +55,7 @@ __all__ = [
     "LOOKBACK_DAYS",
     "MEMORY_DAYS",
     "REASON_NAMES",
+    "RULES_REVISION",
     "STATUS_NAMES",
     "WEIGHTS",
     "band_codes",
@@ -63,6 +64,10 @@ __all__ = [
 ]
 
 ALGORITHM_VERSION = "1.1.0"
+# Raised whenever the rules change under the same version (a tuning before release): it is part
+# of every day's inputs hash, so ``perfhub recompute`` rewrites the days the change moved, which
+# an unchanged hash would skip. Revision 2: the overreaching trend became a recency-weighted run.
+RULES_REVISION = 2
 
 CONTRIBUTORS: tuple[str, ...] = (
     "hrv_balance",
