@@ -11,8 +11,9 @@ from rich.markup import escape
 from perfhub.auth.service import user_by_email
 from perfhub.cli.jobs import detail, emit, err, fail, job, progress_bar
 from perfhub.core.dates import local_today
+from perfhub.core.db import retry_on_conflict
 from perfhub.plans.importing import MAX_FILE_BYTES, parse_file
-from perfhub.plans.imports_service import import_sessions
+from perfhub.plans.imports_service import RACE_LOST, ImportCount, import_sessions
 
 plan_app = typer.Typer(help="Training plans.", no_args_is_help=True)
 
@@ -44,24 +45,31 @@ def plan_import(
         return None if message is None else escape(" ".join(message.split()))
 
     with job(told=told) as current:
-        with current.transaction() as session:
-            person = user_by_email(session, athlete)
-            plan = parse_file(data, tz=person.tz, today=local_today(person.tz), filename=path.name)
-            total = len(plan.sessions)
-            with progress_bar() as bar:
-                task = bar.add_task("importing sessions", total=total, visible=total >= PROGRESS_FROM)
-                count = import_sessions(
-                    session,
-                    None,
-                    person,
-                    plan,
-                    dry_run=dry_run,
-                    progress=lambda done, _: bar.update(task, completed=done),
-                )
-            refusal = count.refusal()
-            if refusal is not None:
-                raise refusal
-            result: dict[str, Any] = count.to_json(plan.format, dry_run=dry_run)
+
+        def attempt() -> tuple[ImportCount, dict[str, Any]]:
+            with current.transaction() as session:
+                person = user_by_email(session, athlete)
+                plan = parse_file(data, tz=person.tz, today=local_today(person.tz), filename=path.name)
+                total = len(plan.sessions)
+                with progress_bar() as bar:
+                    task = bar.add_task("importing sessions", total=total, visible=total >= PROGRESS_FROM)
+                    count = import_sessions(
+                        session,
+                        None,
+                        person,
+                        plan,
+                        dry_run=dry_run,
+                        progress=lambda done, _: bar.update(task, completed=done),
+                    )
+                refusal = count.refusal()
+                if refusal is not None:
+                    raise refusal
+                return count, count.to_json(plan.format, dry_run=dry_run)
+
+        # An import of the same file running at the same time may create its sessions first:
+        # this one then runs again and finds them.
+        with current.guard():
+            count, result = retry_on_conflict(attempt, gave_up=RACE_LOST)
         current.deliver()
     if count.errors:
         err.print(f'{len(count.errors)} rows or events were left out: see "errors"', highlight=False)

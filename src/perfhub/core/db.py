@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -29,8 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import NullType, TypeDecorator
+
+from perfhub.core.errors import Conflict
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -245,3 +248,21 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+
+
+def retry_on_conflict(work: Callable[[], T], *, gave_up: str, attempts: int = 3) -> T:
+    """Run ``work`` — one whole unit of work, opening and committing its own transaction —
+    again when it lost a race for a unique key: another transaction inserted the same row and
+    committed first. The next attempt reads that row and updates it, so two requests racing end
+    with the rows either alone would have made. After ``attempts`` losses: :class:`Conflict`
+    saying ``gave_up``."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except IntegrityError as exc:
+            if attempt == attempts:
+                raise Conflict(gave_up) from exc
+    raise AssertionError("unreachable")

@@ -18,10 +18,11 @@ from perfhub.auth.deps import CurrentUser
 from perfhub.auth.models import User
 from perfhub.core.bounds import MAX_ID
 from perfhub.core.dates import local_today
+from perfhub.core.db import retry_on_conflict
 from perfhub.core.deps import UnitOfWork, UowDep
 from perfhub.core.errors import BadRequest, PayloadTooLarge
 from perfhub.plans.importing import MAX_FILE_BYTES, parse_file
-from perfhub.plans.imports_service import import_sessions
+from perfhub.plans.imports_service import RACE_LOST, import_sessions
 from perfhub.privacy.policy import authorize_read
 
 router = APIRouter(tags=["plans"])
@@ -125,14 +126,18 @@ def _import(
     dry_run: bool,
     path: str,
 ) -> ImportResult:
-    with uow() as session:
-        access = authorize_read(session, user, athlete_id, TRAINING, path)
-        athlete = access.subject
-        plan = parse_file(
-            data, tz=athlete.tz, today=local_today(athlete.tz), content_type=content_type, filename=filename
-        )
-        count = import_sessions(session, user, athlete, plan, dry_run=dry_run)
-        refusal = count.refusal()
-        if refusal is not None:
-            raise refusal  # and the transaction rolls back: nothing is written
-        return ImportResult.model_validate(count.to_json(plan.format, dry_run=dry_run))
+    def attempt() -> ImportResult:
+        with uow() as session:
+            access = authorize_read(session, user, athlete_id, TRAINING, path)
+            athlete = access.subject
+            today = local_today(athlete.tz)
+            plan = parse_file(data, tz=athlete.tz, today=today, content_type=content_type, filename=filename)
+            count = import_sessions(session, user, athlete, plan, dry_run=dry_run)
+            refusal = count.refusal()
+            if refusal is not None:
+                raise refusal  # and the transaction rolls back: nothing is written
+            return ImportResult.model_validate(count.to_json(plan.format, dry_run=dry_run))
+
+    # Two imports of the same file at once (a double click) race to create its sessions: the
+    # one that loses runs again and finds them.
+    return retry_on_conflict(attempt, gave_up=RACE_LOST)

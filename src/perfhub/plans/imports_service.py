@@ -24,6 +24,9 @@ from perfhub.plans.models import PlannedSession
 from perfhub.plans.schemas import SessionFields, SessionUpdate
 
 Progress = Callable[[int, int], None]
+# What an import says when it lost the race for its sessions' UIDs to concurrent imports of the
+# same file every time it ran (it runs again after each loss: core.db.retry_on_conflict).
+RACE_LOST = "another import of these sessions kept landing at the same time: send the file again"
 
 
 @dataclass
