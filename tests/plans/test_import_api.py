@@ -78,6 +78,7 @@ def test_an_athlete_imports_a_csv_file_into_their_plan(harness: Harness) -> None
         "updated": 0,
         "unchanged": 0,
         "skipped": 0,
+        "removed": 0,
         "errors": [],
     }
     sessions = listed(harness, athlete)
@@ -168,6 +169,69 @@ def test_re_import_leaves_other_sessions_and_decided_adjustments_alone(harness: 
     assert "accepted" in result["errors"][0]["message"]
     rows = {r.id: r for r in stored(harness, athlete["id"])}
     assert rows[imported.id].duration_min == 60 and manual["id"] in rows
+
+
+def test_events_cancelled_since_the_last_import_are_removed_from_the_plan(harness: Harness) -> None:
+    athlete = harness.user("athlete", tz="Pacific/Kiritimati")
+    ok(post_raw(harness, athlete, CALENDAR, "text/calendar"))
+    assert len(stored(harness, athlete["id"])) == 4
+    # The tempo run is cancelled, and so is the second swim of the series (one occurrence).
+    cancelled = ics(
+        vevent("tempo-1", "20260311T233000Z", "Tempo run", 50, "STATUS:CANCELLED"),
+        vevent("swim-1", "20260312T070000Z", "Easy swim", 30, "RRULE:FREQ=WEEKLY;COUNT=3"),
+        vevent(
+            "swim-1",
+            "20260319T070000Z",
+            "Easy swim",
+            30,
+            "RECURRENCE-ID:20260319T070000Z\r\nSTATUS:CANCELLED",
+        ),
+    )
+    dry = ok(post_raw(harness, athlete, cancelled, "text/calendar", dryRun="true"))
+    assert (dry["removed"], dry["skipped"], dry["created"]) == (2, 2, 0)
+    assert len(stored(harness, athlete["id"])) == 4  # a dry run removes nothing
+
+    result = ok(post_raw(harness, athlete, cancelled, "text/calendar"))
+    assert (result["removed"], result["skipped"], result["unchanged"], result["errors"]) == (2, 2, 2, [])
+    assert [(str(r.date), r.external_uid) for r in stored(harness, athlete["id"])] == [
+        ("2026-03-12", "swim-1#20260312T070000Z"),
+        ("2026-03-26", "swim-1#20260326T070000Z"),
+    ]
+    # Importing the cancellations again finds nothing more to remove: the same rows.
+    again = ok(post_raw(harness, athlete, cancelled, "text/calendar"))
+    assert (again["removed"], again["unchanged"]) == (0, 2)
+    # The whole series cancelled: its remaining occurrences go too.
+    series = ics(
+        vevent("swim-1", "20260312T070000Z", "Easy swim", 30, "RRULE:FREQ=WEEKLY;COUNT=3\r\nSTATUS:CANCELLED")
+    )
+    assert ok(post_raw(harness, athlete, series, "text/calendar"))["removed"] == 2
+    assert stored(harness, athlete["id"]) == []
+
+
+def test_a_cancelled_event_leaves_sessions_of_other_files_and_decided_adjustments_alone(
+    harness: Harness,
+) -> None:
+    athlete = harness.user("athlete")
+    post_nights(harness, nights(athlete["id"], TODAY, bad=3))  # poor nights: today's hard session is cut
+    day = TODAY.strftime("%Y%m%d")
+    ok(
+        post_raw(
+            harness, athlete, ics(vevent("today", f"{day}T170000Z", "Threshold run", 60)), "text/calendar"
+        )
+    )
+    imported = next(r for r in stored(harness, athlete["id"]) if r.external_uid == "today")
+    ok(decide(harness, athlete, imported.id, "accept"))
+    csv_with_uid = "uid,date,sport,title,type,durationMin\nnext,2026-03-20,run,Easy run,easy,40\n"
+    ok(upload(harness, athlete, csv_with_uid.encode()))
+
+    cancelled = ics(
+        vevent("today", f"{day}T170000Z", "Threshold run", 60, "STATUS:CANCELLED"),
+        vevent("next", "20260320T070000Z", "Easy run", 40, "STATUS:CANCELLED"),
+    )
+    result = ok(post_raw(harness, athlete, cancelled, "text/calendar"))
+    assert result["removed"] == 0
+    assert [(e["uid"], "accepted" in e["message"]) for e in result["errors"]] == [("today", True)]
+    assert {r.external_uid for r in stored(harness, athlete["id"])} == {"today", "next"}
 
 
 def test_a_dry_run_counts_and_writes_nothing(harness: Harness) -> None:

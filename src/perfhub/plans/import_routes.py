@@ -62,6 +62,7 @@ class ImportResult(BaseModel):
     updated: int = Field(description="sessions of an earlier import of the file, changed to match it")
     unchanged: int = Field(description="sessions of an earlier import of the file, already as in it")
     skipped: int = Field(description="cancelled events (STATUS:CANCELLED)")
+    removed: int = Field(description="sessions of an earlier import of the calendar that it now cancels")
     errors: list[ImportErrorOut] = Field(description="rows and events left out, with why")
 
 

@@ -1,9 +1,10 @@
 """A parsed plan file landed in an athlete's plan: new sessions created, imported ones updated.
 
 A session read with a key (an iCalendar UID, or a CSV ``uid``) is found again by it when the
-same file is imported again: it is brought in line with the file instead of planned twice. Only
-the file's sessions are touched; nothing else of the plan is changed or removed. Like every
-service this only flushes; the caller commits the whole import at once.
+same file is imported again: it is brought in line with the file instead of planned twice, and
+removed when the calendar now cancels it. Only the file's sessions are touched; nothing else of
+the plan is changed or removed. Like every service this only flushes; the caller commits the
+whole import at once.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class ImportCount:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    removed: int = 0
     errors: list[RowError] = field(default_factory=list)
+    kept: int = 0  # of the errors: cancelled sessions that stay (their adjustment was decided)
 
     @property
     def landed(self) -> int:
@@ -50,6 +53,7 @@ class ImportCount:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "skipped": self.skipped,
+            "removed": self.removed,
             "errors": [
                 {"row": e.row, "uid": e.uid, "field": e.field, "message": e.message} for e in self.errors
             ],
@@ -57,8 +61,9 @@ class ImportCount:
 
     def refusal(self) -> Unprocessable | None:
         """The 422 of a file of which no session could be imported (None: some could). A file
-        holding only cancelled events is fine: there is simply nothing to plan."""
-        if self.landed or (self.skipped and not self.errors):
+        holding only cancelled events is fine: there is simply nothing to plan, or only sessions
+        to remove."""
+        if self.landed or self.removed or (self.skipped and len(self.errors) == self.kept):
             return None
         if not self.errors:
             return Unprocessable(
@@ -129,11 +134,34 @@ def import_sessions(
                 count.updated += 1
         if progress is not None:
             progress(done, len(plan.sessions))
+    count.removed = _remove_cancelled(session, athlete, plan, count, dry_run=dry_run)
     # The new sessions' proposals in one pass rather than one per row.
     service.refresh_proposals(session, {athlete.id: created_days})
     service.rematch_workouts(session, athlete.id, created_days)
     count.errors.sort(key=lambda e: (e.row is None, e.row or 0))
     return count
+
+
+def _remove_cancelled(
+    session: Session, athlete: User, plan: ParsedPlan, count: ImportCount, *, dry_run: bool
+) -> int:
+    """Remove the sessions an earlier import of the calendar made of events it now cancels. One
+    whose adjustment was accepted or reverted stays, as it would stay unchanged, and is listed."""
+    removed = 0
+    stored = _stored(session, athlete.id, plan.cancelled)
+    for uid in plan.cancelled:
+        row = stored.get(uid)
+        if row is None or row.source != "ics":
+            continue
+        if (adjustment := service.adjustment_of(session, row.id)) and adjustment.status != "proposed":
+            why = f"cancelled in the calendar, but its adjustment was {adjustment.status}: it stays planned"
+            count.errors.append(RowError(None, uid, None, why))
+            count.kept += 1
+            continue
+        if not dry_run:
+            service.delete_session(session, row)
+        removed += 1
+    return removed
 
 
 def _stored(session: Session, athlete_id: int, uids: list[str]) -> dict[str, PlannedSession]:

@@ -185,6 +185,7 @@ def parse_ics(text: str, *, tz: str, today: date) -> ParsedPlan:
         try:
             if _text(event, "STATUS").strip().upper() == "CANCELLED":
                 plan.skipped += 1
+                plan.cancelled.extend(_cancelled_keys(event, uid, zone, today))
                 continue
             items = _event_sessions(event, uid, zone, today, overridden)
         except _RowProblem as problem:
@@ -207,6 +208,28 @@ def parse_ics(text: str, *, tz: str, today: date) -> ParsedPlan:
             seen.add(item.uid or "")
             plan.sessions.append(item)
     return plan
+
+
+def _cancelled_keys(event: Any, uid: str | None, zone: ZoneInfo, today: date) -> list[str]:
+    """The keys an earlier import of the calendar stored the cancelled event's sessions under:
+    the event's, one occurrence's (``RECURRENCE-ID``) or, for a whole series, each occurrence's
+    from today on. An event without a UID, or whose start cannot be read, names none."""
+    if uid is None:
+        return []
+    try:
+        rid = _value(event, "RECURRENCE-ID", "date")
+        if isinstance(rid, date):
+            return [stable_uid(f"{uid}#{_recurrence_key(rid)}")]
+        if event.get("RRULE") is None and event.get("RDATE") is None:
+            return [stable_uid(uid)]
+        start = _value(event, "DTSTART", "date")
+        if not isinstance(start, date):
+            return []
+        return [
+            stable_uid(f"{uid}#{_recurrence_key(when)}") for when in _occurrences(event, start, zone, today)
+        ]
+    except (_RowProblem, ArithmeticError, LookupError, TypeError, ValueError):
+        return []
 
 
 def _named(event: Any, uid: str | None, message: str) -> str:

@@ -51,6 +51,8 @@ class ParsedPlan:
     sessions: list[PlanItem] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     skipped: int = 0  # cancelled events
+    # The keys of the sessions those cancelled events (or occurrences) were imported under.
+    cancelled: list[str] = field(default_factory=list)
 
 
 class _RowProblem(ValueError):
