@@ -325,6 +325,10 @@ def test_forged_and_unsigned_messages_are_dead_lettered(
         assert len(reasons) == 2 and all(r.startswith("rejected:") for r in reasons), reasons
         assert any("bad signature" in r for r in reasons) and any("not signed" in r for r in reasons)
         assert metric(metrics_port, "perfhub_forged_messages_total{") == 2
+        # A worker reports its own stage and leaves the database's figures to the API.
+        served = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert 'perfhub_stage_up{stage="normalize"} 1.0' in served
+        assert "perfhub_outbox_backlog" not in served and "perfhub_insights_coverage_ratio" not in served
         assert count(runtime, HrvDaily) == 1  # the forged copies changed nothing
         deployment.wait_log("normalize", "forged message on")  # a warning operators can find
         deployment.wait_log("normalize", "dead letter on")

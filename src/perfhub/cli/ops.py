@@ -129,7 +129,10 @@ def worker(
     running: list[BusRuntime] = []
     runtimes: list[Runtime] = []
     if metrics_port:
+        from perfhub.core.metrics import drop_database_gauges
         from perfhub.pipeline.worker_http import serve_operations
+
+        drop_database_gauges()  # the API reports them
 
         # Loopback unless asked: the metrics name consumers and counts, nothing for the world.
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from contextlib import suppress
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 INGEST_LAG = Histogram(
     "perfhub_ingest_lag_seconds",
@@ -55,3 +57,15 @@ STAGE_UP = Gauge(
     " task died or the stage stopped",
     ["stage"],
 )
+
+# Read from the database, so reported by one process only (the API): the same figure from every
+# worker would be summed or averaged into nonsense by a dashboard.
+DATABASE_GAUGES = (OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, INSIGHTS_COVERAGE)
+
+
+def drop_database_gauges() -> None:
+    """Leave :data:`DATABASE_GAUGES` out of this process's /metrics (a ``perfhub worker``):
+    exported unset they would read 0, which looks like an empty backlog and no coverage."""
+    for gauge in DATABASE_GAUGES:
+        with suppress(KeyError):  # already dropped
+            REGISTRY.unregister(gauge)
