@@ -92,6 +92,18 @@ def test_the_coach_reads_the_teams_week_as_each_athlete_shares_it(harness: Harne
     assert rows["Bo"].endswith("hidden ")
     assert "Bo does not share HRV, sleep, training with you" in text_of(page.text)
     assert f'href="/teams/{team.id}/week"' in table.text
+    # Each athlete sharing readiness has its week drawn day by day, told in words too.
+    charts = re.findall(r'<svg class="spark".*?aria-label="([^"]*)".*?</svg>', page.text, re.S)
+    assert len(charts) == 3
+    for label, svg in zip(charts, re.findall(r'<svg class="spark".*?</svg>', page.text, re.S), strict=True):
+        days = re.findall(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[^,.]* (\d+)", unescape(label))
+        assert label.startswith("Readiness by day: ") and days
+        assert svg.count("<circle") == len(days)
+        heights = [float(y) for y in re.findall(r'cy="([\d.]+)"', svg)]
+        # Higher scores sit higher (smaller y), in the 0–24 box.
+        assert all(0 <= y <= 24 for y in heights)
+        ranked = sorted(zip((int(d) for d in days), heights, strict=True))
+        assert [y for _, y in ranked] == sorted(heights, reverse=True)
     path = f"/teams/{team.id}/week"
     assert {
         (subject, tuple(signals)) for subject, signals, p in audit_of(harness, team.coach["id"]) if p == path

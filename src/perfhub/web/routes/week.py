@@ -88,7 +88,7 @@ def team_week_page(request: Request, uow: UowDep, read: TeamWeekPageRead, week: 
         **_week_nav(monday, base, due(read.viewer.tz, monday + timedelta(weeks=1), now)),
         "team_id": read.team_id,
         "team_name": team_name,
-        "athletes": [_athlete_view(entry) for entry in found.athletes],
+        "athletes": [_athlete_view(entry, monday) for entry in found.athletes],
     }
     return render(request, "team_week.html", context, user=read.viewer, title=f"{team_name} · week")
 
@@ -201,7 +201,47 @@ def _readiness_chart(
     )
 
 
-def _athlete_view(entry: dict[str, Any]) -> dict[str, Any]:
+# The team week's per-athlete chart: 7 day columns SPARK_STEP apart, scores 0–100 drawn into
+# SPARK_HEIGHT (SVG user units; the CSS sizes it).
+SPARK_STEP = 10
+SPARK_HEIGHT = 24
+NORMAL_FROM = 65
+
+
+def _sparkline(readiness: dict[str, Any], monday: date) -> dict[str, Any]:
+    """The athlete's readiness day by day as a small line: a dot per scored day coloured by its
+    band, lines joining consecutive scored days (a day without a score leaves a gap), and the
+    same in words for screen readers."""
+
+    def y_of(score: float) -> float:
+        return round(SPARK_HEIGHT - 2 - score / 100 * (SPARK_HEIGHT - 4), 1)
+
+    scores = {d["date"]: d["score"] for d in readiness["daily"]}
+    dots, runs, words = [], [], []
+    run: list[str] = []
+    for k, day in enumerate(week_days(monday)):
+        score = scores.get(day.isoformat())
+        if score is None:
+            runs.append(run)
+            run = []
+            continue
+        x = 5 + k * SPARK_STEP
+        y = y_of(score)
+        dots.append({"x": x, "y": y, "band": band_for(score)})
+        run.append(f"{x},{y}")
+        words.append(f"{short_day(day)} {score:g}")
+    runs.append(run)
+    return {
+        "width": 7 * SPARK_STEP,
+        "height": SPARK_HEIGHT,
+        "normal_from": y_of(NORMAL_FROM),  # a dashed line where `normal` begins
+        "dots": dots,
+        "lines": [" ".join(points) for points in runs if len(points) > 1],
+        "label": "Readiness by day: " + (", ".join(words) if words else "no scored day") + ".",
+    }
+
+
+def _athlete_view(entry: dict[str, Any], monday: date) -> dict[str, Any]:
     figures = entry["figures"] or {}
     readiness = figures.get("readiness")
     adherence = figures.get("adherence")
@@ -211,7 +251,7 @@ def _athlete_view(entry: dict[str, Any]) -> dict[str, Any]:
         "status": entry["status"],
         "mean": mean,
         "band": None if mean is None else band_for(mean),
-        "bar": None if mean is None else max(0, min(100, round(mean))),
+        "spark": None if readiness is None or mean is None else _sparkline(readiness, monday),
         "change": None if readiness is None or readiness["change"] is None else f"{readiness['change']:+g}",
         "down": entry["trendedDown"],
         "why": [RULE_WORDS.get(rule, rule) for rule in entry["why"]],
