@@ -184,11 +184,12 @@ def _openapi_with_problems(app: FastAPI) -> dict[str, Any]:
 
 def update_embedded_gauges(runtime: Runtime) -> None:
     """Embedded bus: the backlog is what the in-process consumers still have to deliver."""
-    from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG
-    from perfhub.readiness.service import coverage
+    from perfhub.core.metrics import INSIGHTS_COVERAGE, INSIGHTS_NIGHTS_ARRIVED, OUTBOX_BACKLOG
+    from perfhub.readiness.service import coverage_counts
 
     OUTBOX_BACKLOG.set(runtime.bus.pending())
     with runtime.sessions() as session:
-        ratio = coverage(session)
-    if ratio is not None:
-        INSIGHTS_COVERAGE.set(ratio)
+        counts = coverage_counts(session)
+    INSIGHTS_NIGHTS_ARRIVED.set(counts.arrived)
+    if counts.ratio is not None:
+        INSIGHTS_COVERAGE.set(counts.ratio)

@@ -15,7 +15,7 @@ from perfhub.core.dates import local_today
 from perfhub.core.db import make_engine, make_sessionmaker, session_scope
 from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.models import ReadinessSnapshotRow
-from perfhub.readiness.service import coverage
+from perfhub.readiness.service import Coverage, coverage, coverage_counts
 from perfhub.readings.models import HrvDaily, SleepDaily
 
 pytestmark = pytest.mark.backends("sqlite", "postgres")
@@ -76,6 +76,7 @@ def test_coverage_counts_scores_among_the_athletes_whose_night_has_arrived(
 ) -> None:
     with session_scope(sessions) as session:
         assert coverage(session, NOW) is None  # nobody's night has arrived: no figure, not 0
+        assert coverage_counts(session, NOW) == Coverage(arrived=0, scored=0)
         # Oslo's today is 30 November; Kiritimati's is already 1 December; Baker's 29 November.
         athlete(session, OSLO, local_today(OSLO, NOW), 72.0)  # covered
         athlete(session, OSLO, local_today(OSLO, NOW), None)  # calibrating: not covered
@@ -87,6 +88,7 @@ def test_coverage_counts_scores_among_the_athletes_whose_night_has_arrived(
         athlete(session, EAST, local_today(EAST, NOW) - timedelta(days=1), 70.0)
     with session_scope(sessions) as session:
         assert coverage(session, NOW) == pytest.approx(3 / 5)
+        assert coverage_counts(session, NOW) == Coverage(arrived=5, scored=3)
         # An older algorithm version's score does not count.
         session.execute(
             ReadinessSnapshotRow.__table__.update()  # type: ignore[attr-defined]

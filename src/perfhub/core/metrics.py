@@ -32,6 +32,11 @@ INSIGHTS_COVERAGE = Gauge(
     "Share of the athletes whose night has arrived (a reading dated their local today) with a readiness"
     " score for that day",
 )
+INSIGHTS_NIGHTS_ARRIVED = Gauge(
+    "perfhub_insights_nights_arrived",
+    "Athletes whose night has arrived (an HRV or sleep reading dated their local today): the"
+    " coverage ratio's denominator",
+)
 HTTP_REQUESTS = Counter(
     "perfhub_http_requests_total",
     "API and page requests answered, by method, route template (never the raw path) and status",
@@ -60,7 +65,7 @@ STAGE_UP = Gauge(
 
 # Read from the database, so reported by one process only (the API): the same figure from every
 # worker would be summed or averaged into nonsense by a dashboard.
-DATABASE_GAUGES = (OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, INSIGHTS_COVERAGE)
+DATABASE_GAUGES = (OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, INSIGHTS_COVERAGE, INSIGHTS_NIGHTS_ARRIVED)
 
 
 def drop_database_gauges() -> None:

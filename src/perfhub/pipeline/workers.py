@@ -17,12 +17,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from perfhub.core.jetstream import JetStream, wait_or_stop
 from perfhub.core.jetstream_consumer import StageConsumer
 from perfhub.core.jetstream_relay import OutboxRelay
-from perfhub.core.metrics import INSIGHTS_COVERAGE, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, STAGE_UP
+from perfhub.core.metrics import (
+    INSIGHTS_COVERAGE,
+    INSIGHTS_NIGHTS_ARRIVED,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    STAGE_UP,
+)
 from perfhub.core.outbox import OutboxRow, outbox_age
 from perfhub.core.signing import Signer
 from perfhub.pipeline.runtime import BACKFILL_RESUME_POLL_S, BACKFILL_STALL_SWEEP_S, WEEKLY_SWEEP_S
 from perfhub.pipeline.stages import consumers
-from perfhub.readiness.service import coverage
+from perfhub.readiness.service import coverage_counts
 from perfhub.settings import Settings
 from perfhub.wearables.backfill import resume_due, resume_stalled
 
@@ -160,6 +166,7 @@ class BusRuntime:
             ).one()
             OUTBOX_BACKLOG.set(waiting or 0)
             OUTBOX_OLDEST_AGE.set(outbox_age(oldest))
-            ratio = coverage(session)
-            if ratio is not None:
-                INSIGHTS_COVERAGE.set(ratio)
+            counts = coverage_counts(session)
+            INSIGHTS_NIGHTS_ARRIVED.set(counts.arrived)
+            if counts.ratio is not None:
+                INSIGHTS_COVERAGE.set(counts.ratio)

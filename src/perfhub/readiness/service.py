@@ -320,9 +320,22 @@ def sleep_debt_days(session: Session, user: User, start: date, end: date) -> lis
     return days
 
 
-def coverage(session: Session, now: datetime | None = None) -> float | None:
-    """Share of the athletes whose night has arrived — an HRV or sleep row dated their local
-    today — that have a readiness *score* for today (``None`` while no night has arrived).
+@dataclass(frozen=True)
+class Coverage:
+    """Athletes whose night has arrived — an HRV or sleep row dated their local today — and how
+    many of them have a readiness *score* for today."""
+
+    arrived: int
+    scored: int
+
+    @property
+    def ratio(self) -> float | None:
+        """``scored / arrived``; None while no night has arrived (no figure, not 0)."""
+        return self.scored / self.arrived if self.arrived else None
+
+
+def coverage_counts(session: Session, now: datetime | None = None) -> Coverage:
+    """:class:`Coverage` now.
 
     A "calibrating" answer is no coverage, and an athlete whose night has not come yet (it is
     01:00 where they live, or they have not synced) is neither covered nor missing, so the
@@ -342,7 +355,7 @@ def coverage(session: Session, now: datetime | None = None) -> float | None:
     ).all()
     arrived = {user_id: day for user_id, day, tz in nights if day == local_today(tz, instant)}
     if not arrived:
-        return None
+        return Coverage(0, 0)
     scored = set(
         session.execute(
             select(ReadinessSnapshotRow.user_id, ReadinessSnapshotRow.date).where(
@@ -353,7 +366,13 @@ def coverage(session: Session, now: datetime | None = None) -> float | None:
             )
         ).all()
     )
-    return sum((user_id, day) in scored for user_id, day in arrived.items()) / len(arrived)
+    return Coverage(len(arrived), sum((user_id, day) in scored for user_id, day in arrived.items()))
+
+
+def coverage(session: Session, now: datetime | None = None) -> float | None:
+    """Share of the athletes whose night has arrived that have a readiness score for today
+    (``None`` while no night has arrived): :func:`coverage_counts`' ratio."""
+    return coverage_counts(session, now).ratio
 
 
 @dataclass(frozen=True)
