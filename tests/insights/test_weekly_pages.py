@@ -100,8 +100,8 @@ def test_the_coach_reads_the_teams_week_as_each_athlete_shares_it(harness: Harne
         assert label.startswith("Readiness by day: ") and days
         assert svg.count("<circle") == len(days)
         heights = [float(y) for y in re.findall(r'cy="([\d.]+)"', svg)]
-        # Higher scores sit higher (smaller y), in the 0–24 box.
-        assert all(0 <= y <= 24 for y in heights)
+        # Higher scores sit higher (smaller y), in the 0–30 box.
+        assert all(0 <= y <= 30 for y in heights)
         ranked = sorted(zip((int(d) for d in days), heights, strict=True))
         assert [y for _, y in ranked] == sorted(heights, reverse=True)
     path = f"/teams/{team.id}/week"

@@ -201,10 +201,12 @@ def _readiness_chart(
     )
 
 
-# The team week's per-athlete chart: 7 day columns SPARK_STEP apart, scores 0–100 drawn into
-# SPARK_HEIGHT (SVG user units; the CSS sizes it).
+# The team week's per-athlete chart: 7 day columns SPARK_STEP apart, scores from SPARK_FLOOR to
+# 100 drawn into SPARK_HEIGHT (SVG user units; the CSS sizes it). The same scale for every
+# athlete, so rows compare; scores below the floor (rare, and all `low`) sit on it.
 SPARK_STEP = 10
-SPARK_HEIGHT = 24
+SPARK_HEIGHT = 30
+SPARK_FLOOR = 30
 NORMAL_FROM = 65
 
 
@@ -214,7 +216,8 @@ def _sparkline(readiness: dict[str, Any], monday: date) -> dict[str, Any]:
     same in words for screen readers."""
 
     def y_of(score: float) -> float:
-        return round(SPARK_HEIGHT - 2 - score / 100 * (SPARK_HEIGHT - 4), 1)
+        share = (max(score, SPARK_FLOOR) - SPARK_FLOOR) / (100 - SPARK_FLOOR)
+        return round(SPARK_HEIGHT - 3 - share * (SPARK_HEIGHT - 6), 1)
 
     scores = {d["date"]: d["score"] for d in readiness["daily"]}
     dots, runs, words = [], [], []
