@@ -120,7 +120,7 @@ ILLNESS_CAP = 39.0
 # TREND_WINDOW days, each night weighted by its place in the run (newest heaviest), reaching
 # TREND_ALARM_SD over at least TREND_MIN_NIGHTS nights with readings.
 TREND_WINDOW = 4
-TREND_ALARM_SD = 2.0
+TREND_ALARM_SD = 2.1
 TREND_MIN_NIGHTS = 2
 OVERREACHING_CAP = 64.0
 # Saturation: a night this many SD above the 60-day mean, or a 7-day mean 1 SD above it, with
