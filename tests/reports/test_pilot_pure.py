@@ -139,6 +139,47 @@ def test_coverage_before_seven_and_lag_across_zones() -> None:
     assert lags == {1: (1200.0, "events"), 2: (7200.0, "computedAt"), 3: (1800.0, "events")}
 
 
+def test_nights_of_a_vendor_that_gives_a_date_only_are_counted_apart_not_timed() -> None:
+    """Google stamps a night with the start of its date: timed from there, a night stored at
+    06:20 would show 6 h 20 min of lag. It is left out of the lag and counted as untimed, and
+    still covers the day; a night with a timed row beside it is timed by that row."""
+    midnight = at(D, 0, 0, "UTC")
+    inputs = Inputs(
+        days=[D],
+        athletes=[Athlete(1, "UTC"), Athlete(2, "UTC")],
+        links=[],
+        readings=[
+            Reading(1, D, "hrv", midnight, timed=False),
+            Reading(1, D, "sleep", midnight, timed=False),
+            Reading(2, D, "hrv", midnight, timed=False),
+            Reading(2, D, "hrv", at(D, 6, 0, "UTC")),  # the same night from a timed vendor
+        ],
+        snapshots=[Snapshot(1, D, True, at(D, 6, 20, "UTC")), Snapshot(2, D, True, at(D, 6, 20, "UTC"))],
+        announcements=[
+            Announcement(1, D, "hrv", at(D, 6, 15, "UTC")),
+            Announcement(1, D, "readiness", at(D, 6, 20, "UTC")),
+            Announcement(2, D, "hrv", at(D, 6, 15, "UTC")),
+            Announcement(2, D, "readiness", at(D, 6, 20, "UTC")),
+        ],
+    )
+    timed = timing(inputs, NOW)
+    assert timed.untimed_nights == 1
+    assert [(n.athlete_id, n.seconds) for n in timed.nights] == [(2, 1200.0)]
+    assert (timed.days[0].covered, timed.days[0].before) == (2, 2)
+    report = pilot_report(
+        inputs,
+        start=D,
+        end=D,
+        team=None,
+        adherence=Adherence(Figures(), None, None),
+        oauth=oauth_links([], [], NOW, NOW, NOW, NOW),
+        dead_letters=[],
+        now=NOW,
+    )
+    assert report.lag.out()["untimedNights"] == 1 and report.lag.nights == 1
+    assert "1 HRV nights from vendors that give a date only (Google) are left out" in markdown(report)
+
+
 def test_a_night_without_readiness_awaits_and_counts_as_late_only_once_the_hour_is_past() -> None:
     inputs = Inputs([D], [Athlete(1, "UTC")], [], night(1, D, "UTC", "hrv"), [], [])
     just = at(D, 6, 30, "UTC")

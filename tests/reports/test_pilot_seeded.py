@@ -121,6 +121,7 @@ def test_the_whole_pilot_as_json(served: Served) -> None:
         "withinHour": 210,
         "withinHourShare": 0.8235,
         "timedBy": {"events": 227, "computedAt": 14},
+        "untimedNights": 0,
     }
     adherence = report["adherence"]
     assert adherence["period"]["overall"] == {"planned": 20, "kept": 13, "rate": 0.65}

@@ -99,9 +99,10 @@ class Lag:
     within: int
     percentiles: dict[int, float | None]
     timed_by: dict[str, int]
+    untimed: int = 0  # HRV nights from vendors that give a date only, left out
 
     @classmethod
-    def of(cls, nights: Sequence[NightLag], now: datetime) -> Lag:
+    def of(cls, nights: Sequence[NightLag], now: datetime, *, untimed: int = 0) -> Lag:
         seconds = [s for s in (night.seconds for night in nights) if s is not None]
         timed_by = dict.fromkeys(TIMED_BY, 0)
         for night in nights:
@@ -114,6 +115,7 @@ class Lag:
             sum(night.within() for night in nights),
             {p: nearest_rank(seconds, p) for p in PERCENTILES},
             timed_by,
+            untimed,
         )
 
     @property
@@ -129,6 +131,7 @@ class Lag:
             "withinHour": self.within,
             "withinHourShare": share(self.within, self.decided),
             "timedBy": dict(self.timed_by),
+            "untimedNights": self.untimed,
         }
 
 
@@ -360,7 +363,7 @@ def pilot_report(
     now: datetime,
 ) -> PilotReport:
     timed = timing(inputs, now)
-    coverage, lag = Coverage.of(timed), Lag.of(timed.nights, now)
+    coverage, lag = Coverage.of(timed), Lag.of(timed.nights, now, untimed=timed.untimed_nights)
     return PilotReport(
         start=start,
         end=end,

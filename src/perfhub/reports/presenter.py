@@ -143,6 +143,15 @@ def _lag(report: PilotReport) -> list[str]:
         f"Within {limit} minutes counts the nights stored, and those still awaiting past the limit, "
         f"as decided. Timed by the outbox's events for {lag.timed_by['events']} nights, by the "
         f"snapshot's last computation (a later bound) for {lag.timed_by['computedAt']}.",
+        *(
+            [
+                "",
+                f"{lag.untimed} HRV nights from vendors that give a date only (Google) are left out: "
+                "they carry no capture time to measure from.",
+            ]
+            if lag.untimed
+            else []
+        ),
     ]
 
 

@@ -31,6 +31,7 @@ from perfhub.reports.timing import (
 )
 from perfhub.teams.models import Team, TeamMembership
 from perfhub.wearables.models import LIVE_STATUSES, OAuthState, VendorConnection
+from perfhub.wearables.vendors.registry import DATED_ONLY_VENDORS
 
 # A night dated D can be normalised from D−1 10:00 UTC on (its wake, just after midnight at
 # UTC+14): events are read from the day before the period.
@@ -78,16 +79,20 @@ def link_spans(session: Session, team_id: int | None) -> list[LinkSpan]:
 
 
 def readings(session: Session, team_id: int | None, start: date, end: date) -> list[Reading]:
-    """HRV and sleep nights from the week before ``start`` (for who was active) to ``end``."""
+    """HRV and sleep nights from the week before ``start`` (for who was active) to ``end``; those
+    of vendors that give a date only are marked untimed."""
     first = start - timedelta(days=ACTIVE_DAYS - 1)
     found = []
     for signal, model in (("hrv", HrvDaily), ("sleep", SleepDaily)):
         rows = session.execute(
-            select(model.user_id, model.date, model.captured_at).where(
+            select(model.user_id, model.date, model.captured_at, model.vendor).where(
                 model.user_id.in_(scope(team_id)), model.date >= first, model.date <= end
             )
         )
-        found += [Reading(user_id, day, signal, captured) for user_id, day, captured in rows]
+        found += [
+            Reading(user_id, day, signal, captured, vendor not in DATED_ONLY_VENDORS)
+            for user_id, day, captured, vendor in rows
+        ]
     return found
 
 

@@ -66,6 +66,11 @@ class LagOut(_Out):
     within_hour: int = Field(alias="withinHour")
     within_hour_share: float | None = Field(alias="withinHourShare")
     timed_by: TimedByOut = Field(alias="timedBy")
+    untimed_nights: int = Field(
+        alias="untimedNights",
+        description="HRV nights from vendors that give a date only (Google): no capture instant, so"
+        " no lag is timed for them and they are not in the figures above",
+    )
 
 
 class SplitOut(_Out):

@@ -11,7 +11,9 @@ from then on); without those events, the snapshot's ``computed_at``, a later bou
 The **ingest lag** of a night is from the vendor's availability time — the HRV row's
 ``captured_at``, the instant the vendor gives for the night — to the first readiness stored
 after that HRV was normalised. A corrected night (a newer ``capturedAt`` replaces the row) is
-measured from the correction's time to the readiness stored after it arrived.
+measured from the correction's time to the readiness stored after it arrived. A vendor that
+gives a date only (Google) has no such instant: its nights are counted apart (``untimed``), not
+timed from the start of their date.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class Reading:
     day: date
     signal: str  # hrv | sleep
     captured_at: datetime
+    # False for a vendor that gives a date only: its captured_at is a stand-in (the start of the
+    # date), so the night has no lag to measure.
+    timed: bool = True
 
 
 @dataclass(frozen=True)
@@ -261,6 +266,8 @@ class Timing:
     nights: list[NightLag]
     # How each day's covered athletes' availability was timed: {"events": n, "computedAt": m}.
     covered_by: dict[date, dict[str, int]]
+    # HRV nights of the period from vendors that give a date only: no lag is timed for them.
+    untimed_nights: int = 0
 
 
 def timing(inputs: Inputs, now: datetime) -> Timing:
@@ -272,11 +279,15 @@ def timing(inputs: Inputs, now: datetime) -> Timing:
         links[link.athlete_id].append(link)
     nights: dict[int, set[date]] = defaultdict(set)
     hrv: dict[tuple[int, date], datetime] = {}
+    untimed: set[tuple[int, date]] = set()
     for reading in inputs.readings:
         nights[reading.athlete_id].add(reading.day)
         if reading.signal == "hrv":
             key = (reading.athlete_id, reading.day)
-            hrv[key] = min(hrv.get(key, reading.captured_at), reading.captured_at)
+            if reading.timed:
+                hrv[key] = min(hrv.get(key, reading.captured_at), reading.captured_at)
+            else:
+                untimed.add(key)
     counts: dict[date, list[int]] = {day: [0, 0, 0] for day in inputs.days}
     covered_by = {day: dict.fromkeys(TIMED_BY, 0) for day in inputs.days}
     for athlete in inputs.athletes:
@@ -292,6 +303,7 @@ def timing(inputs: Inputs, now: datetime) -> Timing:
             if at is not None and at < local_at(day, BEFORE, athlete.tz):
                 tally[2] += 1
     wanted = set(inputs.days)
+    untimed_nights = sum(key not in hrv and key[1] in wanted for key in untimed)
     lags = []
     for (athlete_id, day), captured in sorted(hrv.items()):
         if day not in wanted:
@@ -322,4 +334,4 @@ def timing(inputs: Inputs, now: datetime) -> Timing:
         )
         for day in inputs.days
     ]
-    return Timing(days, lags, covered_by)
+    return Timing(days, lags, covered_by, untimed_nights)

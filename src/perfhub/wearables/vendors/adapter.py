@@ -50,6 +50,9 @@ class VendorAdapter(ABC):
     client_class: ClassVar[type[ApiClient]]
     # Whether the vendor names its account holder: only then can a second link of one account be told.
     names_account: ClassVar[bool] = True
+    # Whether the vendor gives the instant a night was captured. Without one (a date only) the
+    # row's capturedAt is a stand-in, and no ingest lag can be timed from it.
+    captures_instants: ClassVar[bool] = True
     # Whether DELETE /connections/{vendor} can revoke our access at the vendor itself.
     revocable: ClassVar[bool] = False
     # Whether the vendor verifies the webhook URL with a GET handshake before delivering to it.

@@ -23,6 +23,10 @@ from perfhub.wearables.vendors.http import DEFAULT_RETRY, ApiClient, RetryPolicy
 ADAPTERS: dict[str, VendorAdapter] = {a.name: a for a in (oura.ADAPTER, whoop.ADAPTER, google.ADAPTER)}
 LINKABLE_VENDORS: tuple[str, ...] = tuple(ADAPTERS)
 DISPLAY_NAMES: dict[str, str] = {name: a.display_name for name, a in ADAPTERS.items()}
+# The vendors whose nights carry a date only: their capturedAt is the start of that date.
+DATED_ONLY_VENDORS: frozenset[str] = frozenset(
+    name for name, a in ADAPTERS.items() if not a.captures_instants
+)
 
 if not set(LINKABLE_VENDORS) <= set(CANONICAL_SOURCES):
     raise RuntimeError(f"linkable vendors {LINKABLE_VENDORS} are not all canonical sources")

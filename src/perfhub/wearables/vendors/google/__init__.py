@@ -111,6 +111,7 @@ class GoogleAdapter(VendorAdapter):
     )
     client_class: ClassVar[type[ApiClient]] = GoogleHealthClient
     names_account: ClassVar[bool] = False  # its accounts cannot be told apart
+    captures_instants: ClassVar[bool] = False  # daily values carry their date only
     # The vendor's pure functions are the adapter's methods as they stand.
     verify_webhook = staticmethod(verify_webhook)
     parse_webhook = staticmethod(parse_webhook)
