@@ -9,7 +9,7 @@ from perfhub.plans.models import AdjustmentDecision, PlannedSession, SessionAdju
 from perfhub.privacy.models import AuditEntry
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily, Workout
-from perfhub.teams.models import Team, TeamCoach, TeamInvitation, TeamMembership
+from perfhub.teams.models import Team, TeamCoach, TeamInvitation, TeamMembership, TeamMembershipSpan
 from perfhub.training.models import CompletedSession
 from perfhub.wearables.models import OAuthState, VendorConnection, WebhookReceipt
 
@@ -36,6 +36,7 @@ __all__ = [
     "TeamCoach",
     "TeamInvitation",
     "TeamMembership",
+    "TeamMembershipSpan",
     "User",
     "VendorConnection",
     "WebSession",

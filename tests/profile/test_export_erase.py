@@ -247,6 +247,9 @@ def test_the_export_has_every_kind_of_the_callers_data_and_nothing_of_anyone_els
     assert [(m["teamId"], m["teamName"], m["sharing"]) for m in document["teamMemberships"]] == [
         (world.team_id, "Rowing", {"hrv": True, "sleep": True, "readiness": False, "training": False})
     ]
+    history = document["teamMembershipHistory"]
+    assert [(h["teamId"], h["teamName"], h["leftAt"]) for h in history] == [(world.team_id, "Rowing", None)]
+    assert history[0]["joinedAt"] == document["teamMemberships"][0]["joinedAt"]
     assert [(i["teamName"], i["status"]) for i in document["invitations"]] == [("Rowing", "pending")]
     assert document["teamsCoached"] == [] and document["invitationsSent"] == []
     assert [(e["actorId"], e["subjectId"], e["path"]) for e in document["accessLog"]] == [

@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from perfhub.auth.models import User
@@ -46,6 +47,7 @@ from perfhub.plans.models import PlannedSession, SessionAdjustment
 from perfhub.readiness.engine import ALGORITHM_VERSION
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, SleepDaily
+from perfhub.teams.models import TeamMembershipSpan
 from perfhub.teams.service import create_team, join_team
 from perfhub.training.load import session_load
 from perfhub.training.models import CompletedSession
@@ -79,6 +81,7 @@ ZONES = [
     "Pacific/Tongatapu",
 ]
 TEAM = range(10)
+JOINED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -318,6 +321,10 @@ def seed_pilot(sessions: sessionmaker[Session]) -> Pilot:
             people.append(athlete)
             if index in TEAM:
                 join_team(session, team.id, athlete, set())
+        # They have been in the team since before the baseline, not since the test ran.
+        session.execute(
+            update(TeamMembershipSpan).where(TeamMembershipSpan.team_id == team.id).values(joined_at=JOINED)
+        )
         pilot.athletes = [athlete.id for athlete in people]
         for index, athlete in enumerate(people):
             if index != 18:

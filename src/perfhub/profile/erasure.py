@@ -47,7 +47,7 @@ from perfhub.privacy.models import AuditEntry
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily
 from perfhub.settings import Settings
-from perfhub.teams.models import TeamCoach, TeamInvitation, TeamMembership
+from perfhub.teams.models import TeamCoach, TeamInvitation, TeamMembership, TeamMembershipSpan
 from perfhub.wearables.models import OAuthState, VendorConnection
 from perfhub.wearables.service import access_token
 from perfhub.wearables.vendors.config import VendorConfig
@@ -72,6 +72,7 @@ _OWN_ROWS: tuple[InstrumentedAttribute[Any], ...] = (
     VendorConnection.user_id,
     OAuthState.user_id,
     TeamMembership.athlete_id,
+    TeamMembershipSpan.athlete_id,
     TeamCoach.coach_id,
 )
 

@@ -13,7 +13,8 @@ sessions (metadata: never a hash); HRV and sleep days; readiness snapshots; week
 alerts and alert preferences; the raw landing log (payloads as received) and a summary of the
 deliveries by source (imports, backfills, the ingest API); dead letters filed about them;
 vendor connections (status, dates, backfill progress: never the encrypted tokens) and pending
-links (never the sealed state); team memberships with what each shares, the teams they coach,
+links (never the sealed state); team memberships with what each shares, and when they were in
+each team; the teams they coach,
 invitations to their email and invitations they sent; and the access log about them and of the
 reads they made. Outbox rows are not exported: they are notifications derived from the rows above.
 """
@@ -40,7 +41,7 @@ from perfhub.privacy.queries import audit_trail_of
 from perfhub.privacy.schemas import AuditEntryOut
 from perfhub.readiness.models import ReadinessSnapshotRow
 from perfhub.readings.models import HrvDaily, RawEvent, SleepDaily, Workout
-from perfhub.teams.models import Team, TeamCoach, TeamInvitation, TeamMembership
+from perfhub.teams.models import Team, TeamCoach, TeamInvitation, TeamMembership, TeamMembershipSpan
 from perfhub.training.models import CompletedSession
 from perfhub.wearables.models import OAuthState, VendorConnection
 
@@ -178,6 +179,7 @@ def _sections(user: User) -> list[tuple[str, Callable[[Session], Rows]]]:
         ),
         ("pendingLinks", lambda s: _rows(s, OAuthState, OAuthState.user_id == me, OAuthState.id)),
         ("teamMemberships", lambda s: _memberships(s, me)),
+        ("teamMembershipHistory", lambda s: _membership_spans(s, me)),
         ("teamsCoached", lambda s: _coached(s, me)),
         ("invitations", lambda s: _invitations_to(s, user.email)),
         ("invitationsSent", lambda s: _invitations_by(s, me)),
@@ -260,6 +262,22 @@ def _memberships(session: Session, user_id: int) -> Rows:
             "sharing": membership.sharing(),
             "joinedAt": membership.joined_at,
             "updatedAt": membership.updated_at,
+        }
+
+
+def _membership_spans(session: Session, user_id: int) -> Rows:
+    stmt = (
+        select(TeamMembershipSpan, Team.name)
+        .join(Team, Team.id == TeamMembershipSpan.team_id)
+        .where(TeamMembershipSpan.athlete_id == user_id)
+        .order_by(TeamMembershipSpan.joined_at, TeamMembershipSpan.id)
+    )
+    for span, team_name in session.execute(stmt):
+        yield {
+            "teamId": span.team_id,
+            "teamName": team_name,
+            "joinedAt": span.joined_at,
+            "leftAt": span.left_at,
         }
 
 

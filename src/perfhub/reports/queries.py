@@ -29,7 +29,7 @@ from perfhub.reports.timing import (
     Reading,
     Snapshot,
 )
-from perfhub.teams.models import Team, TeamMembership
+from perfhub.teams.models import Team, TeamMembershipSpan
 from perfhub.wearables.models import LIVE_STATUSES, OAuthState, VendorConnection
 from perfhub.wearables.vendors.registry import DATED_ONLY_VENDORS
 
@@ -46,15 +46,33 @@ def team_of(session: Session, team_id: int) -> dict[str, Any]:
 
 
 def scope(team_id: int | None) -> Select[int]:
-    """The report's athletes: a team's members, or everyone with the athlete role."""
+    """The report's athletes: whoever was ever in a team (the days they were are sorted out by
+    :func:`athletes`), or everyone with the athlete role."""
     if team_id is not None:
-        return select(TeamMembership.athlete_id).where(TeamMembership.team_id == team_id)
+        return select(TeamMembershipSpan.athlete_id).where(TeamMembershipSpan.team_id == team_id)
     return select(User.id).where(User.role == "athlete")
 
 
-def athletes(session: Session, team_id: int | None) -> list[Athlete]:
+def athletes(session: Session, team_id: int | None, start: date, end: date) -> list[Athlete]:
+    """The report's athletes; for a team, those in it at some time from ``start`` to ``end``
+    (a day either side, for the zones), each with when they were."""
     rows = session.execute(select(User.id, User.tz).where(User.id.in_(scope(team_id))).order_by(User.id))
-    return [Athlete(user_id, tz) for user_id, tz in rows]
+    if team_id is None:
+        return [Athlete(user_id, tz) for user_id, tz in rows]
+    spans: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    for athlete_id, joined, left in session.execute(
+        select(TeamMembershipSpan.athlete_id, TeamMembershipSpan.joined_at, TeamMembershipSpan.left_at)
+        .where(TeamMembershipSpan.team_id == team_id)
+        .order_by(TeamMembershipSpan.joined_at)
+    ):
+        spans.setdefault(athlete_id, []).append((joined, left))
+    first = datetime.combine(start - timedelta(days=1), time(0), tzinfo=UTC)
+    last = datetime.combine(end + timedelta(days=2), time(0), tzinfo=UTC)
+    return [
+        Athlete(user_id, tz, tuple(spans[user_id]))
+        for user_id, tz in rows
+        if any(joined < last and (left is None or left > first) for joined, left in spans.get(user_id, ()))
+    ]
 
 
 def link_spans(session: Session, team_id: int | None) -> list[LinkSpan]:

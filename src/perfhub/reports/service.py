@@ -149,7 +149,7 @@ def build_report(
             progress()
 
     team = queries.team_of(session, query.team_id) if query.team_id is not None else None
-    people = queries.athletes(session, query.team_id)
+    people = queries.athletes(session, query.team_id, query.start, query.end)
     inputs = Inputs(
         days=query.days(),
         athletes=people,

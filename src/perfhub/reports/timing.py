@@ -2,7 +2,8 @@
 Pure, no I/O (docs/pilot.md).
 
 An athlete is **active** on their local day D when a vendor connection was live on it or an HRV
-or sleep night is dated within the 7 days ending on D. They are **covered** when their night of
+or sleep night is dated within the 7 days ending on D — and, in a team's report, they were in
+the team for some of D. They are **covered** when their night of
 D has arrived (an HRV or sleep row dated D) and a readiness snapshot of D has a score. Their
 readiness was **available** when it was first stored after that night arrived: the outbox says
 when (the first ``data.normalized`` naming the day, then the first ``insights.updated`` naming it
@@ -48,6 +49,17 @@ TIMED_BY = ("events", "computedAt")
 class Athlete:
     id: int
     tz: str
+    # For a team's report: when they were in the team (joined, left or None while in it). Only
+    # the days they were counts. None: every day (the report over everyone).
+    member: tuple[tuple[datetime, datetime | None], ...] | None = None
+
+    def member_on(self, day: date) -> bool:
+        """Whether they were in the team for any part of their local ``day``."""
+        if self.member is None:
+            return True
+        begins = local_at(day, time(0), self.tz)
+        ends = local_at(day + timedelta(days=1), time(0), self.tz)
+        return any(joined < ends and (left is None or left > begins) for joined, left in self.member)
 
 
 @dataclass(frozen=True)
@@ -292,6 +304,8 @@ def timing(inputs: Inputs, now: datetime) -> Timing:
     covered_by = {day: dict.fromkeys(TIMED_BY, 0) for day in inputs.days}
     for athlete in inputs.athletes:
         for day in active_days(athlete, nights[athlete.id], links[athlete.id], inputs.days):
+            if not athlete.member_on(day):
+                continue
             tally = counts[day]
             tally[0] += 1
             snap = snaps.get((athlete.id, day))
@@ -303,10 +317,14 @@ def timing(inputs: Inputs, now: datetime) -> Timing:
             if at is not None and at < local_at(day, BEFORE, athlete.tz):
                 tally[2] += 1
     wanted = set(inputs.days)
-    untimed_nights = sum(key not in hrv and key[1] in wanted for key in untimed)
+    people = {athlete.id: athlete for athlete in inputs.athletes}
+    untimed_nights = sum(
+        key not in hrv and key[1] in wanted and key[0] in people and people[key[0]].member_on(key[1])
+        for key in untimed
+    )
     lags = []
     for (athlete_id, day), captured in sorted(hrv.items()):
-        if day not in wanted:
+        if day not in wanted or athlete_id not in people or not people[athlete_id].member_on(day):
             continue
         snap = snaps.get((athlete_id, day))
         # The row holds the newest version of the night (a newer capturedAt replaces it): its

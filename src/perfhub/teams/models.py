@@ -70,3 +70,18 @@ class TeamMembership(Base):
 
     def sharing(self) -> dict[str, bool]:
         return {signal: bool(getattr(self, f"share_{signal}")) for signal in SIGNALS}
+
+
+class TeamMembershipSpan(Base):
+    """When an athlete was in a team: from joining to leaving (None while they are in it).
+
+    A membership row ends with the membership; its span stays, so that a report over a period
+    counts the athletes who were in the team then, on the days they were."""
+
+    __tablename__ = "team_membership_span"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from perfhub.auth.models import User
 from perfhub.core.db import utcnow
 from perfhub.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from perfhub.teams.models import Team, TeamCoach, TeamInvitation, TeamMembership
+from perfhub.teams.models import Team, TeamCoach, TeamInvitation, TeamMembership, TeamMembershipSpan
 from perfhub.teams.queries import (
     coaches_of,
     invitation_by_id,
@@ -76,10 +76,12 @@ def join_team(session: Session, team_id: int, athlete: User, share: set[str]) ->
     _lock_team(session, team_id)
     if membership_of(session, team_id, athlete.id) is not None:
         raise Conflict(f"{athlete.email} is already in team {team_id}")
-    membership = TeamMembership(team_id=team_id, athlete_id=athlete.id)
+    joined = utcnow()
+    membership = TeamMembership(team_id=team_id, athlete_id=athlete.id, joined_at=joined)
     for signal in SIGNALS:
         setattr(membership, f"share_{signal}", signal in share)
     session.add(membership)
+    session.add(TeamMembershipSpan(team_id=team_id, athlete_id=athlete.id, joined_at=joined))
     session.flush()
     return membership
 
@@ -166,7 +168,20 @@ def remove_member(session: Session, actor: User, team_id: int, athlete_id: int) 
     if membership is None or (relation == "member" and athlete_id != actor.id):
         raise NotFound(f"no athlete {athlete_id} in team {team_id}")
     session.delete(membership)
+    _end_spans(session, team_id, athlete_id)
     session.flush()
+
+
+def _end_spans(session: Session, team_id: int, athlete_id: int) -> None:
+    session.execute(
+        update(TeamMembershipSpan)
+        .where(
+            TeamMembershipSpan.team_id == team_id,
+            TeamMembershipSpan.athlete_id == athlete_id,
+            TeamMembershipSpan.left_at.is_(None),
+        )
+        .values(left_at=utcnow())
+    )
 
 
 def invite(session: Session, actor: User, team_id: int, email: str) -> tuple[InvitationOut, bool]:
