@@ -187,3 +187,16 @@ def test_todays_sessions_are_proposed_for_where_readiness_asks(demo: dict[str, A
             assert row.id in adjusted, (row.athlete_id, band, row.type)
     assert {a.status for a in adjusted.values()} == {"proposed"}
     assert all(a.snapshot_date == todays[a.athlete_id] for a in adjusted.values())
+
+
+def test_the_teams_pilot_report_counts_the_athletes_over_the_seeded_history(demo: dict[str, Any]) -> None:
+    """The demo's athletes have been in its team for all the history it made, so a team's report
+    over the last weeks counts every one of them every day."""
+    from perfhub.reports.service import PilotQuery, build_report
+
+    end = NOW.date() - timedelta(days=2)
+    start = end - timedelta(days=13)
+    with demo["runtime"].sessions() as session:
+        report = build_report(session, PilotQuery(start, end, demo["credentials"]["teamId"]), NOW)
+    assert report.athletes == 12
+    assert report.coverage.active == 12 * 14

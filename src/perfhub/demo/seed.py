@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -202,7 +202,8 @@ def seed_demo(
                     name=profile.name,
                     tz=profile.tz,
                 )
-                join_team(session, team.id, user, set(SIGNALS))
+                # In the team for all the history the demo makes, as the pilot report reads it.
+                join_team(session, team.id, user, set(SIGNALS), joined_at=now - timedelta(days=days))
                 user.password_hash = athlete_hash
                 credentials.athletes.append(
                     {

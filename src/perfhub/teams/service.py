@@ -69,14 +69,17 @@ def parse_signals(raw: str | Iterable[str] | None) -> set[str]:
     return signals
 
 
-def join_team(session: Session, team_id: int, athlete: User, share: set[str]) -> TeamMembership:
-    """Add an athlete to a team; they share exactly the signals named, nothing else."""
+def join_team(
+    session: Session, team_id: int, athlete: User, share: set[str], *, joined_at: datetime | None = None
+) -> TeamMembership:
+    """Add an athlete to a team; they share exactly the signals named, nothing else. ``joined_at``
+    (default: now) is for seeded history, such as the demo's."""
     if session.get(Team, team_id) is None:
         raise NotFound(f"no team with id {team_id}")
     _lock_team(session, team_id)
     if membership_of(session, team_id, athlete.id) is not None:
         raise Conflict(f"{athlete.email} is already in team {team_id}")
-    joined = utcnow()
+    joined = joined_at or utcnow()
     membership = TeamMembership(team_id=team_id, athlete_id=athlete.id, joined_at=joined)
     for signal in SIGNALS:
         setattr(membership, f"share_{signal}", signal in share)
